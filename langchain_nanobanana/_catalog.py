@@ -1,0 +1,167 @@
+"""What we know about OpenRouter's image models: ratios, sizes, pixels, tokens, prices.
+
+One table serves two readers: the chat model validates aspect ratio and image size
+locally (before any money is spent), and the offline emulator answers with images of
+the right pixel size and a cost computed from the same prices. Facts come from
+``shared/openrouter-wire.md``; values marked "approximate" there are best guesses.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+DEFAULT_MODEL = "google/gemini-2.5-flash-image"
+
+BASE_ASPECT_RATIOS: tuple[str, ...] = (
+    "1:1", "2:3", "3:2", "3:4", "4:3", "4:5", "5:4", "9:16", "16:9", "21:9",
+)  # fmt: skip
+EXTREME_ASPECT_RATIOS: tuple[str, ...] = ("1:4", "4:1", "1:8", "8:1")
+
+ALL_ASPECT_RATIOS: tuple[str, ...] = BASE_ASPECT_RATIOS + EXTREME_ASPECT_RATIOS
+ALL_IMAGE_SIZES: tuple[str, ...] = ("0.5K", "1K", "2K", "4K")
+
+PER_MILLION = 1_000_000
+
+# Pixel sizes at "1K" for gemini-2.5-flash-image (recorded).
+_FLASH_25_PIXELS: dict[str, tuple[int, int]] = {
+    "1:1": (1024, 1024),
+    "2:3": (832, 1248),
+    "3:2": (1248, 832),
+    "3:4": (864, 1184),
+    "4:3": (1184, 864),
+    "4:5": (896, 1152),
+    "5:4": (1152, 896),
+    "9:16": (768, 1344),
+    "16:9": (1344, 768),
+    "21:9": (1536, 672),
+}
+
+# Pixel sizes at "1K" for the Gemini 3 family. 1:1 and 16:9 are recorded; the
+# other ratios follow Google's published table for Gemini 3 Pro Image, and the
+# extreme ratios of 3.1 Flash Image are approximate (same pixel budget).
+_GEMINI_3_PIXELS: dict[str, tuple[int, int]] = {
+    "1:1": (1024, 1024),
+    "2:3": (848, 1264),
+    "3:2": (1264, 848),
+    "3:4": (896, 1200),
+    "4:3": (1200, 896),
+    "4:5": (928, 1152),
+    "5:4": (1152, 928),
+    "9:16": (768, 1376),
+    "16:9": (1376, 768),
+    "21:9": (1584, 672),
+    "1:4": (512, 2048),
+    "4:1": (2048, 512),
+    "1:8": (352, 2816),
+    "8:1": (2816, 352),
+}
+
+_SIZE_SCALE = {"0.5K": 0.5, "1K": 1.0, "2K": 2.0, "4K": 4.0}
+
+
+@dataclass(frozen=True)
+class Prices:
+    """USD per token, as OpenRouter bills them."""
+
+    prompt: float
+    text_output: float
+    image_output: float
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """One image model as OpenRouter lists it."""
+
+    id: str
+    name: str
+    output_modalities: tuple[str, ...]
+    aspect_ratios: tuple[str, ...]
+    image_sizes: tuple[str, ...]
+    prices: Prices
+    context_length: int
+    image_tokens_by_size: dict[str, int]
+    pixels_1k: dict[str, tuple[int, int]] = field(repr=False)
+    input_modalities: tuple[str, ...] = ("text", "image")
+    supported_parameters: tuple[str, ...] = (
+        "max_tokens",
+        "temperature",
+        "top_p",
+        "seed",
+        "response_format",
+        "structured_outputs",
+        "stop",
+    )
+
+    @property
+    def image_only(self) -> bool:
+        """True for models that answer 404 when asked for ``["image", "text"]``."""
+        return "text" not in self.output_modalities
+
+    def pixel_size(
+        self, aspect_ratio: str | None = None, image_size: str | None = None
+    ) -> tuple[int, int]:
+        """Width and height of an image this model returns."""
+        width, height = self.pixels_1k[aspect_ratio or "1:1"]
+        scale = _SIZE_SCALE[image_size or "1K"]
+        return round(width * scale), round(height * scale)
+
+    def image_tokens(self, image_size: str | None = None) -> int:
+        """Output tokens billed per generated image."""
+        return self.image_tokens_by_size[image_size or "1K"]
+
+
+KNOWN_MODELS: dict[str, ModelSpec] = {
+    spec.id: spec
+    for spec in (
+        ModelSpec(
+            id="google/gemini-2.5-flash-image",
+            name="Google: Gemini 2.5 Flash Image (Nano Banana)",
+            output_modalities=("image", "text"),
+            aspect_ratios=BASE_ASPECT_RATIOS,
+            image_sizes=("1K",),
+            prices=Prices(0.30 / PER_MILLION, 2.50 / PER_MILLION, 30.0 / PER_MILLION),
+            context_length=32_768,
+            image_tokens_by_size={"1K": 1290},
+            pixels_1k=_FLASH_25_PIXELS,
+        ),
+        ModelSpec(
+            id="google/gemini-3-pro-image-preview",
+            name="Google: Nano Banana Pro (Gemini 3 Pro Image Preview)",
+            output_modalities=("image", "text"),
+            aspect_ratios=BASE_ASPECT_RATIOS,
+            image_sizes=("1K", "2K", "4K"),
+            prices=Prices(2.0 / PER_MILLION, 12.0 / PER_MILLION, 120.0 / PER_MILLION),
+            context_length=65_536,
+            image_tokens_by_size={"1K": 1120, "2K": 1120, "4K": 2000},
+            pixels_1k=_GEMINI_3_PIXELS,
+        ),
+        ModelSpec(
+            id="google/gemini-3.1-flash-image-preview",
+            name="Google: Nano Banana 2 (Gemini 3.1 Flash Image Preview)",
+            output_modalities=("image", "text"),
+            aspect_ratios=ALL_ASPECT_RATIOS,
+            image_sizes=("0.5K", "1K", "2K", "4K"),
+            prices=Prices(0.50 / PER_MILLION, 3.0 / PER_MILLION, 60.0 / PER_MILLION),
+            context_length=65_536,
+            image_tokens_by_size={"0.5K": 560, "1K": 1120, "2K": 1680, "4K": 2520},
+            pixels_1k=_GEMINI_3_PIXELS,
+        ),
+        ModelSpec(
+            id="black-forest-labs/flux.2-pro",
+            name="Black Forest Labs: FLUX.2 Pro",
+            output_modalities=("image",),
+            aspect_ratios=BASE_ASPECT_RATIOS,
+            image_sizes=("1K",),
+            prices=Prices(0.0, 0.0, 30.0 / PER_MILLION),
+            context_length=46_864,
+            image_tokens_by_size={"1K": 1290},
+            pixels_1k=_FLASH_25_PIXELS,
+            supported_parameters=("seed",),
+        ),
+    )
+}
+
+
+def find_model(model_id: str) -> ModelSpec | None:
+    """The spec for ``model_id``, or None for a model we know nothing about."""
+    return KNOWN_MODELS.get(model_id)
