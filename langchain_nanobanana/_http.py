@@ -1,0 +1,277 @@
+"""The one thin transport to OpenRouter: pooled httpx clients, retries, SSE, status -> exception.
+
+Sync and async paths share every decision (what to retry, how long to wait, how
+to read an error) through the helpers at the top; only the I/O calls differ.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import random
+import time
+import weakref
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from langchain_nanobanana._error_mapping import (
+    error_from_body,
+    is_retryable_status,
+)
+from langchain_nanobanana._sse import aiter_sse_data, iter_sse_data
+from langchain_nanobanana.errors import (
+    OpenRouterConnectionError,
+    OpenRouterError,
+    OpenRouterTimeoutError,
+)
+
+logger = logging.getLogger("langchain_nanobanana")
+
+INITIAL_BACKOFF_SECONDS = 0.5
+MAX_BACKOFF_SECONDS = 8.0
+MAX_RETRY_AFTER_SECONDS = 60.0
+_POOL_LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=32)
+
+# Named here so tests can record the backoff without slowing down or patching `time`.
+_sleep = time.sleep
+_asleep = asyncio.sleep
+
+
+def backoff_seconds(attempt: int, retry_after: float | None) -> float:
+    """How long to wait before retry number ``attempt`` (0-based).
+
+    The server's Retry-After wins when it is sane; otherwise exponential backoff
+    with full jitter, so many clients failing together do not retry together.
+    """
+    if retry_after is not None and retry_after <= MAX_RETRY_AFTER_SECONDS:
+        return retry_after
+    ceiling = min(MAX_BACKOFF_SECONDS, INITIAL_BACKOFF_SECONDS * 2**attempt)
+    return random.uniform(ceiling / 2, ceiling)  # noqa: S311 - jitter, not a secret
+
+
+def _error_for_response(status: int, raw: bytes, headers: httpx.Headers) -> OpenRouterError:
+    try:
+        body = json.loads(raw) if raw.strip() else None
+    except ValueError:
+        body = None
+    return error_from_body(
+        status,
+        body if isinstance(body, dict) else None,
+        raw=raw,
+        generation_id=headers.get("x-generation-id"),
+        retry_after_header=headers.get("retry-after"),
+    )
+
+
+def _transport_error(exc: httpx.TransportError, url: str) -> OpenRouterError:
+    """httpx's failures, mapped; the message names the host, never headers or keys."""
+    host = httpx.URL(url).host
+    if isinstance(exc, httpx.TimeoutException) and not isinstance(exc, httpx.ConnectTimeout):
+        return OpenRouterTimeoutError(
+            f"OpenRouter did not answer in time ({type(exc).__name__} talking to {host}). "
+            "Image generation can take a minute: raise `timeout` if this repeats."
+        )
+    return OpenRouterConnectionError(
+        f"Could not talk to OpenRouter at {host}: {type(exc).__name__}: {exc}"
+    )
+
+
+def _is_retryable(error: OpenRouterError) -> bool:
+    if isinstance(error, OpenRouterConnectionError):
+        return True
+    return error.status_code is not None and is_retryable_status(error.status_code)
+
+
+@dataclass
+class Transport:
+    """Sends chat/completions requests for one model instance.
+
+    Owns one pooled ``httpx.Client`` and one ``httpx.AsyncClient`` per event loop
+    (an async client is bound to the loop it first ran on), unless the user
+    supplied their own clients, which are then used as they are.
+    """
+
+    base_url: str
+    timeout: float | httpx.Timeout | None
+    max_retries: int
+    extra_headers: dict[str, str] = field(default_factory=dict)
+    user_client: httpx.Client | None = None
+    user_async_client: httpx.AsyncClient | None = None
+    _client: httpx.Client | None = field(default=None, init=False, repr=False)
+    _async_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, httpx.AsyncClient] = field(
+        default_factory=weakref.WeakKeyDictionary, init=False, repr=False
+    )
+
+    # ------------------------------------------------------------ clients
+
+    def client(self) -> httpx.Client:
+        if self.user_client is not None:
+            return self.user_client
+        if self._client is None:
+            self._client = httpx.Client(timeout=self.timeout, limits=_POOL_LIMITS)
+        return self._client
+
+    def async_client(self) -> httpx.AsyncClient:
+        if self.user_async_client is not None:
+            return self.user_async_client
+        loop = asyncio.get_running_loop()
+        client = self._async_clients.get(loop)
+        if client is None:
+            client = httpx.AsyncClient(timeout=self.timeout, limits=_POOL_LIMITS)
+            self._async_clients[loop] = client
+        return client
+
+    def close(self) -> None:
+        """Close the pooled sync client (async ones close with their loops)."""
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+
+    # ------------------------------------------------------------ requests
+
+    def _request(
+        self,
+        client: httpx.Client | httpx.AsyncClient,
+        path: str,
+        api_key: str,
+        body: dict[str, Any],
+    ) -> httpx.Request:
+        headers = {
+            "Authorization": f"Bearer {api_key}",
+            "Content-Type": "application/json",
+            **self.extra_headers,
+        }
+        if body.get("stream"):
+            headers["Accept"] = "text/event-stream"
+        return client.build_request(
+            "POST",
+            f"{self.base_url.rstrip('/')}/{path}",
+            content=json.dumps(body, separators=(",", ":")).encode(),
+            headers=headers,
+            timeout=self.timeout,
+        )
+
+    def _wait(self, attempt: int, error: OpenRouterError) -> float:
+        delay = backoff_seconds(attempt, error.retry_after)
+        logger.warning(
+            "OpenRouter call failed (%s); retry %d of %d in %.2fs",
+            type(error).__name__,
+            attempt + 1,
+            self.max_retries,
+            delay,
+        )
+        return delay
+
+    def post(self, path: str, api_key: str, body: dict[str, Any]) -> bytes:
+        """POST and return the whole 200 body, retrying what may succeed on a retry."""
+        client = self.client()
+        for attempt in range(self.max_retries + 1):
+            request = self._request(client, path, api_key, body)
+            try:
+                response = client.send(request)
+                raw = response.read()
+            except httpx.TransportError as exc:
+                error = _transport_error(exc, str(request.url))
+            else:
+                if response.status_code == 200:
+                    return raw
+                error = _error_for_response(response.status_code, raw, response.headers)
+            if attempt == self.max_retries or not _is_retryable(error):
+                raise error
+            _sleep(self._wait(attempt, error))
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def apost(self, path: str, api_key: str, body: dict[str, Any]) -> bytes:
+        client = self.async_client()
+        for attempt in range(self.max_retries + 1):
+            request = self._request(client, path, api_key, body)
+            try:
+                response = await client.send(request)
+                raw = await response.aread()
+            except httpx.TransportError as exc:
+                error = _transport_error(exc, str(request.url))
+            else:
+                if response.status_code == 200:
+                    return raw
+                error = _error_for_response(response.status_code, raw, response.headers)
+            if attempt == self.max_retries or not _is_retryable(error):
+                raise error
+            await _asleep(self._wait(attempt, error))
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def stream(self, path: str, api_key: str, body: dict[str, Any]) -> Iterator[bytes]:
+        """POST with ``stream: true`` and yield each SSE data payload.
+
+        Failures before the first byte of a 200 answer are retried like ``post``;
+        once the answer is flowing nothing is retried (it would bill twice). A
+        non-SSE 200 answer (an error body, say) is yielded whole as one payload.
+        """
+        client = self.client()
+        for attempt in range(self.max_retries + 1):
+            request = self._request(client, path, api_key, body)
+            try:
+                response = client.send(request, stream=True)
+            except httpx.TransportError as exc:
+                error = _transport_error(exc, str(request.url))
+            else:
+                try:
+                    if response.status_code == 200:
+                        try:
+                            if _is_event_stream(response):
+                                yield from iter_sse_data(response.iter_bytes())
+                            else:
+                                yield response.read()
+                        except httpx.TransportError as exc:
+                            raise _transport_error(exc, str(request.url)) from exc
+                        return
+                    try:
+                        raw = response.read()
+                    except httpx.TransportError as exc:
+                        error = _transport_error(exc, str(request.url))
+                    else:
+                        error = _error_for_response(response.status_code, raw, response.headers)
+                finally:
+                    response.close()
+            if attempt == self.max_retries or not _is_retryable(error):
+                raise error
+            _sleep(self._wait(attempt, error))
+
+    async def astream(self, path: str, api_key: str, body: dict[str, Any]) -> AsyncIterator[bytes]:
+        client = self.async_client()
+        for attempt in range(self.max_retries + 1):
+            request = self._request(client, path, api_key, body)
+            try:
+                response = await client.send(request, stream=True)
+            except httpx.TransportError as exc:
+                error = _transport_error(exc, str(request.url))
+            else:
+                try:
+                    if response.status_code == 200:
+                        try:
+                            if _is_event_stream(response):
+                                async for data in aiter_sse_data(response.aiter_bytes()):
+                                    yield data
+                            else:
+                                yield await response.aread()
+                        except httpx.TransportError as exc:
+                            raise _transport_error(exc, str(request.url)) from exc
+                        return
+                    try:
+                        raw = await response.aread()
+                    except httpx.TransportError as exc:
+                        error = _transport_error(exc, str(request.url))
+                    else:
+                        error = _error_for_response(response.status_code, raw, response.headers)
+                finally:
+                    await response.aclose()
+            if attempt == self.max_retries or not _is_retryable(error):
+                raise error
+            await _asleep(self._wait(attempt, error))
+
+
+def _is_event_stream(response: httpx.Response) -> bool:
+    return "text/event-stream" in response.headers.get("content-type", "")

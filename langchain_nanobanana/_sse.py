@@ -1,0 +1,90 @@
+"""A server-sent-events decoder with no line-length cap.
+
+OpenRouter sends a whole base64 image (1-3 MB, 30 MB at 4K) on one ``data:`` line,
+which breaks readers that cap line length. Comment lines (``: OPENROUTER
+PROCESSING``) are keep-alives and are skipped. Works on bytes end to end, so the
+payload is never decoded to text before the JSON parser sees it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator
+
+
+class SSEDecoder:
+    """Feed it byte chunks; it returns the ``data`` payload of each finished event.
+
+    Follows the event-stream spec's line rules: lines end in LF, CRLF or CR; a
+    blank line dispatches the event; several ``data:`` lines join with LF;
+    ``event:``, ``id:`` and ``retry:`` fields are accepted and ignored.
+    """
+
+    def __init__(self) -> None:
+        self._buffer = bytearray()
+        self._scanned = 0
+        self._held_cr = False
+        self._data: list[bytes] = []
+
+    def feed(self, chunk: bytes) -> list[bytes]:
+        if self._held_cr:
+            chunk = b"\r" + chunk
+        # A CR at a chunk's end may be the first half of CRLF: decide next time.
+        self._held_cr = chunk.endswith(b"\r")
+        if self._held_cr:
+            chunk = chunk[:-1]
+        if b"\r" in chunk:
+            chunk = chunk.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+        self._buffer += chunk
+        events: list[bytes] = []
+        while True:
+            newline = self._buffer.find(b"\n", self._scanned)
+            if newline < 0:
+                # Remember how far we looked so a 3 MB line is scanned once, not per chunk.
+                self._scanned = len(self._buffer)
+                return events
+            line = bytes(self._buffer[:newline])
+            del self._buffer[: newline + 1]
+            self._scanned = 0
+            event = self._take_line(line)
+            if event is not None:
+                events.append(event)
+
+    def close(self) -> list[bytes]:
+        """Events still pending when the stream ends without a final blank line."""
+        events = self.feed(b"\n") if (self._buffer or self._held_cr) else []
+        if self._data:
+            events.append(b"\n".join(self._data))
+            self._data = []
+        return events
+
+    def _take_line(self, line: bytes) -> bytes | None:
+        if not line:
+            if not self._data:
+                return None
+            data = self._data[0] if len(self._data) == 1 else b"\n".join(self._data)
+            self._data = []
+            return data
+        if line.startswith(b":"):
+            return None
+        name, _, value = line.partition(b":")
+        if name == b"data":
+            self._data.append(value[1:] if value.startswith(b" ") else value)
+        return None
+
+
+def iter_sse_data(chunks: Iterable[bytes]) -> Iterator[bytes]:
+    """The data payload of every event in a byte stream."""
+    decoder = SSEDecoder()
+    for chunk in chunks:
+        yield from decoder.feed(chunk)
+    yield from decoder.close()
+
+
+async def aiter_sse_data(chunks: AsyncIterable[bytes]) -> AsyncIterator[bytes]:
+    """Async twin of ``iter_sse_data``."""
+    decoder = SSEDecoder()
+    async for chunk in chunks:
+        for data in decoder.feed(chunk):
+            yield data
+    for data in decoder.close():
+        yield data
