@@ -1,0 +1,429 @@
+"""ChatNanoBanana: Gemini image models ("Nano Banana") through OpenRouter, as a chat model."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
+from operator import itemgetter
+from typing import Any, Literal
+
+import httpx
+from langchain_core.callbacks import (
+    AsyncCallbackManagerForLLMRun,
+    CallbackManagerForLLMRun,
+)
+from langchain_core.language_models import BaseChatModel, LanguageModelInput
+from langchain_core.language_models.base import LangSmithParams
+from langchain_core.language_models.model_profile import ModelProfile
+from langchain_core.messages import AIMessage, BaseMessage
+from langchain_core.output_parsers import JsonOutputParser, PydanticOutputParser
+from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
+from langchain_core.prompt_values import ChatPromptValue, PromptValue
+from langchain_core.runnables import Runnable, RunnableMap, RunnablePassthrough
+from langchain_core.tools import BaseTool
+from langchain_core.utils import from_env, secret_from_env
+from langchain_core.utils.function_calling import convert_to_json_schema
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr
+
+from langchain_nanobanana._catalog import DEFAULT_MODEL, find_model
+from langchain_nanobanana._convert import (
+    ChunkAssembler,
+    message_from_completion,
+    with_sniffed_mime_types,
+)
+from langchain_nanobanana._http import Transport
+from langchain_nanobanana._request import build_body, check_image_config
+from langchain_nanobanana._wire import parse_completion
+from langchain_nanobanana.errors import (
+    OpenRouterAPIError,
+    OpenRouterAuthenticationError,
+    OpenRouterError,
+)
+
+DEFAULT_BASE_URL = "https://openrouter.ai/api/v1"
+_CHAT_PATH = "chat/completions"
+_DONE = b"[DONE]"
+
+
+class ChatNanoBanana(BaseChatModel):
+    """Gemini 2.5 Flash Image ("Nano Banana") and its siblings, through OpenRouter.
+
+    Setup: ``pip install langchain-nanobanana`` and set ``OPENROUTER_API_KEY``.
+
+    Example (runs offline against the built-in emulator; drop the two ``fake``
+    lines and it talks to OpenRouter):
+
+        .. code-block:: python
+
+            from langchain_nanobanana import ChatNanoBanana
+            from langchain_nanobanana.testing import FakeOpenRouter
+
+            fake = FakeOpenRouter()
+            llm = fake.chat_model(aspect_ratio="16:9")  # ChatNanoBanana(aspect_ratio="16:9")
+            message = llm.invoke("a nano banana dish in a fancy restaurant")
+            image = next(b for b in message.content_blocks if b["type"] == "image")
+            image["mime_type"], len(image["base64"])  # ('image/png', ...)
+            message.usage_metadata["output_token_details"]["image"]  # 1290
+            message.response_metadata["cost"]  # USD actually charged
+
+    The answer's content is a list of standard blocks: ``{"type": "text", ...}``
+    and one ``{"type": "image", "base64": ..., "mime_type": ..., "id": ...}`` per
+    image. To edit, put the image (any LangChain image block) in a HumanMessage
+    next to the instruction, or keep the AIMessage that made it in the history
+    and say "make it blue": it is sent where the model sees it.
+
+    Per call, ``aspect_ratio``, ``image_size``, ``seed``, ``temperature``,
+    ``max_tokens``, ``stop`` (and ``model``, ``top_p``, ``modalities``,
+    ``response_format``, ``provider``) may be passed to ``invoke`` or ``bind``.
+    """
+
+    model: str = Field(default=DEFAULT_MODEL, alias="model_name")
+    """OpenRouter model id; send the plain id, not a dated slug."""
+    api_key: SecretStr | None = Field(
+        default_factory=secret_from_env("OPENROUTER_API_KEY", default=None),
+        alias="openrouter_api_key",
+    )
+    """OpenRouter key; read from ``OPENROUTER_API_KEY`` when not given."""
+    base_url: str = Field(default_factory=from_env("OPENROUTER_BASE_URL", default=DEFAULT_BASE_URL))
+    """API root; ``OPENROUTER_BASE_URL`` when set."""
+    aspect_ratio: str | None = None
+    """e.g. "16:9"; checked locally against the model's list."""
+    image_size: str | None = None
+    """"1K" (default), "2K", "4K" on Gemini 3 models; "0.5K" on 3.1 Flash Image."""
+    modalities: list[str] = Field(default_factory=lambda: ["image", "text"])
+    """["image", "text"] for Gemini; image-only models (FLUX, ...) need ["image"]."""
+    temperature: float | None = None
+    top_p: float | None = None
+    seed: int | None = None
+    max_tokens: int | None = None
+    """Also bounds the credit OpenRouter reserves for the call (402 on small balances)."""
+    stop: list[str] | None = None
+    response_format: dict[str, Any] | None = None
+    timeout: float | None = 120.0
+    """Seconds; image generation commonly takes 10-40 s."""
+    max_retries: int = 2
+    """Retries of 408, 429, 5xx and connection failures, with backoff and Retry-After."""
+    app_url: str | None = None
+    """Sent as ``HTTP-Referer``: your app's URL in OpenRouter's rankings."""
+    app_title: str | None = None
+    """Sent as ``X-Title``."""
+    provider: dict[str, Any] | None = None
+    """OpenRouter routing object: order, only, ignore, allow_fallbacks, sort, ..."""
+    model_kwargs: dict[str, Any] = Field(default_factory=dict)
+    """Other body fields, sent as given (e.g. ``{"user": "u-42"}``)."""
+    http_client: httpx.Client | None = Field(default=None, exclude=True)
+    """An httpx client to use instead of the built-in pooled one."""
+    http_async_client: httpx.AsyncClient | None = Field(default=None, exclude=True)
+    """An httpx async client to use instead of the built-in pooled ones."""
+    streaming: bool = False
+    """When True, ``invoke`` streams under the hood (same result)."""
+
+    model_config = ConfigDict(populate_by_name=True, arbitrary_types_allowed=True)
+
+    _transport: Transport | None = PrivateAttr(default=None)
+
+    def model_post_init(self, context: Any, /) -> None:
+        super().model_post_init(context)
+        check_image_config(self.model, self.aspect_ratio, self.image_size)
+
+    # ------------------------------------------------------------ identity
+
+    @property
+    def _llm_type(self) -> str:
+        return "nanobanana-openrouter"
+
+    @property
+    def _default_params(self) -> dict[str, Any]:
+        return {
+            "model": self.model,
+            "aspect_ratio": self.aspect_ratio,
+            "image_size": self.image_size,
+            "modalities": self.modalities,
+            "temperature": self.temperature,
+            "top_p": self.top_p,
+            "seed": self.seed,
+            "max_tokens": self.max_tokens,
+            "stop": self.stop,
+            "response_format": self.response_format,
+            "provider": self.provider,
+        }
+
+    @property
+    def _identifying_params(self) -> dict[str, Any]:
+        # Everything that changes the output: this is part of the cache key.
+        return {**self._default_params, "model_kwargs": self.model_kwargs}
+
+    def _get_ls_params(self, stop: list[str] | None = None, **kwargs: Any) -> LangSmithParams:
+        params = LangSmithParams(
+            ls_provider="openrouter",
+            ls_model_name=kwargs.get("model") or self.model,
+            ls_model_type="chat",
+        )
+        temperature = kwargs.get("temperature", self.temperature)
+        if temperature is not None:
+            params["ls_temperature"] = temperature
+        max_tokens = kwargs.get("max_tokens", self.max_tokens)
+        if max_tokens is not None:
+            params["ls_max_tokens"] = max_tokens
+        stop = stop or kwargs.get("stop") or self.stop
+        if stop:
+            params["ls_stop"] = stop
+        return params
+
+    def _resolve_model_profile(self) -> ModelProfile | None:
+        spec = find_model(self.model)
+        profile = ModelProfile(
+            text_inputs=True,
+            image_inputs=True,
+            image_url_inputs=True,
+            pdf_inputs=True,
+            audio_inputs=False,
+            video_inputs=False,
+            text_outputs=True,
+            image_outputs=True,
+            tool_calling=False,
+            structured_output=True,
+        )
+        if spec is not None:
+            profile["name"] = spec.name
+            profile["max_input_tokens"] = spec.context_length
+            profile["text_outputs"] = not spec.image_only
+            profile["structured_output"] = "structured_outputs" in spec.supported_parameters
+        return profile
+
+    # ------------------------------------------------------------ plumbing
+
+    def _get_transport(self) -> Transport:
+        if self._transport is None:
+            headers = {}
+            if self.app_url:
+                headers["HTTP-Referer"] = self.app_url
+            if self.app_title:
+                headers["X-Title"] = self.app_title
+            self._transport = Transport(
+                base_url=self.base_url,
+                timeout=self.timeout,
+                max_retries=self.max_retries,
+                extra_headers=headers,
+                user_client=self.http_client,
+                user_async_client=self.http_async_client,
+            )
+        return self._transport
+
+    def _key(self) -> str:
+        if self.api_key is None or not self.api_key.get_secret_value():
+            raise OpenRouterAuthenticationError(
+                "No OpenRouter API key: set the OPENROUTER_API_KEY environment variable "
+                "or pass api_key=... to ChatNanoBanana (keys start with 'sk-or-'). "
+                "To try things offline, use langchain_nanobanana.testing.FakeOpenRouter."
+            )
+        return self.api_key.get_secret_value()
+
+    def _convert_input(self, model_input: LanguageModelInput) -> PromptValue:
+        # Base64 blocks without a mime type must get one before langchain-core's
+        # tracing sees them (it raises on them).
+        prompt = super()._convert_input(model_input)
+        if isinstance(prompt, ChatPromptValue):
+            messages = [with_sniffed_mime_types(message) for message in prompt.messages]
+            if any(new is not old for new, old in zip(messages, prompt.messages, strict=True)):
+                return ChatPromptValue(messages=messages)
+        return prompt
+
+    def _body(
+        self,
+        messages: Sequence[BaseMessage],
+        stop: list[str] | None,
+        stream: bool,
+        options: Mapping[str, Any],
+    ) -> dict[str, Any]:
+        return build_body(
+            messages,
+            self._default_params,
+            options,
+            stop=stop,
+            stream=stream,
+            model_kwargs=self.model_kwargs,
+        )
+
+    # ------------------------------------------------------------ calls
+
+    def _generate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        body = self._body(messages, stop, False, kwargs)
+        raw = self._get_transport().post(_CHAT_PATH, self._key(), body)
+        return _result(message_from_completion(parse_completion(raw), body["model"]))
+
+    async def _agenerate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: AsyncCallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        body = self._body(messages, stop, False, kwargs)
+        raw = await self._get_transport().apost(_CHAT_PATH, self._key(), body)
+        return _result(message_from_completion(parse_completion(raw), body["model"]))
+
+    def _stream(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> Iterator[ChatGenerationChunk]:
+        body = self._body(messages, stop, True, kwargs)
+        assembler = ChunkAssembler(model=body["model"])
+        finished = False
+        try:
+            for data in self._get_transport().stream(_CHAT_PATH, self._key(), body):
+                if data == _DONE:
+                    finished = True
+                    break
+                chunk = assembler.add(parse_completion(data))
+                if chunk.content or chunk.additional_kwargs:
+                    if run_manager:
+                        run_manager.on_llm_new_token(
+                            chunk.text, chunk=ChatGenerationChunk(message=chunk)
+                        )
+                    yield ChatGenerationChunk(message=chunk)
+        except OpenRouterError as error:
+            raise _with_partial(error, assembler) from None
+        yield _closing_chunk(assembler, finished)
+
+    async def _astream(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: AsyncCallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> AsyncIterator[ChatGenerationChunk]:
+        body = self._body(messages, stop, True, kwargs)
+        assembler = ChunkAssembler(model=body["model"])
+        finished = False
+        try:
+            async for data in self._get_transport().astream(_CHAT_PATH, self._key(), body):
+                if data == _DONE:
+                    finished = True
+                    break
+                chunk = assembler.add(parse_completion(data))
+                if chunk.content or chunk.additional_kwargs:
+                    if run_manager:
+                        await run_manager.on_llm_new_token(
+                            chunk.text, chunk=ChatGenerationChunk(message=chunk)
+                        )
+                    yield ChatGenerationChunk(message=chunk)
+        except OpenRouterError as error:
+            raise _with_partial(error, assembler) from None
+        yield _closing_chunk(assembler, finished)
+
+    # ------------------------------------------------------------ tools and structured output
+
+    def bind_tools(
+        self,
+        tools: Sequence[dict[str, Any] | type | Callable[..., Any] | BaseTool],
+        *,
+        tool_choice: str | None = None,
+        **kwargs: Any,
+    ) -> Runnable[LanguageModelInput, AIMessage]:
+        """Not supported: Gemini image models do not call tools.
+
+        To let an agent make images, give a tool-calling model (GPT, Claude, Gemini
+        text) the ``NanoBananaImageTool``; this model then runs inside that tool.
+        """
+        raise NotImplementedError(
+            f"ChatNanoBanana ({self.model}) does not call tools: OpenRouter's image models "
+            "do not support tool calling. Give a tool-calling chat model the image tool "
+            "(langchain_nanobanana.NanoBananaImageTool) instead."
+        )
+
+    def with_structured_output(
+        self,
+        schema: dict[str, Any] | type | None = None,
+        *,
+        include_raw: bool = False,
+        method: Literal["json_schema", "json_mode", "function_calling"] = "json_schema",
+        strict: bool | None = None,
+        **kwargs: Any,
+    ) -> Runnable[LanguageModelInput, Any]:
+        """Text-only answers parsed into ``schema`` through OpenRouter's ``response_format``.
+
+        ``method="json_schema"`` (default) sends the schema; ``"json_mode"`` asks for
+        any JSON object. These models do not call tools, so ``"function_calling"``
+        falls back to ``"json_schema"`` with a warning.
+        """
+        if kwargs:
+            raise TypeError(f"Unexpected arguments: {', '.join(sorted(kwargs))}")
+        if method == "function_calling":
+            warnings.warn(
+                "ChatNanoBanana does not call tools; using method='json_schema' instead.",
+                stacklevel=2,
+            )
+            method = "json_schema"
+        is_pydantic = isinstance(schema, type) and issubclass(schema, BaseModel)
+        if method == "json_mode":
+            response_format: dict[str, Any] = {"type": "json_object"}
+        else:
+            if schema is None:
+                raise ValueError("with_structured_output(method='json_schema') needs a schema.")
+            json_schema = convert_to_json_schema(schema)
+            response_format = {
+                "type": "json_schema",
+                "json_schema": {
+                    "name": json_schema.get("title", "output"),
+                    "schema": json_schema,
+                    "strict": bool(strict),
+                },
+            }
+        llm = self.bind(
+            response_format=response_format,
+            modalities=["text"],
+            ls_structured_output_format={
+                "kwargs": {"method": method, "strict": strict},
+                "schema": schema,
+            },
+        )
+        parser: Runnable[Any, Any] = (
+            PydanticOutputParser(pydantic_object=schema) if is_pydantic else JsonOutputParser()  # type: ignore[arg-type]
+        )
+        if not include_raw:
+            return llm | parser
+        parsed = RunnablePassthrough.assign(
+            parsed=itemgetter("raw") | parser, parsing_error=lambda _: None
+        )
+        with_fallback = RunnablePassthrough.assign(parsed=lambda _: None)
+        return RunnableMap(raw=llm) | parsed.with_fallbacks(
+            [with_fallback], exception_key="parsing_error"
+        )
+
+
+def _result(message: AIMessage) -> ChatResult:
+    return ChatResult(generations=[ChatGeneration(message=message)])
+
+
+def _with_partial(error: OpenRouterError, assembler: ChunkAssembler) -> OpenRouterError:
+    """Attach what the stream had produced before it failed, so nothing paid for is lost."""
+    if error.partial_message is None:
+        error.partial_message = assembler.partial_message()
+    if error.generation_id is None:
+        error.generation_id = assembler.generation_id
+    return error
+
+
+def _closing_chunk(assembler: ChunkAssembler, finished: bool) -> ChatGenerationChunk:
+    if not finished and assembler.finish_reason is None:
+        raise _with_partial(
+            OpenRouterAPIError(
+                "The OpenRouter stream ended before the answer was complete "
+                "(no finish_reason and no [DONE]); the connection was probably cut."
+            ),
+            assembler,
+        )
+    return ChatGenerationChunk(message=assembler.final_chunk())
+
+
+__all__ = ["ChatNanoBanana"]
