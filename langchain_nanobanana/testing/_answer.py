@@ -1,0 +1,162 @@
+"""What the emulated model answers to a valid chat request: text, image, usage, cost."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import math
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from langchain_nanobanana._catalog import ModelSpec
+from langchain_nanobanana._dimensions import image_dimensions
+from langchain_nanobanana.testing._pictures import draw
+from langchain_nanobanana.testing._schema_instance import instance_for
+
+INPUT_IMAGE_TOKENS = 258
+"""Gemini bills a small input image as 258 tokens."""
+
+
+@dataclass
+class Answer:
+    text: str
+    image_png: bytes | None
+    prompt_tokens: int
+    text_tokens: int
+    image_tokens: int
+    cost: float
+    prompt_cost: float
+    finish_reason: str = "stop"
+    native_finish_reason: str = "STOP"
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def completion_tokens(self) -> int:
+        return self.text_tokens + self.image_tokens
+
+    @property
+    def image_data_url(self) -> str | None:
+        if self.image_png is None:
+            return None
+        return "data:image/png;base64," + base64.b64encode(self.image_png).decode()
+
+
+def _tokens(text: str) -> int:
+    return math.ceil(len(text) / 4)
+
+
+def _parts(message: dict[str, Any]) -> list[dict[str, Any]]:
+    content = message.get("content")
+    if isinstance(content, str):
+        return [{"type": "text", "text": content}]
+    return [part for part in content or [] if isinstance(part, dict)]
+
+
+def _image_source(part: dict[str, Any]) -> bytes:
+    """The bytes of a data-URL image, or the URL itself for a remote one (never fetched)."""
+    url = str((part.get("image_url") or {}).get("url", ""))
+    if url.startswith("data:"):
+        return base64.b64decode(url.partition(",")[2])
+    return url.encode()
+
+
+def _prompt_of(messages: list[dict[str, Any]]) -> tuple[str, list[bytes]]:
+    """The text and the input images of the last user message."""
+    for message in reversed(messages):
+        if message.get("role") == "user":
+            parts = _parts(message)
+            text = " ".join(str(p.get("text", "")) for p in parts if p.get("type") == "text")
+            images = [_image_source(p) for p in parts if p.get("type") == "image_url"]
+            return text, images
+    return "", []
+
+
+def _closest_ratio(spec: ModelSpec, width: int, height: int) -> str:
+    def distance(ratio: str) -> float:
+        w, h = spec.pixel_size(ratio)
+        return abs(math.log((w / h) / (width / height)))
+
+    return min(spec.aspect_ratios, key=distance)
+
+
+def _reply_text(body: dict[str, Any], prompt: str, reply_text: str) -> str:
+    """JSON for structured output, else the configured reply.
+
+    In JSON mode a real model follows the prompt's instructions; the emulator
+    imitates that by answering with each quoted key the prompt names
+    ("... with 'setup' and 'punchline' keys").
+    """
+    response_format = body.get("response_format")
+    if not isinstance(response_format, dict):
+        return reply_text
+    if response_format.get("type") == "json_schema":
+        schema = (response_format.get("json_schema") or {}).get("schema") or {}
+        return json.dumps(instance_for(schema))
+    keys = re.findall(r"['\"]([A-Za-z_][A-Za-z0-9_]*)['\"]", prompt) or ["result"]
+    return json.dumps(dict.fromkeys(keys, "banana"))
+
+
+def compose(body: dict[str, Any], spec: ModelSpec, *, reply_text: str, noise: bool) -> Answer:
+    """The answer for a request that passed validation."""
+    messages = body["messages"]
+    prompt, sources = _prompt_of(messages)
+    modalities = body.get("modalities") or ["text"]
+    wants_image = "image" in modalities and not body.get("response_format")
+    text = _reply_text(body, prompt, reply_text) if "text" in modalities else ""
+    for stop in body.get("stop") or []:
+        if stop and stop in text:
+            text = text[: text.index(stop)]
+
+    all_text = " ".join(
+        str(p.get("text", "")) for m in messages for p in _parts(m) if p.get("type") == "text"
+    )
+    input_images = sum(1 for m in messages for p in _parts(m) if p.get("type") == "image_url")
+    prompt_tokens = _tokens(all_text) + INPUT_IMAGE_TOKENS * input_images
+    image_config = body.get("image_config") or {}
+    image_size = image_config.get("image_size")
+    image_tokens = spec.image_tokens(image_size) if wants_image else 0
+    finish, native = "stop", "STOP"
+    max_tokens = body.get("max_tokens")
+    if isinstance(max_tokens, int) and max_tokens < _tokens(text) + image_tokens:
+        text, wants_image, image_tokens = text[: max_tokens * 4], False, 0
+        finish, native = "length", "MAX_TOKENS"
+
+    image_png = None
+    if wants_image:
+        ratio = image_config.get("aspect_ratio")
+        source_size = image_dimensions(sources[0]) if sources else None
+        if ratio is None and source_size:
+            ratio = _closest_ratio(spec, *source_size)
+        width, height = spec.pixel_size(ratio, image_size)
+        source_hashes = ",".join(hashlib.sha256(s).hexdigest() for s in sources)
+        seed_material = json.dumps(
+            [spec.id, prompt, body.get("seed"), width, height, source_hashes]
+        )
+        metadata = {
+            "prompt": prompt,
+            "seed": str(body.get("seed")),
+            "model": spec.id,
+            "sources": source_hashes,
+        }
+        image_png = draw(width, height, seed_material.encode(), noise=noise, text=metadata)
+
+    text_tokens = _tokens(text)
+    prompt_cost = prompt_tokens * spec.prices.prompt
+    cost = (
+        prompt_cost
+        + text_tokens * spec.prices.text_output
+        + image_tokens * spec.prices.image_output
+    )
+    return Answer(
+        text,
+        image_png,
+        prompt_tokens,
+        text_tokens,
+        image_tokens,
+        round(cost, 10),
+        round(prompt_cost, 10),
+        finish,
+        native,
+    )

@@ -1,0 +1,338 @@
+"""The emulator's behaviour, independent of how requests arrive (in process or over HTTP).
+
+``EmulatedOpenRouter.handle`` takes a request and returns a ``Reply``: a status,
+headers, and either a body or a list of SSE frames, plus where to cut the
+connection and how long to wait first. The httpx transports and the loopback
+server only carry these replies; neither adds behaviour of its own.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qs
+
+from langchain_nanobanana._catalog import KNOWN_MODELS, ModelSpec
+from langchain_nanobanana.testing._answer import Answer, compose
+from langchain_nanobanana.testing._outcomes import Outcome
+from langchain_nanobanana.testing._responses import (
+    KEEP_ALIVE,
+    Envelope,
+    bare_error_event,
+    closing_events,
+    completion_body,
+    error_body,
+    error_object,
+    mid_stream_error_event,
+    text_events,
+)
+
+API_PREFIX = "/api/v1"
+MAX_IMAGE_BYTES = 30 * 1024 * 1024
+_JSON = "application/json"
+_SSE = "text/event-stream"
+
+
+@dataclass(frozen=True)
+class RecordedRequest:
+    """One request the emulator received. The key is kept out of ``repr`` and headers."""
+
+    method: str
+    path: str
+    query: dict[str, str]
+    headers: dict[str, str]
+    body: Any
+    size: int
+    client_port: int | None = None
+    bearer_token: str | None = field(default=None, repr=False)
+
+
+@dataclass
+class Reply:
+    status: int
+    body: bytes = b""
+    content_type: str = _JSON
+    headers: dict[str, str] = field(default_factory=dict)
+    events: list[bytes] | None = None
+    drop_after: int | None = None
+    """Frames (or, for a body, bytes) to send before cutting the connection."""
+    delay: float = 0.0
+
+
+class _InvalidRequestError(Exception):
+    def __init__(self, status: int, message: str, metadata: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.status, self.message, self.metadata = status, message, metadata
+
+
+def _provider_of(spec: ModelSpec) -> str:
+    return "Google AI Studio" if spec.id.startswith("google/") else spec.name.split(":")[0]
+
+
+class EmulatedOpenRouter:
+    """The shared state and rules behind FakeOpenRouter; thread-safe."""
+
+    def __init__(
+        self,
+        *,
+        reply_text: str,
+        keep_alive_comments: int,
+        leading_whitespace: int,
+        latency: float,
+        noise: bool,
+    ) -> None:
+        self.reply_text = reply_text
+        self.keep_alive_comments = keep_alive_comments
+        self.leading_whitespace = leading_whitespace
+        self.latency = latency
+        self.noise = noise
+        self.requests: list[RecordedRequest] = []
+        self.generations: dict[str, dict[str, Any]] = {}
+        self._outcomes: deque[Outcome] = deque()
+        self._lock = threading.Lock()
+        self._counter = 0
+
+    def enqueue(self, *outcomes: Outcome) -> None:
+        with self._lock:
+            self._outcomes.extend(outcomes)
+
+    def _next_outcome(self) -> Outcome:
+        with self._lock:
+            return self._outcomes.popleft() if self._outcomes else Outcome()
+
+    def _new_envelope(self, spec: ModelSpec) -> Envelope:
+        with self._lock:
+            self._counter += 1
+            number = self._counter
+        created = int(time.time())
+        return Envelope(f"gen-{created}-{number:020d}", spec.id, _provider_of(spec), created)
+
+    # ------------------------------------------------------------ entry point
+
+    def handle(
+        self,
+        method: str,
+        target: str,
+        headers: dict[str, str],
+        raw: bytes,
+        client_port: int | None = None,
+    ) -> Reply:
+        path, _, query_string = target.partition("?")
+        query = {key: values[-1] for key, values in parse_qs(query_string).items()}
+        lowered = {key.lower(): value for key, value in headers.items()}
+        token = lowered.get("authorization", "")
+        bearer = token[len("Bearer ") :].strip() if token.startswith("Bearer ") else None
+        if "authorization" in lowered:
+            lowered["authorization"] = "Bearer ***"
+        try:
+            body = json.loads(raw) if raw else None
+        except ValueError:
+            body = None
+        with self._lock:
+            self.requests.append(
+                RecordedRequest(method, path, query, lowered, body, len(raw), client_port, bearer)
+            )
+        route = (method, path.removeprefix(API_PREFIX))
+        if route == ("POST", "/chat/completions"):
+            return self._chat(bearer, body, raw)
+        if route == ("GET", "/models"):
+            return self._models(query)
+        if route == ("GET", "/generation"):
+            return self._generation(query)
+        return Reply(404, error_body(404, f"No route for {method} {path}"))
+
+    # ------------------------------------------------------------ endpoints
+
+    def _models(self, query: dict[str, str]) -> Reply:
+        wanted = query.get("output_modalities")
+        listed = [
+            _model_entry(spec)
+            for spec in KNOWN_MODELS.values()
+            if not wanted or wanted in spec.output_modalities
+        ]
+        return Reply(200, json.dumps({"data": listed}).encode())
+
+    def _generation(self, query: dict[str, str]) -> Reply:
+        record = self.generations.get(query.get("id", ""))
+        if record is None:
+            return Reply(404, error_body(404, "Generation not found"))
+        return Reply(200, json.dumps({"data": record}).encode())
+
+    def _chat(self, bearer: str | None, body: Any, raw: bytes) -> Reply:
+        if not bearer:
+            return Reply(401, error_body(401, "No auth credentials found"))
+        outcome = self._next_outcome()
+        delay = self.latency + outcome.delay
+        stream = isinstance(body, dict) and body.get("stream") is True
+        if outcome.kind == "raw":
+            return Reply(outcome.status, outcome.body, outcome.content_type, delay=delay)
+        if outcome.kind == "http_error":
+            return Reply(
+                outcome.status,
+                error_body(outcome.status, outcome.message, outcome.metadata),
+                headers=outcome.headers,
+                delay=delay,
+            )
+        if outcome.kind == "error_in_200":
+            error = error_object(outcome.status, outcome.message)
+            if stream:
+                return Reply(200, content_type=_SSE, events=[bare_error_event(error)], delay=delay)
+            return Reply(
+                200, json.dumps({"error": error, "user_id": "user_fake"}).encode(), delay=delay
+            )
+        try:
+            spec = _validated(body, raw)
+        except _InvalidRequestError as invalid:
+            return Reply(
+                invalid.status,
+                error_body(invalid.status, invalid.message, invalid.metadata),
+                delay=delay,
+            )
+        answer = compose(body, spec, reply_text=self.reply_text, noise=self.noise)
+        if outcome.kind == "no_image":
+            answer.image_png, answer.image_tokens = None, 0
+            answer.text = outcome.text if outcome.text is not None else answer.text
+            answer.native_finish_reason = outcome.native_finish_reason
+        envelope = self._new_envelope(spec)
+        self._remember(envelope, answer)
+        headers = {"X-Generation-Id": envelope.id}
+        reply = (
+            self._streamed(envelope, answer, outcome)
+            if stream
+            else self._whole(envelope, answer, outcome)
+        )
+        reply.headers.update(headers)
+        reply.delay = delay
+        return reply
+
+    def _whole(self, envelope: Envelope, answer: Answer, outcome: Outcome) -> Reply:
+        error = (
+            error_object(outcome.status, outcome.message, outcome.metadata)
+            if outcome.kind == "choice_error"
+            else None
+        )
+        if error is not None:
+            answer.image_png, answer.image_tokens = None, 0
+        body = b" " * self.leading_whitespace + completion_body(envelope, answer, error=error)
+        drop = len(body) // 2 if outcome.kind == "drop_connection" else None
+        return Reply(200, body, drop_after=drop)
+
+    def _streamed(self, envelope: Envelope, answer: Answer, outcome: Outcome) -> Reply:
+        keep_alives = [KEEP_ALIVE] * self.keep_alive_comments
+        texts = text_events(envelope, answer)
+        # Faults strike after the first piece of text, once the answer is flowing.
+        first = keep_alives + texts[:1]
+        if outcome.kind == "choice_error":
+            error = error_object(outcome.status, outcome.message, outcome.metadata)
+            events = [*first, mid_stream_error_event(envelope, error), b"data: [DONE]\n\n"]
+            return Reply(200, content_type=_SSE, events=events)
+        if outcome.kind == "drop_connection":
+            return Reply(200, content_type=_SSE, events=[*first, *texts[1:]], drop_after=len(first))
+        if outcome.kind == "truncated_stream":
+            return Reply(200, content_type=_SSE, events=keep_alives + texts)
+        return Reply(
+            200, content_type=_SSE, events=keep_alives + texts + closing_events(envelope, answer)
+        )
+
+    def _remember(self, envelope: Envelope, answer: Answer) -> None:
+        with self._lock:
+            self.generations[envelope.id] = {
+                "id": envelope.id,
+                "model": envelope.model,
+                "provider_name": envelope.provider,
+                "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(envelope.created)),
+                "total_cost": answer.cost,
+                "tokens_prompt": answer.prompt_tokens,
+                "tokens_completion": answer.completion_tokens,
+                "native_tokens_prompt": answer.prompt_tokens,
+                "native_tokens_completion": answer.completion_tokens,
+                "finish_reason": answer.finish_reason,
+                "native_finish_reason": answer.native_finish_reason,
+                "streamed": None,
+            }
+
+
+def _validated(body: Any, raw: bytes) -> ModelSpec:
+    """The model's spec, or _InvalidRequestError with the status OpenRouter would answer."""
+    if not isinstance(body, dict):
+        raise _InvalidRequestError(400, "Invalid JSON body" if raw else "Request body is required")
+    if not isinstance(body.get("model"), str):
+        raise _InvalidRequestError(400, "model is required")
+    if not isinstance(body.get("messages"), list) or not body["messages"]:
+        raise _InvalidRequestError(400, "messages must be a non-empty array")
+    spec = KNOWN_MODELS.get(body["model"])
+    if spec is None:
+        raise _InvalidRequestError(404, f"No endpoints found for {body['model']}.")
+    modalities = body.get("modalities") or ["text"]
+    if spec.image_only and "text" in modalities:
+        raise _InvalidRequestError(
+            404,
+            "No endpoints found that support the requested output modalities: "
+            + ", ".join(modalities),
+        )
+    image_config = body.get("image_config") or {}
+    ratio, size = image_config.get("aspect_ratio"), image_config.get("image_size")
+    if ratio is not None and ratio not in spec.aspect_ratios:
+        raise _InvalidRequestError(
+            400,
+            f"Unsupported aspect_ratio {ratio!r} for {spec.id}",
+            {"allowed": list(spec.aspect_ratios)},
+        )
+    if size is not None and size not in spec.image_sizes:
+        raise _InvalidRequestError(
+            400,
+            f"Unsupported image_size {size!r} for {spec.id}",
+            {"allowed": list(spec.image_sizes)},
+        )
+    for message in body["messages"]:
+        if not isinstance(message, dict) or "role" not in message:
+            raise _InvalidRequestError(400, "each message needs a role")
+        content = message.get("content")
+        for part in content if isinstance(content, list) else []:
+            _check_part(part)
+    return spec
+
+
+def _check_part(part: Any) -> None:
+    if not isinstance(part, dict) or part.get("type") not in ("text", "image_url", "file"):
+        raise _InvalidRequestError(400, f"Invalid content part: {str(part)[:80]}")
+    if part["type"] != "image_url":
+        return
+    url = str((part.get("image_url") or {}).get("url", ""))
+    if url.startswith("data:"):
+        payload = url.partition(",")[2]
+        if len(payload) * 3 // 4 > MAX_IMAGE_BYTES:
+            raise _InvalidRequestError(413, "Downloaded image content cannot exceed 30MB")
+        try:
+            base64.b64decode(payload[:64], validate=False)
+        except ValueError:
+            raise _InvalidRequestError(400, "invalid_image: image data is not base64") from None
+    elif not url.startswith(("https://", "http://")):
+        raise _InvalidRequestError(
+            400, "invalid_image: image_url.url must be a data URL or http(s) URL"
+        )
+
+
+def _model_entry(spec: ModelSpec) -> dict[str, Any]:
+    return {
+        "id": spec.id,
+        "name": spec.name,
+        "context_length": spec.context_length,
+        "architecture": {
+            "input_modalities": list(spec.input_modalities),
+            "output_modalities": list(spec.output_modalities),
+            "modality": "text+image->" + "+".join(spec.output_modalities),
+        },
+        "pricing": {
+            "prompt": f"{spec.prices.prompt:.10f}".rstrip("0"),
+            "completion": f"{spec.prices.text_output:.10f}".rstrip("0"),
+            "image": f"{spec.prices.image_output:.10f}".rstrip("0"),
+            "request": "0",
+        },
+        "supported_parameters": list(spec.supported_parameters),
+    }
