@@ -23,7 +23,8 @@ from langchain_core.runnables import Runnable, RunnableMap, RunnablePassthrough
 from langchain_core.tools import BaseTool
 from langchain_core.utils import from_env, secret_from_env
 from langchain_core.utils.function_calling import convert_to_json_schema
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr
+from langchain_core.utils.pydantic import is_basemodel_subclass
+from pydantic import ConfigDict, Field, PrivateAttr, SecretStr
 
 from langchain_nanobanana._catalog import DEFAULT_MODEL, find_model
 from langchain_nanobanana._convert import (
@@ -364,7 +365,7 @@ class ChatNanoBanana(BaseChatModel):
                 stacklevel=2,
             )
             method = "json_schema"
-        is_pydantic = isinstance(schema, type) and issubclass(schema, BaseModel)
+        is_pydantic = isinstance(schema, type) and is_basemodel_subclass(schema)
         if method == "json_mode":
             response_format: dict[str, Any] = {"type": "json_object"}
         else:
