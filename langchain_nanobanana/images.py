@@ -1,0 +1,139 @@
+"""Images out of messages, for chains, notebooks and apps.
+
+    from langchain_nanobanana.images import images_from
+
+    chain = prompt | ChatNanoBanana() | images_from     # -> list[GeneratedImage]
+    image = chain.invoke({"dish": "banana"})[0]
+    image.save("dish.png"); image.size; image.data_url
+    image                                                # shows inline in Jupyter
+
+``images_from`` reads AIMessages (content blocks), ToolMessages from the image tool
+(content and artifact), and plain lists of blocks.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from langchain_core.messages import BaseMessage, ToolMessage
+
+from langchain_nanobanana._dimensions import image_dimensions
+from langchain_nanobanana._media import data_url, sniff_mime_type, split_data_url
+
+_EXTENSIONS = {
+    "image/png": ".png",
+    "image/jpeg": ".jpg",
+    "image/webp": ".webp",
+    "image/gif": ".gif",
+}
+
+
+@dataclass(frozen=True)
+class GeneratedImage:
+    """One image: its bytes, mime type and, when it has one, its id or handle."""
+
+    data: bytes = field(repr=False)
+    mime_type: str
+    id: str | None = None
+
+    @classmethod
+    def from_bytes(cls, data: bytes, id: str | None = None) -> GeneratedImage:
+        """Wrap bytes, telling the mime type from the bytes themselves."""
+        return cls(data, sniff_mime_type(data[:16]) or "application/octet-stream", id)
+
+    @property
+    def size(self) -> tuple[int, int] | None:
+        """``(width, height)`` in pixels, or None for bytes we cannot read."""
+        return image_dimensions(self.data)
+
+    @property
+    def width(self) -> int | None:
+        return self.size[0] if self.size else None
+
+    @property
+    def height(self) -> int | None:
+        return self.size[1] if self.size else None
+
+    @property
+    def base64(self) -> str:
+        return base64.b64encode(self.data).decode()
+
+    @property
+    def data_url(self) -> str:
+        """``data:image/png;base64,...``, for HTML or an OpenAI-style ``image_url``."""
+        return data_url(self.mime_type, self.base64)
+
+    @property
+    def extension(self) -> str:
+        return _EXTENSIONS.get(self.mime_type, ".bin")
+
+    def save(self, path: str | Path) -> Path:
+        """Write the bytes to ``path``; a folder gets a file named after the id."""
+        target = Path(path)
+        if target.is_dir():
+            target = target / f"{self.id or 'image'}{self.extension}"
+        target.write_bytes(self.data)
+        return target
+
+    def to_block(self) -> dict[str, Any]:
+        """The standard LangChain image block for this image."""
+        block: dict[str, Any] = {
+            "type": "image",
+            "base64": self.base64,
+            "mime_type": self.mime_type,
+        }
+        if self.id:
+            block["id"] = self.id
+        return block
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
+        """Jupyter shows the picture itself, not a repr."""
+        if self.mime_type in ("image/png", "image/jpeg"):
+            return {self.mime_type: self.data, "text/plain": repr(self)}
+        return {"text/html": f'<img src="{self.data_url}"/>', "text/plain": repr(self)}
+
+
+def _from_block(block: Any) -> GeneratedImage | None:
+    if not isinstance(block, dict):
+        return None
+    kind = block.get("type")
+    if kind == "image" and isinstance(block.get("base64"), str):
+        data = base64.b64decode(block["base64"])
+        mime_type = block.get("mime_type") or sniff_mime_type(data[:16]) or "image/png"
+        return GeneratedImage(data, mime_type, block.get("id"))
+    if kind == "image_url":
+        url = (
+            block["image_url"]["url"]
+            if isinstance(block.get("image_url"), dict)
+            else block.get("image_url")
+        )
+        parsed = split_data_url(url) if isinstance(url, str) else None
+        if parsed is not None:
+            return GeneratedImage(base64.b64decode(parsed[1]), parsed[0], block.get("id"))
+    return None
+
+
+def _blocks_of(source: Any) -> Iterable[Any]:
+    if isinstance(source, ToolMessage):
+        yield from _blocks_of(source.artifact)
+        if source.artifact is None:
+            yield from _blocks_of(source.content)
+    elif isinstance(source, BaseMessage):
+        yield from _blocks_of(source.content)
+    elif isinstance(source, dict):
+        yield source
+    elif isinstance(source, (list, tuple)):
+        for item in source:
+            yield from _blocks_of(item)
+
+
+def images_from(source: Any) -> list[GeneratedImage]:
+    """Every image with its bytes in a message, a tool result or a list of blocks.
+
+    Image blocks that only hold a URL are not fetched and not returned.
+    """
+    return [image for image in map(_from_block, _blocks_of(source)) if image is not None]
