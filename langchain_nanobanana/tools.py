@@ -1,0 +1,346 @@
+"""NanoBananaImageTool: an agent makes and edits pictures by handle, never by base64.
+
+The agent (any tool-calling model) sees a one-sentence result naming a handle such
+as ``img_3fa2c9d1``; the bytes live in a store and travel as the ToolMessage
+artifact, where UIs can render them and no model is billed for them.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from typing import Any, Literal
+
+from langchain_core.callbacks import AsyncCallbackManagerForToolRun, CallbackManagerForToolRun
+from langchain_core.messages import AIMessage, HumanMessage
+from langchain_core.runnables import RunnableConfig
+from langchain_core.stores import BaseStore, InMemoryByteStore
+from langchain_core.tools import BaseTool, ToolException
+from pydantic import BaseModel, Field, PrivateAttr, create_model
+
+from langchain_nanobanana._catalog import ALL_ASPECT_RATIOS, find_model
+from langchain_nanobanana.chat_models import ChatNanoBanana
+from langchain_nanobanana.errors import (
+    OpenRouterAuthenticationError,
+    OpenRouterError,
+    OpenRouterPermissionDeniedError,
+    OpenRouterRateLimitError,
+)
+from langchain_nanobanana.images import GeneratedImage, images_from
+from langchain_nanobanana.stores import ImageStore, UnknownImageError
+
+HANDLES_KEY = "nanobanana_handles"
+"""``additional_kwargs`` key listing the handles of a message's attached images."""
+ATTACHMENT_LINE = re.compile(r"\[attached image (img_[0-9a-f]{8})\b")
+MAX_CONTENT_CHARS = 300
+_MODEL_WORDS_CHARS = 160
+_THUMBNAIL_PIXELS = 384
+_REFUSAL_REASONS = ("SAFETY", "PROHIBITED", "RECITATION", "BLOCKLIST", "SPII")
+
+_DESCRIPTION = (
+    "Create a new image from a text prompt, or edit/combine earlier images. "
+    "To edit, pass the handles of earlier images (like img_1a2b3c4d) or https URLs in image_ids "
+    "and describe the change in prompt. Returns the handle of the new image; refer to images "
+    "only by handle and never write image data yourself."
+)
+
+
+def _args_schema(aspect_ratios: tuple[str, ...]) -> type[BaseModel]:
+    """The arguments the agent model sees, with this model's aspect ratios enumerated."""
+    ratio_type = Literal[aspect_ratios]  # type: ignore[valid-type]
+    return create_model(
+        "GenerateImageInput",
+        prompt=(str, Field(description="What to draw, or how to change the given images.")),
+        image_ids=(
+            list[str],
+            Field(
+                default_factory=list,
+                description="Handles of earlier images (img_...) or https URLs to edit or combine.",
+            ),
+        ),
+        aspect_ratio=(
+            ratio_type | None,
+            Field(default=None, description="Shape of the new image, e.g. 16:9 for landscape."),
+        ),
+    )
+
+
+class NanoBananaImageTool(BaseTool):
+    """Give an agent image generation and editing, by handle.
+
+    Example (offline, with the emulator):
+
+        .. code-block:: python
+
+            from langchain_nanobanana import NanoBananaImageTool
+            from langchain_nanobanana.testing import FakeOpenRouter
+
+            tool = NanoBananaImageTool(llm=FakeOpenRouter().chat_model())
+            message = tool.invoke(
+                {"type": "tool_call", "id": "call_1", "name": "generate_image",
+                 "args": {"prompt": "a nano banana dish", "aspect_ratio": "16:9"}}
+            )
+            message.content   # 'Created image img_1a2b3c4d (1344x768 PNG). ...'
+            message.artifact  # [{"type": "image", "base64": ..., "id": "img_1a2b3c4d", ...}]
+
+    Args:
+        llm: the image model (a default ChatNanoBanana when omitted).
+        store: any ``BaseStore[str, bytes]``; in memory by default,
+            ``DirectoryByteStore(path)`` for a folder.
+        artifact_mode: ``"full"`` puts the image bytes in the artifact (for UIs);
+            ``"reference"`` keeps only handle and metadata there, so checkpoints of
+            long-running agents do not grow by megabytes per image.
+        show_image_to_model: also put a small copy of the image in the ToolMessage
+            content, for multimodal agent models that should look at the result.
+    """
+
+    name: str = "generate_image"
+    description: str = _DESCRIPTION
+    response_format: Literal["content", "content_and_artifact"] = "content_and_artifact"
+    handle_tool_error: Any = True
+    llm: ChatNanoBanana = Field(default_factory=ChatNanoBanana)
+    store: BaseStore[str, bytes] = Field(default_factory=InMemoryByteStore)
+    artifact_mode: Literal["full", "reference"] = "full"
+    show_image_to_model: bool = False
+
+    _images: ImageStore = PrivateAttr()
+
+    def model_post_init(self, context: Any, /) -> None:
+        super().model_post_init(context)
+        self._images = ImageStore(self.store)
+        spec = find_model(self.llm.model)
+        self.args_schema = _args_schema(spec.aspect_ratios if spec else ALL_ASPECT_RATIOS)
+
+    @property
+    def images(self) -> ImageStore:
+        """Handles to images: ``tool.images.get("img_...")``, ``register_attachments``."""
+        return self._images
+
+    def register_attachments(self, message: HumanMessage) -> HumanMessage:
+        """The user's message with each attached image stored and replaced by its handle.
+
+        Each image becomes a line such as ``[attached image img_1a2b3c4d, 1024x768
+        JPEG]``, so the agent can pass the handle in ``image_ids`` to edit the
+        photo, and no base64 stays in the conversation. The handles are also
+        listed in ``additional_kwargs["nanobanana_handles"]``.
+        """
+        content = [message.content] if isinstance(message.content, str) else message.content
+        handles: list[str] = []
+        new_content: list[Any] = []
+        for block in content:
+            attached = images_from([block])
+            if not attached:
+                new_content.append(
+                    {"type": "text", "text": block} if isinstance(block, str) else block
+                )
+                continue
+            handle = self._images.put(attached[0].data, attached[0].mime_type, origin="attachment")
+            handles.append(handle)
+            stored = GeneratedImage(attached[0].data, attached[0].mime_type, handle)
+            new_content.append({"type": "text", "text": f"[attached image {_describe(stored)}]"})
+        kwargs = {**message.additional_kwargs, HANDLES_KEY: handles}
+        return message.model_copy(update={"content": new_content, "additional_kwargs": kwargs})
+
+    # ------------------------------------------------------------ running
+
+    def _request(self, prompt: str, sources: list[GeneratedImage | str]) -> HumanMessage:
+        content: list[str | dict[str, Any]] = [{"type": "text", "text": prompt}]
+        for source in sources:
+            content.append(
+                source.to_block()
+                if isinstance(source, GeneratedImage)
+                else {"type": "image", "url": source}
+            )
+        return HumanMessage(content=content)
+
+    def _inner_config(self, run_manager: Any) -> RunnableConfig:
+        # "nostream": when the agent is streamed, the image model's chunks (megabytes of
+        # base64) must not be forwarded into the agent's message stream.
+        return {"callbacks": run_manager.get_child() if run_manager else None, "tags": ["nostream"]}
+
+    def _run(
+        self,
+        prompt: str,
+        image_ids: list[str] | None = None,
+        aspect_ratio: str | None = None,
+        run_manager: CallbackManagerForToolRun | None = None,
+    ) -> tuple[str | list[dict[str, Any]], list[dict[str, Any]]]:
+        sources = [_source(handle, self._images) for handle in image_ids or []]
+        options: dict[str, Any] = {"aspect_ratio": aspect_ratio} if aspect_ratio else {}
+        try:
+            answer = self.llm.invoke(
+                [self._request(prompt, sources)], self._inner_config(run_manager), **options
+            )
+        except OpenRouterError as error:
+            raise _tool_error(error) from error
+        images = _images_or_explain(answer)
+        handles = [
+            self._images.put(image.data, image.mime_type, **_provenance(prompt, image_ids, answer))
+            for image in images
+        ]
+        return self._result(answer, images, handles, image_ids or [])
+
+    async def _arun(
+        self,
+        prompt: str,
+        image_ids: list[str] | None = None,
+        aspect_ratio: str | None = None,
+        run_manager: AsyncCallbackManagerForToolRun | None = None,
+    ) -> tuple[str | list[dict[str, Any]], list[dict[str, Any]]]:
+        sources = [await _asource(handle, self._images) for handle in image_ids or []]
+        options: dict[str, Any] = {"aspect_ratio": aspect_ratio} if aspect_ratio else {}
+        try:
+            answer = await self.llm.ainvoke(
+                [self._request(prompt, sources)], self._inner_config(run_manager), **options
+            )
+        except OpenRouterError as error:
+            raise _tool_error(error) from error
+        images = _images_or_explain(answer)
+        handles = [
+            await self._images.aput(
+                image.data, image.mime_type, **_provenance(prompt, image_ids, answer)
+            )
+            for image in images
+        ]
+        return self._result(answer, images, handles, image_ids or [])
+
+    def _result(
+        self,
+        answer: AIMessage,
+        images: list[GeneratedImage],
+        handles: list[str],
+        sources: list[str],
+    ) -> tuple[str | list[dict[str, Any]], list[dict[str, Any]]]:
+        stored = [
+            GeneratedImage(image.data, image.mime_type, handle)
+            for image, handle in zip(images, handles, strict=True)
+        ]
+        sentence = _sentence(stored, sources, answer.text)
+        artifact = [_artifact_block(image, self.artifact_mode) for image in stored]
+        if not self.show_image_to_model:
+            return sentence, artifact
+        looks = [_thumbnail(image).to_block() for image in stored]
+        return [{"type": "text", "text": sentence}, *looks], artifact
+
+
+# ---------------------------------------------------------------- helpers
+
+
+def _source(reference: str, images: ImageStore) -> GeneratedImage | str:
+    """An https URL as is, a handle as its stored image; anything else is the agent's error."""
+    if reference.startswith("https://"):
+        return reference
+    try:
+        return images.get(reference)
+    except UnknownImageError as error:
+        raise ToolException(str(error)) from None
+
+
+async def _asource(reference: str, images: ImageStore) -> GeneratedImage | str:
+    if reference.startswith("https://"):
+        return reference
+    try:
+        return await images.aget(reference)
+    except UnknownImageError as error:
+        raise ToolException(str(error)) from None
+
+
+def _provenance(prompt: str, image_ids: list[str] | None, answer: AIMessage) -> dict[str, Any]:
+    return {
+        "prompt": prompt,
+        "sources": list(image_ids or []),
+        "model": answer.response_metadata.get("model_name"),
+        "generation_id": answer.response_metadata.get("id"),
+    }
+
+
+def _shorten(text: str, limit: int) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 3].rstrip() + "..."
+
+
+def _describe(image: GeneratedImage) -> str:
+    kind = image.mime_type.split("/")[-1].upper()
+    return (
+        f"{image.id} ({image.width}x{image.height} {kind})"
+        if image.size
+        else f"{image.id} ({kind})"
+    )
+
+
+def _sentence(images: list[GeneratedImage], sources: list[str], said: str) -> str:
+    verb = "Edited " + ", ".join(sources) + " into" if sources else "Created"
+    noun = "image" if len(images) == 1 else "images"
+    sentence = f"{verb} {noun} {', '.join(_describe(image) for image in images)}."
+    if said.strip():
+        room = min(_MODEL_WORDS_CHARS, MAX_CONTENT_CHARS - len(sentence) - 20)
+        if room > 20:
+            sentence += f' The image model said: "{_shorten(said, room)}"'
+    return _shorten(sentence, MAX_CONTENT_CHARS)
+
+
+def _images_or_explain(answer: AIMessage) -> list[GeneratedImage]:
+    images = images_from(answer)
+    if images:
+        return images
+    reason = answer.response_metadata.get("native_finish_reason") or answer.response_metadata.get(
+        "finish_reason"
+    )
+    said = _shorten(answer.text, _MODEL_WORDS_CHARS)
+    refused = isinstance(reason, str) and any(word in reason for word in _REFUSAL_REASONS)
+    advice = (
+        "Rephrase the prompt to avoid what the safety filter objects to."
+        if refused
+        else "Try again or rephrase the prompt."
+    )
+    words = f' It said: "{said}"' if said else ""
+    raise ToolException(
+        f"The image model returned no image (finish reason {reason or 'unknown'}).{words} {advice}"
+    )
+
+
+def _tool_error(error: OpenRouterError) -> Exception:
+    """An error the agent can act on becomes a ToolMessage; a broken setup stays an exception."""
+    if isinstance(error, OpenRouterAuthenticationError):
+        return error
+    if isinstance(error, OpenRouterRateLimitError):
+        return ToolException(
+            "The image service is rate-limiting requests right now; wait a minute before "
+            "trying again, or continue without the image."
+        )
+    if isinstance(error, OpenRouterPermissionDeniedError):
+        reasons = ", ".join(error.reasons) or "no reason given"
+        return ToolException(
+            f"The image request was refused by moderation ({reasons}). "
+            "Rephrase the prompt without that content."
+        )
+    return ToolException(f"The image service failed: {_shorten(error.message, 200)}")
+
+
+def _artifact_block(image: GeneratedImage, mode: str) -> dict[str, Any]:
+    if mode == "full":
+        return image.to_block()
+    # The handle stands in for the bytes: file_id is "an id in a file storage system".
+    return {
+        "type": "image",
+        "file_id": image.id,
+        "id": image.id,
+        "mime_type": image.mime_type,
+        "extras": {"width": image.width, "height": image.height},
+    }
+
+
+def _thumbnail(image: GeneratedImage) -> GeneratedImage:
+    """A small JPEG of the image when Pillow is installed; the image itself otherwise."""
+    try:
+        from PIL import Image
+    except ImportError:
+        return image
+    picture = Image.open(io.BytesIO(image.data)).convert("RGB")
+    picture.thumbnail((_THUMBNAIL_PIXELS, _THUMBNAIL_PIXELS))
+    buffer = io.BytesIO()
+    picture.save(buffer, format="JPEG", quality=80)
+    return GeneratedImage(buffer.getvalue(), "image/jpeg", image.id)
+
+
+__all__ = ["NanoBananaImageTool"]

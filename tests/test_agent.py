@@ -1,0 +1,164 @@
+"""The tool where it lives: a langchain agent, a LangGraph ToolNode graph, an LCEL chain."""
+
+from __future__ import annotations
+
+import base64
+import io
+import re
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from langchain.agents import create_agent
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMessage
+from langchain_core.outputs import ChatGeneration, ChatResult
+from langchain_core.prompts import ChatPromptTemplate
+from langgraph.graph import END, START, MessagesState, StateGraph
+from langgraph.prebuilt import ToolNode
+from PIL import Image
+from pydantic import Field
+
+from langchain_nanobanana import NanoBananaImageTool, images_from
+from langchain_nanobanana.middleware import AttachedImagesMiddleware
+from langchain_nanobanana.testing import FakeOpenRouter
+
+Turn = Callable[[list[BaseMessage]], AIMessage]
+_HANDLE = re.compile(r"img_[0-9a-f]{8}")
+
+
+class ScriptedAgentModel(BaseChatModel):
+    """A tool-calling chat model that plays a fixed script, one turn per call."""
+
+    turns: list[Turn]
+    seen: list[list[BaseMessage]] = Field(default_factory=list)
+
+    @property
+    def _llm_type(self) -> str:
+        return "scripted"
+
+    def bind_tools(self, tools: Sequence[Any], **kwargs: Any) -> ScriptedAgentModel:  # type: ignore[override]
+        return self
+
+    def _generate(
+        self, messages: list[BaseMessage], stop: Any = None, run_manager: Any = None, **kwargs: Any
+    ) -> ChatResult:
+        self.seen.append(list(messages))
+        turn = self.turns[len(self.seen) - 1]
+        return ChatResult(generations=[ChatGeneration(message=turn(messages))])
+
+
+def _call_tool(args: dict[str, Any], call_id: str) -> AIMessage:
+    return AIMessage(
+        content="", tool_calls=[{"name": "generate_image", "args": args, "id": call_id}]
+    )
+
+
+def _last_handle(messages: list[BaseMessage]) -> str:
+    tool_message = next(m for m in reversed(messages) if isinstance(m, ToolMessage))
+    return _HANDLE.findall(str(tool_message.content))[-1]
+
+
+def _attached_handle(messages: list[BaseMessage]) -> str:
+    human = next(m for m in messages if isinstance(m, HumanMessage))
+    return _HANDLE.findall(
+        " ".join(b["text"] for b in human.content if isinstance(b, dict) and b["type"] == "text")
+    )[0]
+
+
+def _photo() -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", (320, 240), "teal").save(buffer, format="JPEG")
+    return buffer.getvalue()
+
+
+def _data_url_bytes(part: dict[str, Any]) -> bytes:
+    return base64.b64decode(part["image_url"]["url"].split(",", 1)[1])
+
+
+def _has_base64(message: BaseMessage) -> bool:
+    text = message.content if isinstance(message.content, str) else repr(message.content)
+    return "base64" in text or re.search(r"[A-Za-z0-9+/]{200,}", text) is not None
+
+
+def test_agent_generates_edits_by_handle_edits_the_users_photo_then_answers(
+    fake: FakeOpenRouter,
+) -> None:
+    tool = NanoBananaImageTool(llm=fake.chat_model())
+    agent_model = ScriptedAgentModel(
+        turns=[
+            lambda m: _call_tool({"prompt": "a nano banana dish", "aspect_ratio": "16:9"}, "c1"),
+            lambda m: _call_tool({"prompt": "make it blue", "image_ids": [_last_handle(m)]}, "c2"),
+            lambda m: _call_tool(
+                {"prompt": "put a banana hat on it", "image_ids": [_attached_handle(m)]}, "c3"
+            ),
+            lambda m: AIMessage(content=f"Done: {_last_handle(m)}"),
+        ]
+    )
+    agent = create_agent(agent_model, tools=[tool], middleware=[AttachedImagesMiddleware(tool)])
+    photo = _photo()
+    user = HumanMessage(
+        [
+            {"type": "text", "text": "Draw a dish, make it blue, then edit my photo."},
+            {
+                "type": "image",
+                "base64": base64.b64encode(photo).decode(),
+                "mime_type": "image/jpeg",
+            },
+        ]
+    )
+
+    state = agent.invoke({"messages": [user]})
+
+    chat_requests = [r for r in fake.requests if r.path.endswith("/chat/completions")]
+    assert len(chat_requests) == 3
+    first_image = tool.images.get(
+        re.findall(r"img_[0-9a-f]{8}", str(state["messages"][2].content))[0]
+    ).data
+    assert _data_url_bytes(chat_requests[1].body["messages"][-1]["content"][1]) == first_image
+    assert _data_url_bytes(chat_requests[2].body["messages"][-1]["content"][1]) == photo
+    assert not any(_has_base64(message) for message in state["messages"])
+    assert state["messages"][-1].content.startswith("Done: img_")
+    # The agent model still saw the user's photo, restored for each call only.
+    first_call = agent_model.seen[0]
+    assert any(images_from(message) for message in first_call)
+    tool_messages = [m for m in state["messages"] if isinstance(m, ToolMessage)]
+    assert [m.status for m in tool_messages] == ["success"] * 3
+    assert all(len(str(m.content)) < 300 for m in tool_messages)
+
+
+def test_tool_in_a_langgraph_tool_node_graph(fake: FakeOpenRouter) -> None:
+    tool = NanoBananaImageTool(llm=fake.chat_model())
+
+    def planner(state: MessagesState) -> dict[str, list[BaseMessage]]:
+        if any(isinstance(m, ToolMessage) for m in state["messages"]):
+            return {"messages": [AIMessage(content="ok")]}
+        return {"messages": [_call_tool({"prompt": "a banana"}, "c1")]}
+
+    graph = StateGraph(MessagesState)
+    graph.add_node("planner", planner)
+    graph.add_node("tools", ToolNode([tool]))
+    graph.add_edge(START, "planner")
+    graph.add_conditional_edges(
+        "planner", lambda s: "tools" if s["messages"][-1].tool_calls else END
+    )
+    graph.add_edge("tools", "planner")
+
+    state = graph.compile().invoke({"messages": [HumanMessage("draw")]})
+
+    tool_message = state["messages"][2]
+    assert isinstance(tool_message, ToolMessage)
+    (image,) = images_from(tool_message)
+    assert image.data == tool.images.get(image.id or "").data
+    assert image.size == (1024, 1024)
+
+
+def test_lcel_chain_prompt_model_extractor(fake: FakeOpenRouter) -> None:
+    prompt = ChatPromptTemplate.from_messages([("human", "A {style} picture of {subject}")])
+    chain = prompt | fake.chat_model() | images_from
+
+    images = chain.invoke({"style": "watercolour", "subject": "a banana"})
+
+    (image,) = images
+    assert image.mime_type == "image/png"
+    assert image.size == (1024, 1024)
+    assert fake.requests[-1].body["messages"][0]["content"] == "A watercolour picture of a banana"
