@@ -382,12 +382,13 @@ def test_async_transport_answers_the_same(fake: FakeOpenRouter) -> None:
 def test_server_drops_the_connection_mid_stream(fake: FakeOpenRouter, base_url: str) -> None:
     fake.enqueue(Outcome.drop_connection())
     received = []
-    with httpx.Client(base_url=base_url) as client, pytest.raises(httpx.RemoteProtocolError):  # noqa: PT012
-        with client.stream(
-            "POST", "/chat/completions", json=_body(stream=True), headers=AUTH
-        ) as response:
-            for line in response.iter_lines():
-                received.append(line)
+    request = {"json": _body(stream=True), "headers": AUTH}
+    with (
+        httpx.Client(base_url=base_url) as client,
+        pytest.raises(httpx.RemoteProtocolError),
+        client.stream("POST", "/chat/completions", **request) as response,
+    ):
+        received.extend(response.iter_lines())
     assert any(line.startswith("data: ") for line in received), "text arrived before the cut"
 
 
@@ -406,11 +407,11 @@ def test_server_sends_raw_bodies_verbatim(fake: FakeOpenRouter, base_url: str) -
 
 
 def test_server_takes_64_concurrent_requests(fake: FakeOpenRouter, base_url: str) -> None:
-    with httpx.Client(base_url=base_url, limits=httpx.Limits(max_connections=64)) as client:
-        with ThreadPoolExecutor(64) as pool:
-            statuses = list(
-                pool.map(lambda n: _post(client, _body(f"picture {n}")).status_code, range(64))
-            )
+    limits = httpx.Limits(max_connections=64)
+    with httpx.Client(base_url=base_url, limits=limits) as client, ThreadPoolExecutor(64) as pool:
+        statuses = list(
+            pool.map(lambda n: _post(client, _body(f"picture {n}")).status_code, range(64))
+        )
     assert statuses == [200] * 64
     assert len({r.body["messages"][0]["content"] for r in fake.requests}) == 64
 
