@@ -1,0 +1,135 @@
+"""The nanobanana command: exit codes, files written, messages."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from langchain_nanobanana.cli import main
+from langchain_nanobanana.testing import FakeOpenRouter, Outcome, describe_image
+
+
+@pytest.fixture(autouse=True)
+def _in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("OPENROUTER_API_KEY", raising=False)
+    monkeypatch.delenv("OPENROUTER_BASE_URL", raising=False)
+
+
+def test_offline_writes_a_png_to_the_named_file(capsys: pytest.CaptureFixture[str]) -> None:
+    assert (
+        main(["--offline", "a nano banana dish", "-o", "banana.png", "--aspect-ratio", "16:9"]) == 0
+    )
+
+    picture = Image.open("banana.png")
+    assert (picture.format, picture.size) == ("PNG", (1344, 768))
+    out = capsys.readouterr().out
+    assert out.startswith("Saved banana.png (1344x768,")
+    assert "$0.03" in out
+
+
+def test_default_name_comes_from_the_prompt_and_never_overwrites() -> None:
+    assert main(["--offline", "A nano banana dish!"]) == 0
+    assert main(["--offline", "A nano banana dish!"]) == 0
+    assert sorted(p.name for p in Path().glob("*.png")) == [
+        "a-nano-banana-dish-1.png",
+        "a-nano-banana-dish.png",
+    ]
+
+
+def test_existing_output_needs_force(capsys: pytest.CaptureFixture[str]) -> None:
+    Path("taken.png").write_bytes(b"keep me")
+
+    assert main(["--offline", "x", "-o", "taken.png"]) == 2
+    assert Path("taken.png").read_bytes() == b"keep me"
+    assert "taken.png exists; pass --force" in capsys.readouterr().err
+
+    assert main(["--offline", "x", "-o", "taken.png", "--force"]) == 0
+    assert Path("taken.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_output_folder_gets_a_named_file(tmp_path: Path) -> None:
+    (tmp_path / "out").mkdir()
+    assert main(["--offline", "sunset", "-o", "out"]) == 0
+    assert [p.name for p in (tmp_path / "out").iterdir()] == ["sunset.png"]
+
+
+def test_input_images_are_edited(capsys: pytest.CaptureFixture[str]) -> None:
+    buffer = io.BytesIO()
+    Image.new("RGB", (200, 200), "red").save(buffer, format="JPEG")
+    Path("photo.jpg").write_bytes(buffer.getvalue())
+
+    assert main(["--offline", "make it blue", "-i", "photo.jpg", "-o", "blue.png", "--json"]) == 0
+
+    result = json.loads(capsys.readouterr().out)
+    assert result["path"] == "blue.png"
+    assert (result["width"], result["height"]) == (1024, 1024)
+    assert result["output_tokens"] >= 1290
+    assert result["cost_usd"] > 0
+    sources = describe_image(Path("blue.png").read_bytes())["sources"]
+    assert sources == hashlib.sha256(buffer.getvalue()).hexdigest()
+
+
+def test_without_a_key_it_says_what_to_do(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["a banana"]) == 2
+    err = capsys.readouterr().err
+    assert "OPENROUTER_API_KEY" in err
+    assert "--offline" in err
+    assert "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (["--offline", "x", "-i", "missing.png"], "Cannot read input image missing.png"),
+        (["--offline", "x", "--image-size", "4K"], "image_size='4K' is not supported"),
+    ],
+)
+def test_bad_input_is_one_sentence_and_exit_2(
+    capsys: pytest.CaptureFixture[str], arguments: list[str], message: str
+) -> None:
+    assert main(arguments) == 2
+    err = capsys.readouterr().err
+    assert message in err
+    assert err.count("\n") == 1
+
+
+def test_not_an_image_input_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    Path("notes.txt").write_text("hello")
+    assert main(["--offline", "x", "-i", "notes.txt"]) == 2
+    assert "not a PNG, JPEG, WebP or GIF" in capsys.readouterr().err
+
+
+def test_service_errors_exit_1_and_no_image_exits_3(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    fake = FakeOpenRouter()
+    fake.enqueue(Outcome.http_error(403, metadata={"reasons": ["violence"]}), Outcome.no_image())
+    with fake.serve() as base_url:
+        monkeypatch.setenv("OPENROUTER_API_KEY", "sk-or-cli-test")
+        monkeypatch.setenv("OPENROUTER_BASE_URL", base_url)
+        assert main(["a banana"]) == 1
+        assert "violence" in capsys.readouterr().err
+        assert main(["a banana"]) == 3
+        assert "IMAGE_SAFETY" in capsys.readouterr().err
+    assert list(Path().glob("*.png")) == []
+
+
+def test_runs_as_a_program(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "langchain_nanobanana.cli", "--offline", "a dish", "-o", "dish.png"],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=tmp_path,
+        env={"PATH": "", "PYTHONPATH": str(Path(__file__).resolve().parents[1])},
+    )
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "dish.png").read_bytes()[:4] == b"\x89PNG"
