@@ -60,32 +60,67 @@ def _image_part(url: str, detail: str | None = None) -> dict[str, Any]:
     [
         ("hi", {"type": "text", "text": "hi"}),
         ({"type": "text", "text": "hi"}, {"type": "text", "text": "hi"}),
-        ({"type": "image", "base64": PNG, "mime_type": "image/png"}, _image_part(f"data:image/png;base64,{PNG}")),
+        (
+            {"type": "image", "base64": PNG, "mime_type": "image/png"},
+            _image_part(f"data:image/png;base64,{PNG}"),
+        ),
         ({"type": "image", "base64": JPEG}, _image_part(f"data:image/jpeg;base64,{JPEG}")),
-        ({"type": "image", "base64": PNG, "mime_type": "image/jpeg"}, _image_part(f"data:image/png;base64,{PNG}")),
+        (
+            {"type": "image", "base64": PNG, "mime_type": "image/jpeg"},
+            _image_part(f"data:image/png;base64,{PNG}"),
+        ),
         ({"type": "image", "url": "https://x.test/a.png"}, _image_part("https://x.test/a.png")),
         (
-            {"type": "image_url", "image_url": {"url": f"data:image/jpeg;base64,{JPEG}", "detail": "high"}},
+            {
+                "type": "image_url",
+                "image_url": {"url": f"data:image/jpeg;base64,{JPEG}", "detail": "high"},
+            },
             _image_part(f"data:image/jpeg;base64,{JPEG}", "high"),
         ),
-        ({"type": "image_url", "image_url": "https://x.test/b.png"}, _image_part("https://x.test/b.png")),
+        (
+            {"type": "image_url", "image_url": "https://x.test/b.png"},
+            _image_part("https://x.test/b.png"),
+        ),
         (
             {"type": "image", "source_type": "base64", "data": PNG, "mime_type": "image/png"},
             _image_part(f"data:image/png;base64,{PNG}"),
         ),
-        ({"type": "image", "source_type": "url", "url": "https://x.test/c.png"}, _image_part("https://x.test/c.png")),
         (
-            {"type": "image", "source": {"type": "base64", "media_type": "image/jpeg", "data": JPEG}},
+            {"type": "image", "source_type": "url", "url": "https://x.test/c.png"},
+            _image_part("https://x.test/c.png"),
+        ),
+        (
+            {
+                "type": "image",
+                "source": {"type": "base64", "media_type": "image/jpeg", "data": JPEG},
+            },
             _image_part(f"data:image/jpeg;base64,{JPEG}"),
         ),
-        ({"type": "image", "source": {"type": "url", "url": "https://x.test/d.png"}}, _image_part("https://x.test/d.png")),
         (
-            {"type": "non_standard", "value": {"type": "image_url", "image_url": {"url": "https://x.test/e.png"}}},
+            {"type": "image", "source": {"type": "url", "url": "https://x.test/d.png"}},
+            _image_part("https://x.test/d.png"),
+        ),
+        (
+            {
+                "type": "non_standard",
+                "value": {"type": "image_url", "image_url": {"url": "https://x.test/e.png"}},
+            },
             _image_part("https://x.test/e.png"),
         ),
         (
-            {"type": "file", "base64": PDF, "mime_type": "application/pdf", "filename": "report.pdf"},
-            {"type": "file", "file": {"filename": "report.pdf", "file_data": f"data:application/pdf;base64,{PDF}"}},
+            {
+                "type": "file",
+                "base64": PDF,
+                "mime_type": "application/pdf",
+                "filename": "report.pdf",
+            },
+            {
+                "type": "file",
+                "file": {
+                    "filename": "report.pdf",
+                    "file_data": f"data:application/pdf;base64,{PDF}",
+                },
+            },
         ),
         (
             {"type": "file", "file": {"filename": "a.pdf", "file_data": "https://x.test/a.pdf"}},
@@ -93,7 +128,9 @@ def _image_part(url: str, detail: str | None = None) -> dict[str, Any]:
         ),
     ],
 )
-def test_every_known_block_form_becomes_an_openrouter_part(block: Any, expected: dict[str, Any]) -> None:
+def test_every_known_block_form_becomes_an_openrouter_part(
+    block: Any, expected: dict[str, Any]
+) -> None:
     before = copy.deepcopy(block)
     assert to_content_part(block) == expected
     assert block == before
@@ -105,8 +142,14 @@ def test_every_known_block_form_becomes_an_openrouter_part(block: Any, expected:
         ({"type": "hologram"}, "'hologram'"),
         ({"type": "audio", "base64": "AAAA", "mime_type": "audio/wav"}, "text, images and PDF"),
         ({"type": "image", "file_id": "file-1"}, "no file ids"),
-        ({"type": "image", "base64": PDF, "mime_type": "image/png"}, "application/pdf is not an image type"),
-        ({"type": "image", "base64": base64.b64encode(b"random bytes!!").decode()}, "unrecognised bytes"),
+        (
+            {"type": "image", "base64": PDF, "mime_type": "image/png"},
+            "application/pdf is not an image type",
+        ),
+        (
+            {"type": "image", "base64": base64.b64encode(b"random bytes!!").decode()},
+            "unrecognised bytes",
+        ),
         ({"type": "image_url", "image_url": {"url": "ftp://x.test/a.png"}}, "https://"),
         ({"type": "text"}, "no 'text'"),
         (42, "strings or dicts"),
@@ -150,9 +193,17 @@ def test_generated_image_moves_to_the_next_user_turn_after_its_text() -> None:
             content=[
                 {"type": "reasoning", "reasoning": "thinking...", "index": 0},
                 {"type": "text", "text": "Here it is", "index": 1},
-                {"type": "image", "base64": PNG, "mime_type": "image/png", "id": "gen-1-0", "index": 2},
+                {
+                    "type": "image",
+                    "base64": PNG,
+                    "mime_type": "image/png",
+                    "id": "gen-1-0",
+                    "index": 2,
+                },
             ],
-            additional_kwargs={"reasoning_details": [{"type": "reasoning.encrypted", "data": "xyz"}]},
+            additional_kwargs={
+                "reasoning_details": [{"type": "reasoning.encrypted", "data": "xyz"}]
+            },
         ),
         HumanMessage("make it blue"),
     ]
@@ -167,14 +218,20 @@ def test_generated_image_moves_to_the_next_user_turn_after_its_text() -> None:
         },
         {
             "role": "user",
-            "content": [{"type": "text", "text": "make it blue"}, _image_part(f"data:image/png;base64,{PNG}")],
+            "content": [
+                {"type": "text", "text": "make it blue"},
+                _image_part(f"data:image/png;base64,{PNG}"),
+            ],
         },
     ]
     assert history == before
 
 
 def test_a_trailing_generated_image_is_still_sent() -> None:
-    history = [HumanMessage("draw"), AIMessage([{"type": "image", "base64": PNG, "mime_type": "image/png"}])]
+    history = [
+        HumanMessage("draw"),
+        AIMessage([{"type": "image", "base64": PNG, "mime_type": "image/png"}]),
+    ]
     assert to_openrouter_messages(history)[-1] == {
         "role": "user",
         "content": [_image_part(f"data:image/png;base64,{PNG}")],
@@ -182,7 +239,12 @@ def test_a_trailing_generated_image_is_still_sent() -> None:
 
 
 def test_user_text_comes_before_its_images() -> None:
-    message = HumanMessage([{"type": "image", "base64": PNG, "mime_type": "image/png"}, {"type": "text", "text": "edit"}])
+    message = HumanMessage(
+        [
+            {"type": "image", "base64": PNG, "mime_type": "image/png"},
+            {"type": "text", "text": "edit"},
+        ]
+    )
     (converted,) = to_openrouter_messages([message])
     assert [part["type"] for part in converted["content"]] == ["text", "image_url"]
 
@@ -224,23 +286,46 @@ ENVELOPE = {
 
 
 def _recorded(content: str = "Here you go", images: int = 1, padding: bytes = b"") -> bytes:
-    message: dict[str, Any] = {"role": "assistant", "content": content, "refusal": None, "reasoning": None}
+    message: dict[str, Any] = {
+        "role": "assistant",
+        "content": content,
+        "refusal": None,
+        "reasoning": None,
+    }
     if images:
         message["images"] = [
-            {"type": "image_url", "image_url": {"url": f"data:image/png;base64,{PNG}"}, "index": n} for n in range(images)
+            {"type": "image_url", "image_url": {"url": f"data:image/png;base64,{PNG}"}, "index": n}
+            for n in range(images)
         ]
     body = {
         **ENVELOPE,
         "object": "chat.completion",
-        "choices": [{"logprobs": None, "finish_reason": "stop", "native_finish_reason": "STOP", "index": 0, "message": message}],
+        "choices": [
+            {
+                "logprobs": None,
+                "finish_reason": "stop",
+                "native_finish_reason": "STOP",
+                "index": 0,
+                "message": message,
+            }
+        ],
         "usage": RECORDED_USAGE,
     }
     return padding + json.dumps(body).encode()
 
 
 def _chunk(delta: dict[str, Any], finish: str | None = None, **extra: Any) -> bytes:
-    choices = [{"index": 0, "delta": delta, "finish_reason": finish, "native_finish_reason": finish and "STOP"}]
-    return json.dumps({**ENVELOPE, "object": "chat.completion.chunk", "choices": choices, **extra}).encode()
+    choices = [
+        {
+            "index": 0,
+            "delta": delta,
+            "finish_reason": finish,
+            "native_finish_reason": finish and "STOP",
+        }
+    ]
+    return json.dumps(
+        {**ENVELOPE, "object": "chat.completion.chunk", "choices": choices, **extra}
+    ).encode()
 
 
 def test_the_recorded_answer_keeps_everything() -> None:
@@ -248,7 +333,13 @@ def test_the_recorded_answer_keeps_everything() -> None:
 
     assert message.content == [
         {"type": "text", "text": "Here you go", "index": 0},
-        {"type": "image", "base64": PNG, "mime_type": "image/png", "id": f"{ENVELOPE['id']}-0", "index": 1},
+        {
+            "type": "image",
+            "base64": PNG,
+            "mime_type": "image/png",
+            "id": f"{ENVELOPE['id']}-0",
+            "index": 1,
+        },
     ]
     assert message.usage_metadata == {
         "input_tokens": 12,
@@ -282,7 +373,9 @@ def test_two_images_get_their_own_index_and_id() -> None:
 
 
 def test_an_answer_without_an_image_keeps_the_text_and_reason() -> None:
-    raw = _recorded(content="I can't", images=0).replace(b'"native_finish_reason": "STOP"', b'"native_finish_reason": "IMAGE_SAFETY"')
+    raw = _recorded(content="I can't", images=0).replace(
+        b'"native_finish_reason": "STOP"', b'"native_finish_reason": "IMAGE_SAFETY"'
+    )
     message = message_from_completion(parse_completion(raw))
     assert message.text == "I can't"
     assert message.response_metadata["native_finish_reason"] == "IMAGE_SAFETY"
@@ -298,7 +391,15 @@ def test_stream_chunks_add_up_to_the_whole_answer(usage_choices: str) -> None:
     stream = [
         _chunk({"role": "assistant", "content": "Here "}),
         _chunk({"role": "assistant", "content": "you go"}),
-        _chunk({"content": "", "images": [{"type": "image_url", "image_url": {"url": f"data:image/png;base64,{PNG}"}}]}, "stop"),
+        _chunk(
+            {
+                "content": "",
+                "images": [
+                    {"type": "image_url", "image_url": {"url": f"data:image/png;base64,{PNG}"}}
+                ],
+            },
+            "stop",
+        ),
         usage_chunk,
     ]
     assembler = ChunkAssembler()
@@ -320,26 +421,45 @@ def test_stream_chunks_add_up_to_the_whole_answer(usage_choices: str) -> None:
 def test_text_image_text_keeps_three_blocks_in_order() -> None:
     assembler = ChunkAssembler()
     image = {"type": "image_url", "image_url": {"url": f"data:image/png;base64,{PNG}"}}
-    parts = [_chunk({"content": "before"}), _chunk({"content": "", "images": [image]}), _chunk({"content": "after"}, "stop")]
+    parts = [
+        _chunk({"content": "before"}),
+        _chunk({"content": "", "images": [image]}),
+        _chunk({"content": "after"}, "stop"),
+    ]
     total = AIMessageChunk(content=[])
     for raw in parts:
         total += assembler.add(parse_completion(raw))
-    assert [(b["type"], b["index"]) for b in total.content if isinstance(b, dict)] == [("text", 0), ("image", 1), ("text", 2)]
+    assert [(b["type"], b["index"]) for b in total.content if isinstance(b, dict)] == [
+        ("text", 0),
+        ("image", 1),
+        ("text", 2),
+    ]
 
 
 @pytest.mark.parametrize(
     ("code", "expected"),
-    [(502, OpenRouterAPIError), ("502", OpenRouterAPIError), (429, OpenRouterRateLimitError), (403, OpenRouterPermissionDeniedError)],
+    [
+        (502, OpenRouterAPIError),
+        ("502", OpenRouterAPIError),
+        (429, OpenRouterRateLimitError),
+        (403, OpenRouterPermissionDeniedError),
+    ],
 )
-def test_an_error_body_in_a_200_answer_raises_the_mapped_error(code: Any, expected: type[Exception]) -> None:
+def test_an_error_body_in_a_200_answer_raises_the_mapped_error(
+    code: Any, expected: type[Exception]
+) -> None:
     with pytest.raises(expected):
-        ChunkAssembler().add(parse_completion(json.dumps({"error": {"code": code, "message": "bad"}}).encode()))
+        ChunkAssembler().add(
+            parse_completion(json.dumps({"error": {"code": code, "message": "bad"}}).encode())
+        )
 
 
 def test_a_mid_stream_error_keeps_what_came_before() -> None:
     assembler = ChunkAssembler()
     assembler.add(parse_completion(_chunk({"content": "partial text"})))
-    failing = _chunk({"content": ""}, "error", error={"code": 502, "message": "Provider returned error"})
+    failing = _chunk(
+        {"content": ""}, "error", error={"code": 502, "message": "Provider returned error"}
+    )
 
     with pytest.raises(OpenRouterAPIError, match="Provider returned error") as caught:
         assembler.add(parse_completion(failing))
