@@ -79,11 +79,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.parse_args()
     rows = [measure("full"), measure("reference")]
+    machine = f"{platform.machine()}, Python {platform.python_version()}"
+    print(f"# Agent context and checkpoint size ({time.strftime('%Y-%m-%d')}, {machine})\n")
     print(
-        f"# Agent context and checkpoint size ({time.strftime('%Y-%m-%d')}, {platform.machine()}, Python {platform.python_version()})\n"
-    )
-    print(
-        "| artifact mode | images | context chars per image (max) | checkpoint after 5 images | image bytes stored |"
+        "| artifact mode | images | context chars per image (max) "
+        "| checkpoint after 5 images | image bytes stored |"
     )
     print("|---|---|---|---|---|")
     for row in rows:
