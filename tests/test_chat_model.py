@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import io
@@ -458,3 +459,16 @@ def _without_block_ids(content: Any) -> list[dict[str, Any]]:
 def _without_ids(metadata: dict[str, Any]) -> dict[str, Any]:
     """Metadata minus what differs between two calls (generation id, timestamp)."""
     return {key: value for key, value in metadata.items() if key not in ("id", "created")}
+
+
+def test_one_async_client_per_event_loop_reused_across_calls() -> None:
+    llm = ChatNanoBanana(api_key="k")
+    transport = llm._get_transport()
+
+    async def clients() -> tuple[object, object]:
+        return transport.async_client(), transport.async_client()
+
+    first_loop = asyncio.run(clients())
+    second_loop = asyncio.run(clients())
+    assert first_loop[0] is first_loop[1]
+    assert second_loop[0] is not first_loop[0]

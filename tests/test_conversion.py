@@ -476,3 +476,25 @@ def test_unreadable_answers_raise_an_api_error_with_an_excerpt(raw: bytes) -> No
         parse_completion(raw)
     assert caught.value.body is not None
     assert caught.value.body["raw"] == raw.decode().strip()
+
+
+def test_reasoning_and_its_details_are_kept_for_sending_back() -> None:
+    details = [
+        {"type": "reasoning.encrypted", "data": "opaque", "format": "google-gemini-v1", "index": 0}
+    ]
+    raw = _recorded().replace(
+        b'"reasoning": null',
+        b'"reasoning": "Planning the scene", "reasoning_details": ' + json.dumps(details).encode(),
+    )
+
+    message = message_from_completion(parse_completion(raw))
+
+    assert message.content[0] == {
+        "type": "reasoning",
+        "reasoning": "Planning the scene",
+        "index": 0,
+    }
+    assert message.additional_kwargs["reasoning_details"] == details
+    resent = to_openrouter_messages([HumanMessage("draw"), message, HumanMessage("again")])
+    assert resent[1]["reasoning_details"] == details
+    assert resent[1]["content"] == "Here you go"
