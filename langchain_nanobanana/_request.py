@@ -6,13 +6,17 @@ in the message, before any money is spent.
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Mapping, Sequence
 from typing import Any
+from urllib.parse import urlsplit
 
 from langchain_core.messages import BaseMessage
 
 from langchain_nanobanana._catalog import ALL_ASPECT_RATIOS, ALL_IMAGE_SIZES, find_model
 from langchain_nanobanana._convert import to_openrouter_messages
+
+DEFAULT_BASE_URL = "https://openrouter.ai/api/v1"
 
 # Per-call options (invoke kwargs or .bind) that override the model's fields.
 CALL_OPTIONS = frozenset(
@@ -56,6 +60,31 @@ def check_image_config(model: str, aspect_ratio: str | None, image_size: str | N
             f"use one of: {', '.join(sizes)}."
         )
         raise ValueError(msg)
+
+
+def check_base_url(base_url: str, *, allow_insecure_http: bool) -> None:
+    """Refuse a URL the key must not be sent to: only https, or http to this machine."""
+    url = urlsplit(base_url)
+    if url.scheme == "https" and url.hostname:
+        return
+    if url.scheme == "http" and url.hostname:
+        if allow_insecure_http or _is_loopback(url.hostname):
+            return
+        msg = (
+            f"base_url {base_url!r} is plain http to another machine: the API key would travel "
+            "unencrypted. Use https, or pass allow_insecure_http=True if you really mean it."
+        )
+        raise ValueError(msg)
+    raise ValueError(f"base_url {base_url!r} must be an http(s) URL such as {DEFAULT_BASE_URL!r}.")
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _reject_unknown(options: Mapping[str, Any]) -> None:

@@ -33,7 +33,12 @@ from langchain_nanobanana._convert import (
     with_sniffed_mime_types,
 )
 from langchain_nanobanana._http import Transport
-from langchain_nanobanana._request import build_body, check_image_config
+from langchain_nanobanana._request import (
+    DEFAULT_BASE_URL,
+    build_body,
+    check_base_url,
+    check_image_config,
+)
 from langchain_nanobanana._wire import parse_completion
 from langchain_nanobanana.errors import (
     OpenRouterAPIError,
@@ -41,7 +46,6 @@ from langchain_nanobanana.errors import (
     OpenRouterError,
 )
 
-DEFAULT_BASE_URL = "https://openrouter.ai/api/v1"
 _CHAT_PATH = "chat/completions"
 _DONE = b"[DONE]"
 
@@ -118,6 +122,9 @@ class ChatNanoBanana(BaseChatModel):
     """An httpx async client to use instead of the built-in pooled ones."""
     streaming: bool = False
     """When True, ``invoke`` streams under the hood (same result)."""
+    allow_insecure_http: bool = False
+    """Allow a plain-http ``base_url`` that is not on this machine (the key would travel
+    unencrypted); loopback addresses are always allowed."""
 
     model_config = ConfigDict(populate_by_name=True, arbitrary_types_allowed=True)
 
@@ -126,6 +133,7 @@ class ChatNanoBanana(BaseChatModel):
     def model_post_init(self, context: Any, /) -> None:
         super().model_post_init(context)
         check_image_config(self.model, self.aspect_ratio, self.image_size)
+        check_base_url(self.base_url, allow_insecure_http=self.allow_insecure_http)
 
     # ------------------------------------------------------------ identity
 
