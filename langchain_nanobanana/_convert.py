@@ -46,6 +46,17 @@ def _unsupported(block: Any, why: str) -> ValueError:
     return ValueError(f"Cannot send content block of type {kind!r}: {why}")
 
 
+def _object(block: dict[str, Any], key: str) -> dict[str, Any]:
+    """``block[key]`` when it is a JSON object, else an empty one: inputs vary widely."""
+    value = block.get(key)
+    return value if isinstance(value, dict) else {}
+
+
+def _string(block: dict[str, Any], key: str) -> str | None:
+    value = block.get(key)
+    return value if isinstance(value, str) and value else None
+
+
 def _image_part(url: str, detail: str | None = None) -> Part:
     image_url: dict[str, Any] = {"url": url}
     if detail:
@@ -70,19 +81,19 @@ def _image_part_from_url(url: str, block: Any, detail: str | None = None) -> Par
 
 def _image_part_from_block(block: dict[str, Any]) -> Part:
     """``image`` blocks: v1 standard, legacy ``source_type``, or Anthropic ``source``."""
-    detail = block.get("detail") or (block.get("extras") or {}).get("detail")
+    detail = _string(block, "detail") or _string(_object(block, "extras"), "detail")
     source = block.get("source")
     if isinstance(source, dict):  # Anthropic
         if source.get("type") == "base64" and isinstance(source.get("data"), str):
-            return _image_part_from_base64(source["data"], source.get("media_type"), detail)
+            return _image_part_from_base64(source["data"], _string(source, "media_type"), detail)
         if source.get("type") == "url" and isinstance(source.get("url"), str):
             return _image_part_from_url(source["url"], block, detail)
         raise _unsupported(block, "its 'source' has neither base64 data nor a url")
     source_type = block.get("source_type")
     if source_type == "base64" and isinstance(block.get("data"), str):  # legacy
-        return _image_part_from_base64(block["data"], block.get("mime_type"), detail)
+        return _image_part_from_base64(block["data"], _string(block, "mime_type"), detail)
     if isinstance(block.get("base64"), str):
-        return _image_part_from_base64(block["base64"], block.get("mime_type"), detail)
+        return _image_part_from_base64(block["base64"], _string(block, "mime_type"), detail)
     if isinstance(block.get("url"), str):
         return _image_part_from_url(block["url"], block, detail)
     if block.get("file_id") or source_type == "id":
@@ -93,14 +104,16 @@ def _image_part_from_block(block: dict[str, Any]) -> Part:
 def _file_part_from_block(block: dict[str, Any]) -> Part:
     if isinstance(block.get("file"), dict):  # already OpenAI/OpenRouter shaped
         return {"type": "file", "file": dict(block["file"])}
-    extras = block.get("extras") or {}
-    metadata = block.get("metadata") or {}
-    filename = block.get("filename") or extras.get("filename") or metadata.get("filename")
+    filename = (
+        _string(block, "filename")
+        or _string(_object(block, "extras"), "filename")
+        or _string(_object(block, "metadata"), "filename")
+    )
     data = block.get("base64") if isinstance(block.get("base64"), str) else None
     if data is None and block.get("source_type") == "base64":
         data = block.get("data")
     if isinstance(data, str):
-        mime_type = _media.sniff_base64_mime_type(data) or block.get("mime_type")
+        mime_type = _media.sniff_base64_mime_type(data) or _string(block, "mime_type")
         if not mime_type:
             raise _unsupported(block, "its mime type is unknown; set 'mime_type'")
         file_data = _media.data_url(mime_type, data)
@@ -130,7 +143,7 @@ def to_content_part(block: Any) -> Part:
         if isinstance(image_url, str):
             return _image_part_from_url(image_url, block)
         if isinstance(image_url, dict) and isinstance(image_url.get("url"), str):
-            return _image_part_from_url(image_url["url"], block, image_url.get("detail"))
+            return _image_part_from_url(image_url["url"], block, _string(image_url, "detail"))
         raise _unsupported(block, "'image_url' must be a URL string or {'url': ...}")
     if kind == "file":
         return _file_part_from_block(block)
