@@ -157,7 +157,7 @@ class Transport:
 
     def _wait(self, attempt: int, error: OpenRouterError) -> float:
         delay = backoff_seconds(attempt, error.retry_after)
-        logger.warning(
+        logger.info(
             "OpenRouter call failed (%s); retry %d of %d in %.2fs",
             type(error).__name__,
             attempt + 1,
