@@ -3,6 +3,7 @@
     nanobanana "a nano banana dish in a fancy restaurant" -o banana.png
     nanobanana "make it blue" -i banana.png -o blue.png
     nanobanana --offline "a test picture"      # built-in emulator: no key, no network
+    nanobanana models                          # image-capable models and their prices
 
 Expected failures print one sentence on stderr and exit non-zero, no traceback:
 2 for usage problems (no key, bad option, file exists), 1 when OpenRouter
@@ -21,11 +22,14 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import httpx
 from langchain_core.messages import AIMessage, HumanMessage
 
 from langchain_nanobanana._catalog import ALL_ASPECT_RATIOS, ALL_IMAGE_SIZES, DEFAULT_MODEL
 from langchain_nanobanana._dimensions import image_dimensions
 from langchain_nanobanana._media import sniff_mime_type
+from langchain_nanobanana._model_list import fetch_image_models, models_table
+from langchain_nanobanana._progress import Progress
 from langchain_nanobanana.errors import OpenRouterError
 
 EXIT_OK, EXIT_API, EXIT_USAGE, EXIT_NO_IMAGE = 0, 1, 2, 3
@@ -144,7 +148,8 @@ def _generate(args: argparse.Namespace) -> dict[str, Any]:
 
         llm = ChatNanoBanana(model_name=args.model)
     try:
-        answer = llm.invoke([message], **options)
+        with Progress(sys.stderr, f"Generating with {args.model}"):
+            answer = llm.invoke([message], **options)
     except ValueError as exc:
         raise CommandError(str(exc), EXIT_USAGE) from None
     except OpenRouterError as exc:
@@ -174,8 +179,32 @@ def _summary(result: dict[str, Any]) -> str:
     return f"Saved {result['path']} ({size}, {result['output_tokens']} output tokens, {cost})"
 
 
+def _models(argv: Sequence[str]) -> int:
+    parser = argparse.ArgumentParser(
+        prog="nanobanana models", description="List image-capable models."
+    )
+    parser.add_argument("--offline", action="store_true", help="list the emulator's models")
+    parser.add_argument("--json", action="store_true", help="print OpenRouter's entries as JSON")
+    args = parser.parse_args(argv)
+    client = None
+    if args.offline:
+        from langchain_nanobanana.testing import FakeOpenRouter
+
+        client = FakeOpenRouter().client()
+    try:
+        models = fetch_image_models(client)
+    except (httpx.HTTPError, ValueError) as exc:
+        print(f"nanobanana: could not list models: {exc}", file=sys.stderr)
+        return EXIT_API
+    print(json.dumps(models, indent=2) if args.json else models_table(models))
+    return EXIT_OK
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    if arguments[:1] == ["models"]:
+        return _models(arguments[1:])
+    args = _parser().parse_args(arguments)
     try:
         result = _generate(args)
     except CommandError as exc:

@@ -7,11 +7,13 @@ import io
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 from PIL import Image
 
+from langchain_nanobanana._progress import Progress
 from langchain_nanobanana.cli import main
 from langchain_nanobanana.testing import FakeOpenRouter, Outcome, describe_image
 
@@ -133,3 +135,72 @@ def test_runs_as_a_program(tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stderr
     assert (tmp_path / "dish.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_models_lists_image_models_with_prices(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["models", "--offline"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split() == [
+        "model",
+        "outputs",
+        "input",
+        "/M",
+        "output",
+        "/M",
+        "image",
+        "output",
+        "/M",
+    ]
+    flash = next(line for line in lines if line.startswith("google/gemini-2.5-flash-image "))
+    assert flash.split() == [
+        "google/gemini-2.5-flash-image",
+        "image+text",
+        "$0.30",
+        "$2.50",
+        "$30.00",
+    ]
+
+
+def test_models_over_http_as_json(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    fake = FakeOpenRouter()
+    with fake.serve() as base_url:
+        monkeypatch.setenv("OPENROUTER_BASE_URL", base_url)
+        assert main(["models", "--json"]) == 0
+    listed = json.loads(capsys.readouterr().out)
+    assert {m["id"] for m in listed} >= {
+        "google/gemini-2.5-flash-image",
+        "black-forest-labs/flux.2-pro",
+    }
+    assert fake.requests[-1].query == {"output_modalities": "image"}
+    assert fake.requests[-1].bearer_token is None, "no key is needed or sent"
+
+
+def test_models_when_unreachable_is_one_sentence(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("OPENROUTER_BASE_URL", "http://127.0.0.1:9/api/v1")
+    assert main(["models"]) == 1
+    assert capsys.readouterr().err.startswith("nanobanana: could not list models:")
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_progress_ticks_on_a_terminal_and_erases_itself() -> None:
+    terminal = _Terminal()
+    with Progress(terminal, "Generating", interval=0.01):
+        time.sleep(0.05)
+    written = terminal.getvalue()
+    assert written.startswith("\rGenerating... 0s")
+    assert written.endswith("\r\033[K")
+
+
+def test_progress_is_silent_when_piped() -> None:
+    piped = io.StringIO()
+    with Progress(piped, "Generating", interval=0.01):
+        time.sleep(0.03)
+    assert piped.getvalue() == ""
