@@ -24,7 +24,7 @@ def _blocks(language: str) -> list[str]:
 
 @pytest.fixture
 def emulated_service(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """README's code as a user runs it: a key in the environment, OpenRouter (emulated) at the base URL."""
+    """As a user runs README: a key in the environment, OpenRouter (emulated) at the base URL."""
     monkeypatch.chdir(tmp_path)
     with FakeOpenRouter().serve() as base_url:
         monkeypatch.setenv("OPENROUTER_API_KEY", "sk-or-readme-key")
@@ -43,7 +43,7 @@ def test_python_blocks_run_in_order_and_print_what_they_promise() -> None:
     printed = io.StringIO()
     with contextlib.redirect_stdout(printed):
         for code in _blocks("python"):
-            exec(compile(code, str(README), "exec"), namespace)  # noqa: S102 - our own README
+            exec(compile(code, str(README), "exec"), namespace)
     out = printed.getvalue()
     assert "image/png (1344, 768)" in out
     assert "{'reasoning': 0, 'image': 1290}" in out
