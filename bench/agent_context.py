@@ -18,46 +18,33 @@ import time
 from typing import Any
 
 from langchain.agents import create_agent
-from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMessage
-from langchain_core.outputs import ChatGeneration, ChatResult
 from langgraph.checkpoint.memory import InMemorySaver
 
 from langchain_nanobanana import NanoBananaImageTool
-from langchain_nanobanana.testing import FakeOpenRouter
+from langchain_nanobanana.testing import FakeOpenRouter, ScriptedAgentModel
 
 
-class FiveImages(BaseChatModel):
-    """Asks for one image per turn, five times, then answers."""
-
-    @property
-    def _llm_type(self) -> str:
-        return "five-images"
-
-    def bind_tools(self, tools: Any, **kwargs: Any) -> FiveImages:  # type: ignore[override]
-        return self
-
-    def _generate(
-        self, messages: list[BaseMessage], stop: Any = None, run_manager: Any = None, **kwargs: Any
-    ) -> ChatResult:
-        made = sum(isinstance(m, ToolMessage) for m in messages)
-        if made >= 5:
-            reply = AIMessage(content="All five are ready.")
-        else:
-            call = {
-                "name": "generate_image",
-                "args": {"prompt": f"picture number {made + 1}"},
-                "id": f"call_{made}",
-            }
-            reply = AIMessage(content="", tool_calls=[call])
-        return ChatResult(generations=[ChatGeneration(message=reply)])
+def _next_picture(messages: list[BaseMessage]) -> AIMessage:
+    """Ask for one image per turn, five times, then answer."""
+    made = sum(isinstance(m, ToolMessage) for m in messages)
+    if made >= 5:
+        return AIMessage(content="All five are ready.")
+    call = {
+        "name": "generate_image",
+        "args": {"prompt": f"picture number {made + 1}"},
+        "id": f"c{made}",
+    }
+    return AIMessage(content="", tool_calls=[call])
 
 
 def measure(mode: str) -> dict[str, Any]:
     fake = FakeOpenRouter(noise=True)
     tool = NanoBananaImageTool(llm=fake.chat_model(), artifact_mode=mode)  # type: ignore[arg-type]
     saver = InMemorySaver()
-    agent = create_agent(FiveImages(), tools=[tool], checkpointer=saver)
+    agent = create_agent(
+        ScriptedAgentModel(turns=[_next_picture] * 6), tools=[tool], checkpointer=saver
+    )
     config = {"configurable": {"thread_id": mode}}
     state = agent.invoke({"messages": [HumanMessage("make five pictures")]}, config)  # type: ignore[arg-type]
     tool_messages = [m for m in state["messages"] if isinstance(m, ToolMessage)]

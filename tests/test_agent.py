@@ -5,46 +5,20 @@ from __future__ import annotations
 import base64
 import io
 import re
-from collections.abc import Callable, Sequence
 from typing import Any
 
 from langchain.agents import create_agent
-from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMessage
-from langchain_core.outputs import ChatGeneration, ChatResult
 from langchain_core.prompts import ChatPromptTemplate
 from langgraph.graph import END, START, MessagesState, StateGraph
 from langgraph.prebuilt import ToolNode
 from PIL import Image
-from pydantic import Field
 
 from langchain_nanobanana import NanoBananaImageTool, images_from
 from langchain_nanobanana.middleware import AttachedImagesMiddleware
-from langchain_nanobanana.testing import FakeOpenRouter
+from langchain_nanobanana.testing import FakeOpenRouter, ScriptedAgentModel
 
-Turn = Callable[[list[BaseMessage]], AIMessage]
 _HANDLE = re.compile(r"img_[0-9a-f]{8}")
-
-
-class ScriptedAgentModel(BaseChatModel):
-    """A tool-calling chat model that plays a fixed script, one turn per call."""
-
-    turns: list[Turn]
-    seen: list[list[BaseMessage]] = Field(default_factory=list)
-
-    @property
-    def _llm_type(self) -> str:
-        return "scripted"
-
-    def bind_tools(self, tools: Sequence[Any], **kwargs: Any) -> ScriptedAgentModel:  # type: ignore[override]
-        return self
-
-    def _generate(
-        self, messages: list[BaseMessage], stop: Any = None, run_manager: Any = None, **kwargs: Any
-    ) -> ChatResult:
-        self.seen.append(list(messages))
-        turn = self.turns[len(self.seen) - 1]
-        return ChatResult(generations=[ChatGeneration(message=turn(messages))])
 
 
 def _call_tool(args: dict[str, Any], call_id: str) -> AIMessage:

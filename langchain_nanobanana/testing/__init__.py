@@ -22,6 +22,9 @@ Test your own agent or chain with it:
     with fake.serve() as base_url:                # http://127.0.0.1:<port>/api/v1
         ...
 
+To drive an agent offline too, ``ScriptedAgentModel(turns=[...])`` plays the
+tool-calling model from a script.
+
 ``describe_image(png_bytes)`` tells what the emulator drew: the prompt, the seed,
 the model and, for edits, the sha256 of each input image.
 """
@@ -31,6 +34,7 @@ from __future__ import annotations
 from typing import Any
 
 from langchain_nanobanana._dimensions import image_dimensions
+from langchain_nanobanana.testing._agent_model import ScriptedAgentModel
 from langchain_nanobanana.testing._app import RecordedRequest
 from langchain_nanobanana.testing._fake import FAKE_API_KEY, FakeOpenRouter
 from langchain_nanobanana.testing._outcomes import Outcome
@@ -43,4 +47,11 @@ def describe_image(png: bytes) -> dict[str, Any]:
     return {**png_text(png), "width": width, "height": height}
 
 
-__all__ = ["FAKE_API_KEY", "FakeOpenRouter", "Outcome", "RecordedRequest", "describe_image"]
+__all__ = [
+    "FAKE_API_KEY",
+    "FakeOpenRouter",
+    "Outcome",
+    "RecordedRequest",
+    "ScriptedAgentModel",
+    "describe_image",
+]
