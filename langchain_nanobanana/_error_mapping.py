@@ -37,9 +37,11 @@ _ADVICE = {
 }
 
 
-def excerpt(raw: bytes | str) -> str:
+def excerpt(raw: bytes | bytearray | str) -> str:
     """The start of a body, safe to put in an error message."""
-    text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
+    text = (
+        raw if isinstance(raw, str) else bytes(raw[: _EXCERPT_CHARS * 4]).decode("utf-8", "replace")
+    )
     text = text.strip()
     return text if len(text) <= _EXCERPT_CHARS else text[:_EXCERPT_CHARS] + "..."
 
@@ -106,7 +108,7 @@ def error_from_body(
     status: int | None,
     body: dict[str, Any] | None,
     *,
-    raw: bytes | None = None,
+    raw: bytes | bytearray | None = None,
     generation_id: str | None = None,
     retry_after_header: str | None = None,
     partial_message: AIMessage | None = None,
@@ -144,7 +146,7 @@ def error_from_body(
 
 
 def unreadable_answer(
-    raw: bytes | str, why: str, *, status: int | None = None
+    raw: bytes | bytearray | str, why: str, *, status: int | None = None
 ) -> OpenRouterAPIError:
     """An answer that is not what OpenRouter sends: malformed JSON, an HTML page, ..."""
     shown = excerpt(raw)

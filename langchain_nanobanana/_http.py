@@ -53,7 +53,9 @@ def backoff_seconds(attempt: int, retry_after: float | None) -> float:
     return random.uniform(ceiling / 2, ceiling)  # noqa: S311 - jitter, not a secret
 
 
-def _error_for_response(status: int, raw: bytes, headers: httpx.Headers) -> OpenRouterError:
+def _error_for_response(
+    status: int, raw: bytes | bytearray, headers: httpx.Headers
+) -> OpenRouterError:
     try:
         body = json.loads(raw) if raw.strip() else None
     except ValueError:
@@ -166,14 +168,17 @@ class Transport:
         )
         return delay
 
-    def post(self, path: str, api_key: str, body: dict[str, Any]) -> bytes:
+    def post(self, path: str, api_key: str, body: dict[str, Any]) -> bytearray:
         """POST and return the whole 200 body, retrying what may succeed on a retry."""
         client = self.client()
         for attempt in range(self.max_retries + 1):
             request = self._request(client, path, api_key, body)
             try:
-                response = client.send(request)
-                raw = response.read()
+                response = client.send(request, stream=True)
+                try:
+                    raw = _collect(response.iter_bytes())
+                finally:
+                    response.close()
             except httpx.TransportError as exc:
                 error = _transport_error(exc, str(request.url))
             else:
@@ -185,13 +190,18 @@ class Transport:
             _sleep(self._wait(attempt, error))
         raise AssertionError("unreachable")  # pragma: no cover
 
-    async def apost(self, path: str, api_key: str, body: dict[str, Any]) -> bytes:
+    async def apost(self, path: str, api_key: str, body: dict[str, Any]) -> bytearray:
         client = self.async_client()
         for attempt in range(self.max_retries + 1):
             request = self._request(client, path, api_key, body)
             try:
-                response = await client.send(request)
-                raw = await response.aread()
+                response = await client.send(request, stream=True)
+                try:
+                    raw = bytearray()
+                    async for chunk in response.aiter_bytes():
+                        raw += chunk
+                finally:
+                    await response.aclose()
             except httpx.TransportError as exc:
                 error = _transport_error(exc, str(request.url))
             else:
@@ -271,6 +281,19 @@ class Transport:
             if attempt == self.max_retries or not _is_retryable(error):
                 raise error
             await _asleep(self._wait(attempt, error))
+
+
+def _collect(chunks: Iterator[bytes]) -> bytearray:
+    """The whole body in one buffer that only the caller holds.
+
+    ``response.read()`` would keep the body on the response, which httpx ties into
+    a reference cycle (response <-> stream): a 30 MB answer would then live until
+    the next garbage collection, a full extra copy at the worst moment.
+    """
+    body = bytearray()
+    for chunk in chunks:
+        body += chunk
+    return body
 
 
 def _is_event_stream(response: httpx.Response) -> bool:

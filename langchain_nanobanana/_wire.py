@@ -102,7 +102,7 @@ class Completion(_Lenient):
     error: ErrorObject | None = None
 
 
-def parse_completion(raw: bytes) -> Completion:
+def parse_completion(raw: bytes | bytearray) -> Completion:
     """A response body or chunk payload; anything unreadable becomes OpenRouterAPIError."""
     try:
         return Completion.model_validate_json(raw)
