@@ -36,18 +36,24 @@ class SSEDecoder:
             chunk = chunk.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
         self._buffer += chunk
         events: list[bytes] = []
-        while True:
-            newline = self._buffer.find(b"\n", self._scanned)
-            if newline < 0:
-                # Remember how far we looked so a 3 MB line is scanned once, not per chunk.
-                self._scanned = len(self._buffer)
-                return events
-            line = bytes(self._buffer[:newline])
-            del self._buffer[: newline + 1]
-            self._scanned = 0
-            event = self._take_line(line)
-            if event is not None:
-                events.append(event)
+        start = 0
+        # Lines are read through a view and only a data value is copied out, once:
+        # the image line is megabytes long.
+        with memoryview(self._buffer) as view:
+            while True:
+                newline = self._buffer.find(b"\n", max(start, self._scanned))
+                if newline < 0:
+                    break
+                event = self._take_line(view[start:newline])
+                if event is not None:
+                    events.append(event)
+                start = newline + 1
+        if start:
+            # A fresh buffer for the rest, so the consumed megabytes are freed now.
+            self._buffer = self._buffer[start:]
+        # Remember how far we looked so a 3 MB line is scanned once, not per chunk.
+        self._scanned = len(self._buffer)
+        return events
 
     def close(self) -> list[bytes]:
         """Events still pending when the stream ends without a final blank line."""
@@ -57,18 +63,17 @@ class SSEDecoder:
             self._data = []
         return events
 
-    def _take_line(self, line: bytes) -> bytes | None:
+    def _take_line(self, line: memoryview) -> bytes | None:
         if not line:
             if not self._data:
                 return None
             data = self._data[0] if len(self._data) == 1 else b"\n".join(self._data)
             self._data = []
             return data
-        if line.startswith(b":"):
-            return None
-        name, _, value = line.partition(b":")
-        if name == b"data":
-            self._data.append(value[1:] if value.startswith(b" ") else value)
+        if line[:5] == b"data:":
+            skip = 6 if line[5:6] == b" " else 5
+            self._data.append(line[skip:].tobytes())
+        # Comments (":" keep-alives) and the event, id and retry fields carry nothing we use.
         return None
 
 
@@ -76,7 +81,9 @@ def iter_sse_data(chunks: Iterable[bytes]) -> Iterator[bytes]:
     """The data payload of every event in a byte stream."""
     decoder = SSEDecoder()
     for chunk in chunks:
-        yield from decoder.feed(chunk)
+        events = decoder.feed(chunk)
+        while events:  # pop, so this frame does not keep a yielded megabyte line alive
+            yield events.pop(0)
     yield from decoder.close()
 
 
@@ -84,7 +91,8 @@ async def aiter_sse_data(chunks: AsyncIterable[bytes]) -> AsyncIterator[bytes]:
     """Async twin of ``iter_sse_data``."""
     decoder = SSEDecoder()
     async for chunk in chunks:
-        for data in decoder.feed(chunk):
-            yield data
+        events = decoder.feed(chunk)
+        while events:
+            yield events.pop(0)
     for data in decoder.close():
         yield data

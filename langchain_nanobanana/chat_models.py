@@ -297,7 +297,9 @@ class ChatNanoBanana(BaseChatModel):
                 if data == _DONE:
                     finished = True
                     break
-                chunk = assembler.add(parse_completion(data))
+                completion = parse_completion(data)
+                del data  # free the (megabyte) line before the image is copied out of it
+                chunk = assembler.add(completion)
                 if chunk.content or chunk.additional_kwargs:
                     if run_manager:
                         run_manager.on_llm_new_token(
@@ -323,7 +325,9 @@ class ChatNanoBanana(BaseChatModel):
                 if data == _DONE:
                     finished = True
                     break
-                chunk = assembler.add(parse_completion(data))
+                completion = parse_completion(data)
+                del data  # free the (megabyte) line before the image is copied out of it
+                chunk = assembler.add(completion)
                 if chunk.content or chunk.additional_kwargs:
                     if run_manager:
                         await run_manager.on_llm_new_token(
