@@ -70,8 +70,8 @@ class SSEDecoder:
             data = self._data[0] if len(self._data) == 1 else b"\n".join(self._data)
             self._data = []
             return data
-        if line[:5] == b"data:":
-            skip = 6 if line[5:6] == b" " else 5
+        if line[:5].tobytes() == b"data:":
+            skip = 6 if line[5:6].tobytes() == b" " else 5
             self._data.append(line[skip:].tobytes())
         # Comments (":" keep-alives) and the event, id and retry fields carry nothing we use.
         return None
