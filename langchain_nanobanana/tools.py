@@ -113,14 +113,14 @@ class NanoBananaImageTool(BaseTool):
 
     @property
     def images(self) -> ImageStore:
-        """Handles to images: ``tool.images.get("img_...")``, ``register_attachments``."""
+        """The tool's images by handle: ``tool.images.get("img_...")``, ``.metadata(...)``."""
         return self._images
 
     def register_attachments(self, message: HumanMessage) -> HumanMessage:
         """The user's message with each attached image stored and replaced by its handle.
 
-        Each image becomes a line such as ``[attached image img_1a2b3c4d, 1024x768
-        JPEG]``, so the agent can pass the handle in ``image_ids`` to edit the
+        Each image becomes a line such as ``[attached image img_1a2b3c4d (1024x768
+        JPEG)]``, so the agent can pass the handle in ``image_ids`` to edit the
         photo, and no base64 stays in the conversation. The handles are also
         listed in ``additional_kwargs["nanobanana_handles"]``.
         """
@@ -173,6 +173,8 @@ class NanoBananaImageTool(BaseTool):
             )
         except OpenRouterError as error:
             raise _tool_error(error) from error
+        except ValueError as error:  # refused locally (a bad image or option): the agent can fix it
+            raise ToolException(str(error)) from error
         images = _images_or_explain(answer)
         handles = [
             self._images.put(image.data, image.mime_type, **_provenance(prompt, image_ids, answer))
@@ -195,6 +197,8 @@ class NanoBananaImageTool(BaseTool):
             )
         except OpenRouterError as error:
             raise _tool_error(error) from error
+        except ValueError as error:  # refused locally (a bad image or option): the agent can fix it
+            raise ToolException(str(error)) from error
         images = _images_or_explain(answer)
         handles = [
             await self._images.aput(

@@ -235,3 +235,12 @@ class TestImageToolStandard(ToolsUnitTests):
     @property
     def tool_invoke_params_example(self) -> dict[str, Any]:
         return {"prompt": "a nano banana dish", "image_ids": [], "aspect_ratio": "1:1"}
+
+
+def test_a_locally_refused_request_is_an_error_message(fake: FakeOpenRouter) -> None:
+    tool = NanoBananaImageTool(llm=fake.chat_model(model="google/gemini-3.1-flash-image-preview"))
+    tool.llm = fake.chat_model()  # the schema allows 8:1, the model in use does not
+    message = _run(tool, prompt="a banana", aspect_ratio="8:1")
+    assert message.status == "error"
+    assert "aspect_ratio='8:1' is not supported" in str(message.content)
+    assert fake.requests == []
