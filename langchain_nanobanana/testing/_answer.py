@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import json
 import math
@@ -38,9 +39,21 @@ class Answer:
 
     @property
     def image_data_url(self) -> str | None:
-        if self.image_png is None:
-            return None
-        return "data:image/png;base64," + base64.b64encode(self.image_png).decode()
+        return None if self.image_png is None else _data_url(self.image_png)
+
+
+# The same request always draws the same picture, so repeated requests (benchmarks,
+# soaks) reuse it: the emulator's own CPU time must not be what a benchmark measures.
+@functools.lru_cache(maxsize=16)
+def _picture(
+    width: int, height: int, seed: str, noise: bool, text: tuple[tuple[str, str], ...]
+) -> bytes:
+    return draw(width, height, seed.encode(), noise=noise, text=dict(text))
+
+
+@functools.lru_cache(maxsize=16)
+def _data_url(png: bytes) -> str:
+    return "data:image/png;base64," + base64.b64encode(png).decode()
 
 
 def _tokens(text: str) -> int:
@@ -140,7 +153,7 @@ def compose(body: dict[str, Any], spec: ModelSpec, *, reply_text: str, noise: bo
             "model": spec.id,
             "sources": source_hashes,
         }
-        image_png = draw(width, height, seed_material.encode(), noise=noise, text=metadata)
+        image_png = _picture(width, height, seed_material, noise, tuple(metadata.items()))
 
     text_tokens = _tokens(text)
     prompt_cost = prompt_tokens * spec.prices.prompt
