@@ -16,6 +16,9 @@ _CLIENT_GONE = (BrokenPipeError, ConnectionResetError, ConnectionAbortedError)
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, so clients can pool connections
+    # Headers and body go out in separate writes; with Nagle's algorithm the body then
+    # waits for the client's delayed ACK, adding ~40 ms to every answer.
+    disable_nagle_algorithm = True
     server: _Server
 
     def do_GET(self) -> None:
