@@ -400,13 +400,16 @@ class ChunkAssembler:
         # Unknown values are left out rather than reported as None.
         return {key: value for key, value in metadata.items() if value is not None}
 
+    def usage_metadata(self) -> UsageMetadata | None:
+        return _usage_metadata(self.usage) if self.usage is not None else None
+
     def final_chunk(self) -> AIMessageChunk:
         """The closing chunk: metadata and usage, once."""
         return AIMessageChunk(
             content=[],
             id=self.generation_id,
             response_metadata=self.response_metadata(),
-            usage_metadata=_usage_metadata(self.usage) if self.usage is not None else None,
+            usage_metadata=self.usage_metadata(),
             chunk_position="last",
         )
 
@@ -414,13 +417,17 @@ class ChunkAssembler:
 def message_from_completion(
     completion: Completion, requested_model: str | None = None
 ) -> AIMessage:
-    """The AIMessage for a whole (non-streaming) answer: the stream path, in one step."""
+    """The AIMessage for a whole (non-streaming) answer: the stream path, in one step.
+
+    What ``add`` returns plus what ``final_chunk`` carries, without summing two
+    chunks (the closing chunk has no content, so the sum is just the union).
+    """
     assembler = ChunkAssembler(model=requested_model)
-    total = assembler.add(completion) + assembler.final_chunk()
+    content = assembler.add(completion)
     return AIMessage(
-        content=total.content,
-        additional_kwargs=total.additional_kwargs,
-        response_metadata=total.response_metadata,
-        usage_metadata=total.usage_metadata,
-        id=total.id,
+        content=content.content,
+        additional_kwargs=content.additional_kwargs,
+        response_metadata=assembler.response_metadata(),
+        usage_metadata=assembler.usage_metadata(),
+        id=assembler.generation_id,
     )
