@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
-from operator import itemgetter
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-import httpx
 from langchain_core.callbacks import (
     AsyncCallbackManagerForLLMRun,
     CallbackManagerForLLMRun,
@@ -16,14 +14,10 @@ from langchain_core.language_models import BaseChatModel, LanguageModelInput
 from langchain_core.language_models.base import LangSmithParams
 from langchain_core.language_models.model_profile import ModelProfile
 from langchain_core.messages import AIMessage, BaseMessage
-from langchain_core.output_parsers import JsonOutputParser, PydanticOutputParser
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 from langchain_core.prompt_values import ChatPromptValue, PromptValue
-from langchain_core.runnables import Runnable, RunnableMap, RunnablePassthrough
-from langchain_core.tools import BaseTool
+from langchain_core.runnables import Runnable
 from langchain_core.utils import from_env, secret_from_env
-from langchain_core.utils.function_calling import convert_to_json_schema
-from langchain_core.utils.pydantic import is_basemodel_subclass
 from pydantic import ConfigDict, Field, PrivateAttr, SecretStr
 
 from langchain_nanobanana._catalog import DEFAULT_MODEL, find_model
@@ -32,7 +26,6 @@ from langchain_nanobanana._convert import (
     message_from_completion,
     with_sniffed_mime_types,
 )
-from langchain_nanobanana._http import Transport
 from langchain_nanobanana._request import (
     DEFAULT_BASE_URL,
     build_body,
@@ -45,6 +38,19 @@ from langchain_nanobanana.errors import (
     OpenRouterAuthenticationError,
     OpenRouterError,
 )
+
+if TYPE_CHECKING:
+    import httpx
+    from langchain_core.tools import BaseTool
+
+    from langchain_nanobanana._http import Transport
+
+    SyncClient = httpx.Client | None
+    AsyncClient = httpx.AsyncClient | None
+else:
+    # httpx is imported on the first call, not with the package (it is a tenth of
+    # the import time); pydantic sees Any, type checkers the real types.
+    SyncClient = AsyncClient = Any
 
 _CHAT_PATH = "chat/completions"
 _DONE = b"[DONE]"
@@ -116,9 +122,9 @@ class ChatNanoBanana(BaseChatModel):
     """OpenRouter routing object: order, only, ignore, allow_fallbacks, sort, ..."""
     model_kwargs: dict[str, Any] = Field(default_factory=dict)
     """Other body fields, sent as given (e.g. ``{"user": "u-42"}``)."""
-    http_client: httpx.Client | None = Field(default=None, exclude=True)
+    http_client: SyncClient = Field(default=None, exclude=True)
     """An httpx client to use instead of the built-in pooled one."""
-    http_async_client: httpx.AsyncClient | None = Field(default=None, exclude=True)
+    http_async_client: AsyncClient = Field(default=None, exclude=True)
     """An httpx async client to use instead of the built-in pooled ones."""
     streaming: bool = False
     """When True, ``invoke`` streams under the hood (same result)."""
@@ -128,12 +134,14 @@ class ChatNanoBanana(BaseChatModel):
 
     model_config = ConfigDict(populate_by_name=True, arbitrary_types_allowed=True)
 
-    _transport: Transport | None = PrivateAttr(default=None)
+    _transport: Any = PrivateAttr(default=None)
 
     def model_post_init(self, context: Any, /) -> None:
         super().model_post_init(context)
         check_image_config(self.model, self.aspect_ratio, self.image_size)
         check_base_url(self.base_url, allow_insecure_http=self.allow_insecure_http)
+        if self.http_client is not None or self.http_async_client is not None:
+            _check_clients(self.http_client, self.http_async_client)
 
     # ------------------------------------------------------------ identity
 
@@ -203,21 +211,26 @@ class ChatNanoBanana(BaseChatModel):
     # ------------------------------------------------------------ plumbing
 
     def _get_transport(self) -> Transport:
-        if self._transport is None:
-            headers = {}
-            if self.app_url:
-                headers["HTTP-Referer"] = self.app_url
-            if self.app_title:
-                headers["X-Title"] = self.app_title
-            self._transport = Transport(
-                base_url=self.base_url,
-                timeout=self.timeout,
-                max_retries=self.max_retries,
-                extra_headers=headers,
-                user_client=self.http_client,
-                user_async_client=self.http_async_client,
-            )
-        return self._transport
+        """The instance's one transport (and so its pooled clients), made on first use."""
+        if self._transport is not None:
+            transport: Transport = self._transport
+            return transport
+        from langchain_nanobanana._http import Transport
+
+        headers = {}
+        if self.app_url:
+            headers["HTTP-Referer"] = self.app_url
+        if self.app_title:
+            headers["X-Title"] = self.app_title
+        self._transport = transport = Transport(
+            base_url=self.base_url,
+            timeout=self.timeout,
+            max_retries=self.max_retries,
+            extra_headers=headers,
+            user_client=self.http_client,
+            user_async_client=self.http_async_client,
+        )
+        return transport
 
     def _key(self) -> str:
         if self.api_key is None or not self.api_key.get_secret_value():
@@ -381,40 +394,27 @@ class ChatNanoBanana(BaseChatModel):
                 stacklevel=2,
             )
             method = "json_schema"
-        is_pydantic = isinstance(schema, type) and is_basemodel_subclass(schema)
-        if method == "json_mode":
-            response_format: dict[str, Any] = {"type": "json_object"}
-        else:
-            if schema is None:
-                raise ValueError("with_structured_output(method='json_schema') needs a schema.")
-            json_schema = convert_to_json_schema(schema)
-            response_format = {
-                "type": "json_schema",
-                "json_schema": {
-                    "name": json_schema.get("title", "output"),
-                    "schema": json_schema,
-                    "strict": bool(strict),
-                },
-            }
+        from langchain_nanobanana._structured import parsed_output, response_format_for
+
         llm = self.bind(
-            response_format=response_format,
+            response_format=response_format_for(schema, method, strict),
             modalities=["text"],
             ls_structured_output_format={
                 "kwargs": {"method": method, "strict": strict},
                 "schema": schema,
             },
         )
-        parser: Runnable[Any, Any] = (
-            PydanticOutputParser(pydantic_object=schema) if is_pydantic else JsonOutputParser()  # type: ignore[arg-type]
-        )
-        if not include_raw:
-            return llm | parser
-        parsed = RunnablePassthrough.assign(
-            parsed=itemgetter("raw") | parser, parsing_error=lambda _: None
-        )
-        with_fallback = RunnablePassthrough.assign(parsed=lambda _: None)
-        return RunnableMap(raw=llm) | parsed.with_fallbacks(
-            [with_fallback], exception_key="parsing_error"
+        return parsed_output(llm, schema, include_raw)
+
+
+def _check_clients(sync_client: Any, async_client: Any) -> None:
+    import httpx
+
+    if sync_client is not None and not isinstance(sync_client, httpx.Client):
+        raise TypeError(f"http_client must be an httpx.Client, not {type(sync_client).__name__}.")
+    if async_client is not None and not isinstance(async_client, httpx.AsyncClient):
+        raise TypeError(
+            f"http_async_client must be an httpx.AsyncClient, not {type(async_client).__name__}."
         )
 
 

@@ -7,8 +7,11 @@ import base64
 import hashlib
 import io
 import logging
+import subprocess
+import sys
 from typing import Any
 
+import httpx
 import pytest
 from langchain_core.exceptions import (
     ModelAPIError,
@@ -472,3 +475,19 @@ def test_one_async_client_per_event_loop_reused_across_calls() -> None:
     second_loop = asyncio.run(clients())
     assert first_loop[0] is first_loop[1]
     assert second_loop[0] is not first_loop[0]
+
+
+def test_a_client_that_is_not_httpx_is_refused() -> None:
+    with pytest.raises(TypeError, match=r"http_client must be an httpx\.Client"):
+        ChatNanoBanana(api_key="k", http_client="not a client")
+    with pytest.raises(TypeError, match=r"http_async_client must be an httpx\.AsyncClient"):
+        ChatNanoBanana(api_key="k", http_async_client=httpx.Client())
+
+
+def test_importing_the_package_defers_httpx_and_the_tool() -> None:
+    code = (
+        "import sys, langchain_nanobanana; "
+        "print('httpx' in sys.modules, 'langchain_nanobanana.tools' in sys.modules)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.split() == ["False", "False"]
