@@ -109,14 +109,18 @@ def _peer_openrouter(base_url: str) -> Any:
     )  # type: ignore[call-arg]
 
 
-def _floor(client: httpx.Client, base_url: str, body: dict[str, Any]) -> bytes:
-    """The least any client must do: post, parse the JSON, decode the image."""
+def _floor(client: httpx.Client, base_url: str, body: dict[str, Any], decode: bool = True) -> Any:
+    """The least any client must do: post, parse the JSON, decode the image.
+
+    LangChain's image blocks hold base64, so ChatNanoBanana does not decode; the
+    ``decode=False`` variant is the floor for exactly the work it does.
+    """
     response = client.post(
         f"{base_url}/chat/completions", json=body, headers={"Authorization": f"Bearer {KEY}"}
     )
     answer = response.json()
     url = answer["choices"][0]["message"]["images"][0]["image_url"]["url"]
-    return base64.b64decode(url.partition(",")[2])
+    return base64.b64decode(url.partition(",")[2]) if decode else url
 
 
 def _drain(llm: Any) -> Any:
@@ -149,6 +153,8 @@ def per_call(repeat: int) -> list[dict[str, Any]]:
             )
         )
         rows.append({"work": "bare httpx + json + b64decode (floor)", "median_s": floor})
+        no_decode = median_seconds(lambda: _floor(client, base_url, BODY, decode=False), repeat)
+        rows.append({"work": "bare httpx + json, no decode", "median_s": no_decode})
         ours = _ours(base_url)
         rows.append(
             {
