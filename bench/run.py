@@ -279,17 +279,41 @@ def concurrency(count: int, repeat: int, noise: bool) -> dict[str, Any]:
     }
 
 
-def import_time(statement: str, repeat: int) -> float | str:
+IMPORTS = (
+    "import langchain_nanobanana",
+    "import langchain_openai",
+    "import langchain_openrouter",
+    "from langchain_nanobanana import ChatNanoBanana",
+    "from langchain_openai import ChatOpenAI",
+    "from langchain_openrouter import ChatOpenRouter",
+)
+
+
+def _import_seconds(statement: str) -> float | None:
     code = f"import time; t = time.perf_counter(); {statement}; print(time.perf_counter() - t)"
-    times = []
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    return float(done.stdout) if done.returncode == 0 else None
+
+
+def import_times(repeat: int) -> dict[str, float | str]:
+    """Median seconds per statement, each in a fresh interpreter.
+
+    Rounds go through all statements in turn, so drift in the machine's load
+    spreads over every row instead of landing on one.
+    """
+    times: dict[str, list[float]] = {statement: [] for statement in IMPORTS}
+    missing: set[str] = set()
     for _ in range(repeat):
-        done = subprocess.run(
-            [sys.executable, "-c", code], capture_output=True, text=True, check=False
-        )
-        if done.returncode != 0:
-            return "not installed"
-        times.append(float(done.stdout))
-    return statistics.median(times)
+        for statement in IMPORTS:
+            seconds = _import_seconds(statement)
+            if seconds is None:
+                missing.add(statement)
+            else:
+                times[statement].append(seconds)
+    return {
+        statement: "not installed" if statement in missing else statistics.median(values)
+        for statement, values in times.items()
+    }
 
 
 def first_chunk(repeat: int) -> dict[str, float]:
@@ -411,17 +435,7 @@ def main() -> None:
             concurrency(8 if args.smoke else 64, 1 if args.smoke else 5, noise=True),
             concurrency(8 if args.smoke else 64, 1 if args.smoke else 5, noise=False),
         ],
-        "imports": {
-            statement: import_time(statement, 1 if args.smoke else 7)
-            for statement in (
-                "import langchain_nanobanana",
-                "import langchain_openai",
-                "import langchain_openrouter",
-                "from langchain_nanobanana import ChatNanoBanana",
-                "from langchain_openai import ChatOpenAI",
-                "from langchain_openrouter import ChatOpenRouter",
-            )
-        },
+        "imports": import_times(1 if args.smoke else 15),
         "first_chunk": first_chunk(repeat),
     }
     print(report(results))
