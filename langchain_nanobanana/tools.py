@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import io
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any, Literal
 
 from langchain_core.callbacks import AsyncCallbackManagerForToolRun, CallbackManagerForToolRun
@@ -167,14 +169,10 @@ class NanoBananaImageTool(BaseTool):
     ) -> tuple[str | list[dict[str, Any]], list[dict[str, Any]]]:
         sources = [_source(handle, self._images) for handle in image_ids or []]
         options: dict[str, Any] = {"aspect_ratio": aspect_ratio} if aspect_ratio else {}
-        try:
+        with _as_tool_errors():
             answer = self.llm.invoke(
                 [self._request(prompt, sources)], self._inner_config(run_manager), **options
             )
-        except OpenRouterError as error:
-            raise _tool_error(error) from error
-        except ValueError as error:  # refused locally (a bad image or option): the agent can fix it
-            raise ToolException(str(error)) from error
         images = _images_or_explain(answer)
         handles = [
             self._images.put(image.data, image.mime_type, **_provenance(prompt, image_ids, answer))
@@ -191,14 +189,10 @@ class NanoBananaImageTool(BaseTool):
     ) -> tuple[str | list[dict[str, Any]], list[dict[str, Any]]]:
         sources = [await _asource(handle, self._images) for handle in image_ids or []]
         options: dict[str, Any] = {"aspect_ratio": aspect_ratio} if aspect_ratio else {}
-        try:
+        with _as_tool_errors():
             answer = await self.llm.ainvoke(
                 [self._request(prompt, sources)], self._inner_config(run_manager), **options
             )
-        except OpenRouterError as error:
-            raise _tool_error(error) from error
-        except ValueError as error:  # refused locally (a bad image or option): the agent can fix it
-            raise ToolException(str(error)) from error
         images = _images_or_explain(answer)
         handles = [
             await self._images.aput(
@@ -301,6 +295,17 @@ def _images_or_explain(answer: AIMessage) -> list[GeneratedImage]:
     raise ToolException(
         f"The image model returned no image (finish reason {reason or 'unknown'}).{words} {advice}"
     )
+
+
+@contextmanager
+def _as_tool_errors() -> Iterator[None]:
+    """Failures the agent can act on become ToolExceptions (and so error ToolMessages)."""
+    try:
+        yield
+    except OpenRouterError as error:
+        raise _tool_error(error) from error
+    except ValueError as error:  # refused locally (a bad image or option): the agent can fix it
+        raise ToolException(str(error)) from error
 
 
 def _tool_error(error: OpenRouterError) -> Exception:
