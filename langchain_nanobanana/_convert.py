@@ -209,7 +209,10 @@ def to_openrouter_messages(messages: Sequence[BaseMessage]) -> list[dict[str, An
                 if only_text and isinstance(message.content, str)
                 else user_parts
             )
-            converted.append({"role": "user", "content": content})
+            user: dict[str, Any] = {"role": "user", "content": content}
+            if message.name:
+                user["name"] = message.name
+            converted.append(user)
             continue
         carried_media.extend(part for part in parts if part["type"] != "text")
         entry: dict[str, Any] = {"role": role, "content": _joined_text(parts)}
@@ -217,7 +220,7 @@ def to_openrouter_messages(messages: Sequence[BaseMessage]) -> list[dict[str, An
             entry["reasoning_details"] = message.additional_kwargs["reasoning_details"]
         if isinstance(message, ToolMessage):
             entry["tool_call_id"] = message.tool_call_id
-        if message.name and role in ("user", "assistant", "system"):
+        if message.name and role in ("assistant", "system"):
             entry["name"] = message.name
         converted.append(entry)
     if carried_media:

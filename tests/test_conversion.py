@@ -172,14 +172,14 @@ def test_an_image_over_30_mb_is_refused_before_upload() -> None:
 def test_roles_and_plain_strings() -> None:
     messages = [
         SystemMessage("be brief"),
-        HumanMessage("hi"),
+        HumanMessage("hi", name="ann"),
         AIMessage("hello", name="bot"),
         ChatMessage(role="human", content="again"),
         ToolMessage("done", tool_call_id="t1"),
     ]
     assert to_openrouter_messages(messages) == [
         {"role": "system", "content": "be brief"},
-        {"role": "user", "content": "hi"},
+        {"role": "user", "content": "hi", "name": "ann"},
         {"role": "assistant", "content": "hello", "name": "bot"},
         {"role": "user", "content": "again"},
         {"role": "tool", "content": "done", "tool_call_id": "t1"},
