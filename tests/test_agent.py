@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import io
 import re
@@ -136,3 +137,32 @@ def test_lcel_chain_prompt_model_extractor(fake: FakeOpenRouter) -> None:
     assert image.mime_type == "image/png"
     assert image.size == (1024, 1024)
     assert fake.requests[-1].body["messages"][0]["content"] == "A watercolour picture of a banana"
+
+
+def test_async_agent_edits_an_attached_photo_the_model_can_still_see(fake: FakeOpenRouter) -> None:
+    tool = NanoBananaImageTool(llm=fake.chat_model())
+    agent_model = ScriptedAgentModel(
+        turns=[
+            lambda m: _call_tool({"prompt": "add a hat", "image_ids": [_attached_handle(m)]}, "c1"),
+            lambda m: AIMessage(content="done"),
+        ]
+    )
+    agent = create_agent(agent_model, tools=[tool], middleware=[AttachedImagesMiddleware(tool)])
+    photo = _photo()
+    user = HumanMessage(
+        [
+            {"type": "text", "text": "put a hat on me"},
+            {
+                "type": "image",
+                "base64": base64.b64encode(photo).decode(),
+                "mime_type": "image/jpeg",
+            },
+        ]
+    )
+
+    state = asyncio.run(agent.ainvoke({"messages": [user]}))
+
+    sent = fake.requests[-1].body["messages"][-1]["content"][1]
+    assert _data_url_bytes(sent) == photo
+    assert [image.data for image in images_from(agent_model.seen[0][0])] == [photo]
+    assert not any(_has_base64(message) for message in state["messages"])
