@@ -46,6 +46,11 @@ def _photo() -> bytes:
     return buffer.getvalue()
 
 
+def _asking_with_photo(text: str, photo: bytes) -> HumanMessage:
+    image = {"type": "image", "base64": base64.b64encode(photo).decode(), "mime_type": "image/jpeg"}
+    return HumanMessage([{"type": "text", "text": text}, image])
+
+
 def _data_url_bytes(part: dict[str, Any]) -> bytes:
     return base64.b64decode(part["image_url"]["url"].split(",", 1)[1])
 
@@ -71,16 +76,7 @@ def test_agent_generates_edits_by_handle_edits_the_users_photo_then_answers(
     )
     agent = create_agent(agent_model, tools=[tool], middleware=[AttachedImagesMiddleware(tool)])
     photo = _photo()
-    user = HumanMessage(
-        [
-            {"type": "text", "text": "Draw a dish, make it blue, then edit my photo."},
-            {
-                "type": "image",
-                "base64": base64.b64encode(photo).decode(),
-                "mime_type": "image/jpeg",
-            },
-        ]
-    )
+    user = _asking_with_photo("Draw a dish, make it blue, then edit my photo.", photo)
 
     state = agent.invoke({"messages": [user]})
 
@@ -149,16 +145,7 @@ def test_async_agent_edits_an_attached_photo_the_model_can_still_see(fake: FakeO
     )
     agent = create_agent(agent_model, tools=[tool], middleware=[AttachedImagesMiddleware(tool)])
     photo = _photo()
-    user = HumanMessage(
-        [
-            {"type": "text", "text": "put a hat on me"},
-            {
-                "type": "image",
-                "base64": base64.b64encode(photo).decode(),
-                "mime_type": "image/jpeg",
-            },
-        ]
-    )
+    user = _asking_with_photo("put a hat on me", photo)
 
     state = asyncio.run(agent.ainvoke({"messages": [user]}))
 
