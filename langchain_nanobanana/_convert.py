@@ -309,7 +309,9 @@ class ChunkAssembler:
     _produced: list[AIMessageChunk] = field(default_factory=list)
 
     def _index_for(self, kind: str) -> int:
-        if self._open_run != kind:
+        # Deltas of one text (or reasoning) run share an index, so they concatenate;
+        # an image always opens a new one.
+        if kind == "image" or self._open_run != kind:
             self._open_run = kind
             self._next_index += 1
         return self._next_index - 1
@@ -327,7 +329,9 @@ class ChunkAssembler:
         self._note_envelope(completion)
         blocks: list[dict[str, Any]] = []
         additional: dict[str, Any] = {}
+        failed = completion.error is not None
         choice_error = None
+        # OpenRouter's image models answer with one choice (no ``n``).
         for choice in completion.choices[:1]:
             payload: Delta = choice.payload
             self.finish_reason = choice.finish_reason or self.finish_reason
@@ -349,23 +353,21 @@ class ChunkAssembler:
             if payload.reasoning_details:
                 additional["reasoning_details"] = payload.reasoning_details
             for image in payload.images or []:
-                self._open_run = None
-                index = self._index_for("image")
-                blocks.append(
-                    _image_block(
-                        image, f"{self.generation_id or 'image'}-{self._images_seen}", index
-                    )
-                )
+                block_id = f"{self.generation_id or 'image'}-{self._images_seen}"
+                blocks.append(_image_block(image, block_id, self._index_for("image")))
                 self._images_seen += 1
-            if choice.finish_reason == "error" or choice.error is not None:
-                choice_error = choice.error
+            failed = failed or choice.finish_reason == "error" or choice.error is not None
+            choice_error = choice.error
         chunk = AIMessageChunk(content=blocks, additional_kwargs=additional, id=self.generation_id)  # type: ignore[arg-type]
         self._produced.append(chunk)
-        if completion.error is not None or choice_error is not None:
+        if failed:
             error = completion.error or choice_error
+            reported = (
+                error.model_dump() if error is not None else {"message": "finish_reason error"}
+            )
             raise error_from_body(
                 None,
-                {"error": error.model_dump() if error is not None else {}},
+                {"error": reported},
                 generation_id=self.generation_id,
                 partial_message=self.partial_message(),
             )

@@ -498,3 +498,12 @@ def test_reasoning_and_its_details_are_kept_for_sending_back() -> None:
     resent = to_openrouter_messages([HumanMessage("draw"), message, HumanMessage("again")])
     assert resent[1]["reasoning_details"] == details
     assert resent[1]["content"] == "Here you go"
+
+
+def test_finish_reason_error_without_an_error_object_still_raises() -> None:
+    assembler = ChunkAssembler()
+    assembler.add(parse_completion(_chunk({"content": "partial"})))
+    with pytest.raises(OpenRouterAPIError, match="finish_reason error") as caught:
+        assembler.add(parse_completion(_chunk({"content": ""}, "error")))
+    assert caught.value.partial_message is not None
+    assert caught.value.partial_message.text == "partial"
