@@ -12,7 +12,7 @@ import logging
 import random
 import time
 import weakref
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncGenerator, Generator, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -127,12 +127,6 @@ class Transport:
             self._async_clients[loop] = client
         return client
 
-    def close(self) -> None:
-        """Close the pooled sync client (async ones close with their loops)."""
-        if self._client is not None:
-            self._client.close()
-            self._client = None
-
     # ------------------------------------------------------------ requests
 
     def _request(
@@ -213,7 +207,7 @@ class Transport:
             await _asleep(self._wait(attempt, error))
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def stream(self, path: str, api_key: str, body: dict[str, Any]) -> Iterator[bytes]:
+    def stream(self, path: str, api_key: str, body: dict[str, Any]) -> Generator[bytes, None, None]:
         """POST with ``stream: true`` and yield each SSE data payload.
 
         Failures before the first byte of a 200 answer are retried like ``post``;
@@ -250,7 +244,9 @@ class Transport:
                 raise error
             _sleep(self._wait(attempt, error))
 
-    async def astream(self, path: str, api_key: str, body: dict[str, Any]) -> AsyncIterator[bytes]:
+    async def astream(
+        self, path: str, api_key: str, body: dict[str, Any]
+    ) -> AsyncGenerator[bytes, None]:
         client = self.async_client()
         for attempt in range(self.max_retries + 1):
             request = self._request(client, path, api_key, body)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
+from contextlib import aclosing, closing
 from typing import TYPE_CHECKING, Any, Literal
 
 from langchain_core.callbacks import (
@@ -305,20 +306,23 @@ class ChatNanoBanana(BaseChatModel):
         body = self._body(messages, stop, True, kwargs)
         assembler = ChunkAssembler(model=body["model"])
         finished = False
+        # closing(): after [DONE] the response is closed at once, returning its connection
+        # to the pool, rather than whenever the abandoned generator is collected.
         try:
-            for data in self._get_transport().stream(_CHAT_PATH, self._key(), body):
-                if data == _DONE:
-                    finished = True
-                    break
-                completion = parse_completion(data)
-                del data  # free the (megabyte) line before the image is copied out of it
-                chunk = assembler.add(completion)
-                if chunk.content or chunk.additional_kwargs:
-                    if run_manager:
-                        run_manager.on_llm_new_token(
-                            chunk.text, chunk=ChatGenerationChunk(message=chunk)
-                        )
-                    yield ChatGenerationChunk(message=chunk)
+            with closing(self._get_transport().stream(_CHAT_PATH, self._key(), body)) as payloads:
+                for data in payloads:
+                    if data == _DONE:
+                        finished = True
+                        break
+                    completion = parse_completion(data)
+                    del data  # free the (megabyte) line before the image is copied out of it
+                    chunk = assembler.add(completion)
+                    if chunk.content or chunk.additional_kwargs:
+                        if run_manager:
+                            run_manager.on_llm_new_token(
+                                chunk.text, chunk=ChatGenerationChunk(message=chunk)
+                            )
+                        yield ChatGenerationChunk(message=chunk)
         except OpenRouterError as error:
             raise _with_partial(error, assembler) from None
         yield _closing_chunk(assembler, finished)
@@ -334,19 +338,21 @@ class ChatNanoBanana(BaseChatModel):
         assembler = ChunkAssembler(model=body["model"])
         finished = False
         try:
-            async for data in self._get_transport().astream(_CHAT_PATH, self._key(), body):
-                if data == _DONE:
-                    finished = True
-                    break
-                completion = parse_completion(data)
-                del data  # free the (megabyte) line before the image is copied out of it
-                chunk = assembler.add(completion)
-                if chunk.content or chunk.additional_kwargs:
-                    if run_manager:
-                        await run_manager.on_llm_new_token(
-                            chunk.text, chunk=ChatGenerationChunk(message=chunk)
-                        )
-                    yield ChatGenerationChunk(message=chunk)
+            stream = self._get_transport().astream(_CHAT_PATH, self._key(), body)
+            async with aclosing(stream) as payloads:
+                async for data in payloads:
+                    if data == _DONE:
+                        finished = True
+                        break
+                    completion = parse_completion(data)
+                    del data  # free the (megabyte) line before the image is copied out of it
+                    chunk = assembler.add(completion)
+                    if chunk.content or chunk.additional_kwargs:
+                        if run_manager:
+                            await run_manager.on_llm_new_token(
+                                chunk.text, chunk=ChatGenerationChunk(message=chunk)
+                            )
+                        yield ChatGenerationChunk(message=chunk)
         except OpenRouterError as error:
             raise _with_partial(error, assembler) from None
         yield _closing_chunk(assembler, finished)

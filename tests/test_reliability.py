@@ -340,3 +340,17 @@ def test_plain_http_elsewhere_needs_an_explicit_opt_in() -> None:
     assert llm.base_url.startswith("http://")
     for url in ("http://127.0.0.1:1/api/v1", "http://localhost/api/v1", "http://[::1]:1/api/v1"):
         ChatNanoBanana(api_key=TEST_KEY, base_url=url)
+
+
+def test_a_finished_stream_returns_its_connection_to_the_pool_at_once(
+    fake: FakeOpenRouter, base_url: str
+) -> None:
+    llm = _model(base_url)
+
+    async def busy_connections_right_after_the_stream() -> list[Any]:
+        chunks = [chunk async for chunk in llm.astream("a banana")]
+        assert chunks
+        pool = llm._get_transport().async_client()._transport._pool  # type: ignore[attr-defined]
+        return [c for c in pool.connections if not c.is_idle()]
+
+    assert asyncio.run(busy_connections_right_after_the_stream()) == []
