@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +39,8 @@ class GeneratedImage:
     data: bytes = field(repr=False)
     mime_type: str
     id: str | None = None
+    encoded: str | None = field(default=None, repr=False, compare=False)
+    """The base64 text the image arrived as, if it did: reused, never encoded again."""
 
     @classmethod
     def from_bytes(cls, data: bytes, id: str | None = None) -> GeneratedImage:
@@ -60,7 +62,7 @@ class GeneratedImage:
 
     @property
     def base64(self) -> str:
-        return base64.b64encode(self.data).decode()
+        return self.encoded if self.encoded is not None else base64.b64encode(self.data).decode()
 
     @property
     def data_url(self) -> str:
@@ -78,6 +80,10 @@ class GeneratedImage:
             target = target / f"{self.id or 'image'}{self.extension}"
         target.write_bytes(self.data)
         return target
+
+    def with_id(self, id: str) -> GeneratedImage:
+        """The same image under another id (a handle, say), keeping its base64 text."""
+        return replace(self, id=id)
 
     def to_block(self) -> dict[str, Any]:
         """The standard LangChain image block for this image."""
@@ -104,7 +110,7 @@ def _from_block(block: Any) -> GeneratedImage | None:
     if kind == "image" and isinstance(block.get("base64"), str):
         data = base64.b64decode(block["base64"])
         mime_type = block.get("mime_type") or sniff_mime_type(data[:16]) or "image/png"
-        return GeneratedImage(data, mime_type, block.get("id"))
+        return GeneratedImage(data, mime_type, block.get("id"), encoded=block["base64"])
     if kind == "image_url":
         url = (
             block["image_url"]["url"]
@@ -113,7 +119,8 @@ def _from_block(block: Any) -> GeneratedImage | None:
         )
         parsed = split_data_url(url) if isinstance(url, str) else None
         if parsed is not None:
-            return GeneratedImage(base64.b64decode(parsed[1]), parsed[0], block.get("id"))
+            mime_type, encoded = parsed
+            return GeneratedImage(base64.b64decode(encoded), mime_type, block.get("id"), encoded)
     return None
 
 

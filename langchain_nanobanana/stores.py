@@ -154,9 +154,9 @@ class ImageStore:
         data, record = values
         if data is None:
             raise UnknownImageError(handle)
-        mime_type = json.loads(record)["mime_type"] if record else None
-        image = GeneratedImage.from_bytes(data, handle)
-        return GeneratedImage(data, mime_type or image.mime_type, handle)
+        if record is None:  # stored by something other than ImageStore.put
+            return GeneratedImage.from_bytes(data, handle)
+        return GeneratedImage(data, json.loads(record)["mime_type"], handle)
 
     def metadata(self, handle: str) -> dict[str, Any]:
         """What was recorded with the image (mime type, size, prompt, sources)."""

@@ -138,7 +138,7 @@ class NanoBananaImageTool(BaseTool):
                 continue
             handle = self._images.put(attached[0].data, attached[0].mime_type, origin="attachment")
             handles.append(handle)
-            stored = GeneratedImage(attached[0].data, attached[0].mime_type, handle)
+            stored = attached[0].with_id(handle)
             new_content.append({"type": "text", "text": f"[attached image {_describe(stored)}]"})
         kwargs = {**message.additional_kwargs, HANDLES_KEY: handles}
         return message.model_copy(update={"content": new_content, "additional_kwargs": kwargs})
@@ -209,10 +209,7 @@ class NanoBananaImageTool(BaseTool):
         handles: list[str],
         sources: list[str],
     ) -> tuple[str | list[dict[str, Any]], list[dict[str, Any]]]:
-        stored = [
-            GeneratedImage(image.data, image.mime_type, handle)
-            for image, handle in zip(images, handles, strict=True)
-        ]
+        stored = [image.with_id(handle) for image, handle in zip(images, handles, strict=True)]
         sentence = _sentence(stored, sources, answer.text)
         artifact = [_artifact_block(image, self.artifact_mode) for image in stored]
         if not self.show_image_to_model:

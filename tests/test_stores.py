@@ -139,3 +139,13 @@ def test_generated_image_save_and_notebook_display(tmp_path: Path) -> None:
     assert image.save(tmp_path / "x.png").read_bytes() == image.data
     assert image._repr_mimebundle_()["image/png"] == image.data
     assert image.data_url.startswith("data:image/png;base64,iVBOR")
+
+
+def test_an_image_that_arrived_as_base64_is_not_encoded_again() -> None:
+    text = GeneratedImage(_png(), "image/png").base64
+    block = {"type": "image", "base64": text, "mime_type": "image/png", "id": "gen-1-0"}
+
+    (image,) = images_from([block])
+
+    assert image.to_block()["base64"] is text
+    assert image.with_id("img_0000abcd").to_block() == {**block, "id": "img_0000abcd"}
