@@ -13,7 +13,6 @@ refused or failed, 3 when the answer held no image.
 from __future__ import annotations
 
 import argparse
-import base64
 import json
 import os
 import re
@@ -26,19 +25,12 @@ import httpx
 from langchain_core.messages import AIMessage, HumanMessage
 
 from langchain_nanobanana._catalog import ALL_ASPECT_RATIOS, ALL_IMAGE_SIZES, DEFAULT_MODEL
-from langchain_nanobanana._dimensions import image_dimensions
-from langchain_nanobanana._media import sniff_mime_type
 from langchain_nanobanana._model_list import fetch_image_models, models_table
 from langchain_nanobanana._progress import Progress
 from langchain_nanobanana.errors import OpenRouterError
+from langchain_nanobanana.images import GeneratedImage, images_from
 
 EXIT_OK, EXIT_API, EXIT_USAGE, EXIT_NO_IMAGE = 0, 1, 2, 3
-_EXTENSIONS = {
-    "image/png": ".png",
-    "image/jpeg": ".jpg",
-    "image/webp": ".webp",
-    "image/gif": ".gif",
-}
 
 
 class CommandError(Exception):
@@ -87,12 +79,10 @@ def _input_message(prompt: str, images: Sequence[Path]) -> HumanMessage:
             raise CommandError(
                 f"Cannot read input image {path}: {exc.strerror}.", EXIT_USAGE
             ) from None
-        mime_type = sniff_mime_type(data[:16])
-        if mime_type is None or not mime_type.startswith("image/"):
+        image = GeneratedImage.from_bytes(data)
+        if not image.mime_type.startswith("image/"):
             raise CommandError(f"{path} is not a PNG, JPEG, WebP or GIF image.", EXIT_USAGE)
-        content.append(
-            {"type": "image", "base64": base64.b64encode(data).decode(), "mime_type": mime_type}
-        )
+        content.append(image.to_block())
     return HumanMessage(content=content)  # type: ignore[arg-type]
 
 
@@ -116,10 +106,10 @@ def _output_path(requested: Path | None, prompt: str, extension: str, force: boo
     return candidate
 
 
-def _first_image(message: AIMessage) -> tuple[bytes, str]:
-    for block in message.content_blocks:
-        if block["type"] == "image" and block.get("base64"):
-            return base64.b64decode(block["base64"]), block.get("mime_type") or "image/png"
+def _first_image(message: AIMessage) -> GeneratedImage:
+    images = images_from(message)
+    if images:
+        return images[0]
     reason = message.response_metadata.get("native_finish_reason") or "no reason given"
     said = message.text.strip()
     raise CommandError(
@@ -154,14 +144,14 @@ def _generate(args: argparse.Namespace) -> dict[str, Any]:
         raise CommandError(str(exc), EXIT_USAGE) from None
     except OpenRouterError as exc:
         raise CommandError(str(exc), EXIT_API) from None
-    data, mime_type = _first_image(answer)
-    path = _output_path(args.output, args.prompt, _EXTENSIONS.get(mime_type, ".img"), args.force)
-    path.write_bytes(data)
-    width, height = image_dimensions(data) or (None, None)
+    image = _first_image(answer)
+    path = _output_path(args.output, args.prompt, image.extension, args.force)
+    image.save(path)
+    width, height = image.size or (None, None)
     usage: dict[str, Any] = dict(answer.usage_metadata or {})
     return {
         "path": str(path),
-        "mime_type": mime_type,
+        "mime_type": image.mime_type,
         "width": width,
         "height": height,
         "input_tokens": usage.get("input_tokens"),
