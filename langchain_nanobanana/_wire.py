@@ -17,7 +17,8 @@ from langchain_nanobanana._error_mapping import unreadable_answer
 
 
 class _Lenient(BaseModel):
-    model_config = ConfigDict(extra="allow")
+    # defer_build: validators are built on the first answer parsed, not at import.
+    model_config = ConfigDict(extra="allow", defer_build=True)
 
 
 class ImageURL(_Lenient):

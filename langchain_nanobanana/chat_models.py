@@ -133,7 +133,11 @@ class ChatNanoBanana(BaseChatModel):
     """Allow a plain-http ``base_url`` that is not on this machine (the key would travel
     unencrypted); loopback addresses are always allowed."""
 
-    model_config = ConfigDict(populate_by_name=True, arbitrary_types_allowed=True)
+    # defer_build: the validator is built on first construction, not at import
+    # (about half of the package's own import cost).
+    model_config = ConfigDict(
+        populate_by_name=True, arbitrary_types_allowed=True, defer_build=True
+    )
 
     _transport: Any = PrivateAttr(default=None)
 
