@@ -135,9 +135,7 @@ class ChatNanoBanana(BaseChatModel):
 
     # defer_build: the validator is built on first construction, not at import
     # (about half of the package's own import cost).
-    model_config = ConfigDict(
-        populate_by_name=True, arbitrary_types_allowed=True, defer_build=True
-    )
+    model_config = ConfigDict(populate_by_name=True, arbitrary_types_allowed=True, defer_build=True)
 
     _transport: Any = PrivateAttr(default=None)
 
