@@ -22,6 +22,7 @@ from langchain_nanobanana._error_mapping import (
     error_from_body,
     is_retryable_status,
 )
+from langchain_nanobanana._pool import sharded_transport
 from langchain_nanobanana._sse import aiter_sse_data, iter_sse_data
 from langchain_nanobanana.errors import (
     OpenRouterConnectionError,
@@ -93,8 +94,9 @@ class Transport:
     """Sends chat/completions requests for one model instance.
 
     Owns one pooled ``httpx.Client`` and one ``httpx.AsyncClient`` per event loop
-    (an async client is bound to the loop it first ran on), unless the user
-    supplied their own clients, which are then used as they are.
+    (an async client is bound to the loop it first ran on; its connections are
+    spread over several small pools, see ``_pool``), unless the user supplied
+    their own clients, which are then used as they are.
     """
 
     base_url: str
@@ -123,7 +125,7 @@ class Transport:
         loop = asyncio.get_running_loop()
         client = self._async_clients.get(loop)
         if client is None:
-            client = httpx.AsyncClient(timeout=self.timeout, limits=_POOL_LIMITS)
+            client = httpx.AsyncClient(timeout=self.timeout, transport=sharded_transport())
             self._async_clients[loop] = client
         return client
 

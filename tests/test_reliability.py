@@ -119,6 +119,14 @@ def test_short_soak(backoffs: list[float]) -> None:
     assert report.faults_injected > 0
 
 
+def _busy_async_connections(llm: ChatNanoBanana) -> list[Any]:
+    """Requests the model's async pools still count, and connections not back in them."""
+    sharded = llm._get_transport().async_client()._transport  # type: ignore[attr-defined]
+    connections = [c for shard in sharded._transports for c in shard._pool.connections]
+    busy = [c for c in connections if not c.is_idle() and not c.is_closed()]
+    return [*(n for n in sharded.in_flight if n), *busy]
+
+
 def test_a_cancelled_stream_closes_its_connection(fake: FakeOpenRouter, base_url: str) -> None:
     llm = _model(base_url)
 
@@ -132,9 +140,8 @@ def test_a_cancelled_stream_closes_its_connection(fake: FakeOpenRouter, base_url
         return llm._get_transport().async_client()
 
     async def run() -> list[Any]:
-        client = await first_chunk_then_stop()
-        connections = list(client._transport._pool.connections)  # type: ignore[attr-defined]
-        return [c for c in connections if not c.is_idle() and not c.is_closed()]
+        await first_chunk_then_stop()
+        return _busy_async_connections(llm)
 
     assert asyncio.run(run()) == []
 
@@ -350,7 +357,6 @@ def test_a_finished_stream_returns_its_connection_to_the_pool_at_once(
     async def busy_connections_right_after_the_stream() -> list[Any]:
         chunks = [chunk async for chunk in llm.astream("a banana")]
         assert chunks
-        pool = llm._get_transport().async_client()._transport._pool  # type: ignore[attr-defined]
-        return [c for c in pool.connections if not c.is_idle()]
+        return _busy_async_connections(llm)
 
     assert asyncio.run(busy_connections_right_after_the_stream()) == []
