@@ -14,9 +14,10 @@ Scenarios:
    httpx post + json parse + base64 decode, vs ChatOpenAI and ChatOpenRouter;
 2. one 4096x4096 answer (~30 MB base64): wall time and peak traced memory / payload;
 3. 64 concurrent ainvoke with 200 ms server latency, vs a bare httpx.AsyncClient burst
-   and the 0.2 s ideal, with large and small answers; abatch with max_concurrency;
-4. import time in fresh processes (the package, and its chat model class), vs
-   langchain_openai and langchain_openrouter;
+   (a new client, and a reused warm one) and the 0.2 s ideal, with large and small
+   answers; abatch with max_concurrency;
+4. import time in fresh processes (the chat model class, then a ready instance), whole
+   and on top of langchain-core's chat model base, vs langchain_openai and langchain_openrouter;
 5. time to the first streamed chunk (text comes before the image).
 """
 
@@ -27,6 +28,7 @@ import asyncio
 import base64
 import json
 import multiprocessing
+import os
 import platform
 import statistics
 import subprocess
@@ -225,26 +227,36 @@ def big_answer(repeat: int, image_size: str) -> dict[str, Any]:
     }
 
 
-async def _burst(base_url: str, count: int) -> float:
-    async with httpx.AsyncClient(timeout=60, limits=httpx.Limits(max_connections=100)) as client:
-        started = time.perf_counter()
-        responses = await asyncio.gather(
-            *(
-                client.post(
-                    f"{base_url}/chat/completions",
-                    json=BODY,
-                    headers={"Authorization": f"Bearer {KEY}"},
-                )
-                for _ in range(count)
+async def _bare_burst(client: httpx.AsyncClient, base_url: str, count: int) -> float:
+    started = time.perf_counter()
+    responses = await asyncio.gather(
+        *(
+            client.post(
+                f"{base_url}/chat/completions",
+                json=BODY,
+                headers={"Authorization": f"Bearer {KEY}"},
             )
+            for _ in range(count)
         )
-        for response in responses:
-            base64.b64decode(
-                response.json()["choices"][0]["message"]["images"][0]["image_url"]["url"].partition(
-                    ","
-                )[2]
-            )
-        return time.perf_counter() - started
+    )
+    for response in responses:
+        base64.b64decode(
+            response.json()["choices"][0]["message"]["images"][0]["image_url"]["url"].partition(
+                ","
+            )[2]
+        )
+    return time.perf_counter() - started
+
+
+def _bare_client() -> httpx.AsyncClient:
+    return httpx.AsyncClient(
+        timeout=60, limits=httpx.Limits(max_connections=100, max_keepalive_connections=100)
+    )
+
+
+async def _fresh_bare_burst(base_url: str, count: int) -> float:
+    async with _bare_client() as client:
+        return await _bare_burst(client, base_url, count)
 
 
 async def _ours_burst(llm: ChatNanoBanana, count: int) -> float:
@@ -264,11 +276,19 @@ def concurrency(count: int, repeat: int, noise: bool) -> dict[str, Any]:
         llm = _ours(base_url)
 
         async def run() -> dict[str, float]:
-            await _ours_burst(llm, 4)  # warm the pool
-            bare = statistics.median([await _burst(base_url, count) for _ in range(repeat)])
-            ours = statistics.median([await _ours_burst(llm, count) for _ in range(repeat)])
-            batch = statistics.median([await _ours_abatch(llm, count, 16) for _ in range(repeat)])
-            return {"bare_s": bare, "ours_s": ours, "abatch16_s": batch}
+            times: dict[str, list[float]] = {"bare_s": [], "bare_warm_s": [], "ours_s": []}
+            async with _bare_client() as warm:
+                await _bare_burst(warm, base_url, count)  # open its connections
+                await _ours_burst(llm, count)  # and ours
+                for _ in range(repeat):  # interleaved, so load drift hits every row
+                    times["bare_s"].append(await _fresh_bare_burst(base_url, count))
+                    times["bare_warm_s"].append(await _bare_burst(warm, base_url, count))
+                    times["ours_s"].append(await _ours_burst(llm, count))
+            batch = [await _ours_abatch(llm, count, 16) for _ in range(repeat)]
+            return {
+                **{name: statistics.median(values) for name, values in times.items()},
+                "abatch16_s": statistics.median(batch),
+            }
 
         result = asyncio.run(run())
     return {
@@ -279,41 +299,91 @@ def concurrency(count: int, repeat: int, noise: bool) -> dict[str, Any]:
     }
 
 
-IMPORTS = (
-    "import langchain_nanobanana",
-    "import langchain_openai",
-    "import langchain_openrouter",
-    "from langchain_nanobanana import ChatNanoBanana",
-    "from langchain_openai import ChatOpenAI",
-    "from langchain_openrouter import ChatOpenRouter",
-)
+# What a user writes before the first call: the import, then a ready model.
+IMPORTS = {
+    "langchain-nanobanana": (
+        "from langchain_nanobanana import ChatNanoBanana",
+        "ChatNanoBanana(api_key='k')",
+    ),
+    "langchain-openai": (
+        "from langchain_openai import ChatOpenAI",
+        "ChatOpenAI(model='google/gemini-2.5-flash-image', api_key='k')",
+    ),
+    "langchain-openrouter": (
+        "from langchain_openrouter import ChatOpenRouter",
+        "ChatOpenRouter(model='google/gemini-2.5-flash-image', api_key='k')",
+    ),
+}
+# All three sit on langchain-core's chat model base; loading it first leaves each
+# package's own share.
+CORE_BASE = "import langchain_core.language_models.chat_models"
+# On CPython 3.11 the same import takes up to ~20% longer or shorter depending on
+# how deep the importing call stack is (measured here: 0.47-0.59 s for langchain-core
+# alone), so the import statement runs at a different depth each round.
+STACK_DEPTHS = (0, 5, 10, 15, 20, 25, 30)
 
 
-def _import_seconds(statement: str) -> float | None:
-    code = f"import time; t = time.perf_counter(); {statement}; print(time.perf_counter() - t)"
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+def _timed_code(preload: str, statement: str, depth: int) -> str:
+    return (
+        f"{preload}\n"
+        "import time\n"
+        "def nest(depth):\n"
+        "    if depth:\n"
+        "        return nest(depth - 1)\n"
+        "    start = time.perf_counter()\n"
+        f"    exec({statement!r}, {{}})\n"
+        "    return time.perf_counter() - start\n"
+        f"print(nest({depth}))\n"
+    )
+
+
+def _seconds_in_fresh_process(code: str) -> float | None:
+    # Bytecode may be written (pip compiles installed peers; an editable checkout
+    # compiles on the warm-up round), so no row pays for compiling source.
+    env = {key: value for key, value in os.environ.items() if key != "PYTHONDONTWRITEBYTECODE"}
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=False, env=env
+    )
     return float(done.stdout) if done.returncode == 0 else None
 
 
-def import_times(repeat: int) -> dict[str, float | str]:
-    """Median seconds per statement, each in a fresh interpreter.
+def import_times(repeat: int) -> list[dict[str, Any]]:
+    """Per package, median seconds in fresh interpreters for four things.
 
-    Rounds go through all statements in turn, so drift in the machine's load
-    spreads over every row instead of landing on one.
+    ``import``: the chat model class. ``import_and_construct``: the class and a
+    ready instance. ``own_import`` and ``own_import_and_construct``: the same with
+    langchain-core's chat model base already loaded. Rounds go through every
+    package in turn, so drift in the machine's load spreads over every row.
     """
-    times: dict[str, list[float]] = {statement: [] for statement in IMPORTS}
-    missing: set[str] = set()
-    for _ in range(repeat):
-        for statement in IMPORTS:
-            seconds = _import_seconds(statement)
-            if seconds is None:
-                missing.add(statement)
-            else:
-                times[statement].append(seconds)
-    return {
-        statement: "not installed" if statement in missing else statistics.median(values)
-        for statement, values in times.items()
+    measures = {
+        "import": ("", False),
+        "import_and_construct": ("", True),
+        "own_import": (CORE_BASE, False),
+        "own_import_and_construct": (CORE_BASE, True),
     }
+    times: dict[tuple[str, str], list[float]] = {}
+    missing: set[str] = set()
+    for round_number in range(repeat + 1):  # round 0 warms caches and writes bytecode
+        depth = STACK_DEPTHS[round_number % len(STACK_DEPTHS)]
+        for package, (statement, construct) in IMPORTS.items():
+            for measure, (preload, with_instance) in measures.items():
+                timed = f"{statement}; {construct}" if with_instance else statement
+                seconds = _seconds_in_fresh_process(_timed_code(preload, timed, depth))
+                if seconds is None:
+                    missing.add(package)
+                elif round_number:
+                    times.setdefault((package, measure), []).append(seconds)
+    return [
+        {
+            "package": package,
+            "statement": IMPORTS[package][0],
+            **{
+                measure: None if package in missing else statistics.median(times[package, measure])
+                for measure in measures
+            },
+        }
+        for package in IMPORTS
+    ]
 
 
 def first_chunk(repeat: int) -> dict[str, float]:
@@ -329,6 +399,7 @@ def first_chunk(repeat: int) -> dict[str, float]:
                 pass
             return elapsed
 
+        until_first()  # a warm connection and a drawn picture, as for every other row
         firsts = [until_first() for _ in range(repeat)]
         whole = median_seconds(lambda: _drain(llm), repeat)
     return {"first_chunk_s": statistics.median(firsts), "whole_stream_s": whole}
@@ -368,18 +439,30 @@ def report(results: dict[str, Any]) -> str:
         "",
         "## 3. Concurrency (200 ms server latency)",
         "",
-        "| requests | answers | bare httpx burst s | ainvoke burst s | vs bare | vs 0.2 s ideal | abatch(max_concurrency=16) s |",
-        "|---|---|---|---|---|---|---|",
+        "| requests | answers | bare httpx, new client s | bare httpx, warm client s | ainvoke burst s | vs bare (new client) | vs 0.2 s ideal | bare (new client) vs ideal | abatch(max_concurrency=16) s |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for c in results["concurrency"]:
         lines.append(
-            f"| {c['requests']} | {c['answers']} | {c['bare_s']:.3f} | {c['ours_s']:.3f} | {c['ours_s'] / c['bare_s']:.2f}x "
-            f"| {c['ours_s'] / c['ideal_s']:.2f}x | {c['abatch16_s']:.3f} |"
+            f"| {c['requests']} | {c['answers']} | {c['bare_s']:.3f} | {c['bare_warm_s']:.3f} | {c['ours_s']:.3f} "
+            f"| {c['ours_s'] / c['bare_s']:.2f}x | {c['ours_s'] / c['ideal_s']:.2f}x "
+            f"| {c['bare_s'] / c['ideal_s']:.2f}x | {c['abatch16_s']:.3f} |"
         )
-    lines += ["", "## 4. Import time (fresh process, median)", "", "| statement | s |", "|---|---|"]
     lines += [
-        f"| `{statement}` | {_fmt(seconds)} |" for statement, seconds in results["imports"].items()
+        "",
+        "## 4. Import time (fresh process, median over rounds at varied stack depths)",
+        "",
+        "| package | import s | import + construct s | own import ms | own import + construct ms |",
+        "|---|---|---|---|---|",
     ]
+    for row in results["imports"]:
+        if row["import"] is None:
+            lines.append(f"| {row['package']} | not installed | | | |")
+            continue
+        lines.append(
+            f"| {row['package']} | {row['import']:.3f} | {row['import_and_construct']:.3f} "
+            f"| {row['own_import'] * 1000:.1f} | {row['own_import_and_construct'] * 1000:.1f} |"
+        )
     first = results["first_chunk"]
     lines += [
         "",
