@@ -22,7 +22,7 @@ from langchain_nanobanana._error_mapping import (
     error_from_body,
     is_retryable_status,
 )
-from langchain_nanobanana._pool import sharded_transport
+from langchain_nanobanana._pool import SINGLE_POOL_LIMITS, new_async_client
 from langchain_nanobanana._sse import aiter_sse_data, iter_sse_data
 from langchain_nanobanana.errors import (
     OpenRouterConnectionError,
@@ -35,7 +35,6 @@ logger = logging.getLogger("langchain_nanobanana")
 INITIAL_BACKOFF_SECONDS = 0.5
 MAX_BACKOFF_SECONDS = 8.0
 MAX_RETRY_AFTER_SECONDS = 60.0
-_POOL_LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=32)
 
 # Named here so tests can record the backoff without slowing down or patching `time`.
 _sleep = time.sleep
@@ -116,7 +115,7 @@ class Transport:
         if self.user_client is not None:
             return self.user_client
         if self._client is None:
-            self._client = httpx.Client(timeout=self.timeout, limits=_POOL_LIMITS)
+            self._client = httpx.Client(timeout=self.timeout, limits=SINGLE_POOL_LIMITS)
         return self._client
 
     def async_client(self) -> httpx.AsyncClient:
@@ -125,7 +124,7 @@ class Transport:
         loop = asyncio.get_running_loop()
         client = self._async_clients.get(loop)
         if client is None:
-            client = httpx.AsyncClient(timeout=self.timeout, transport=sharded_transport())
+            client = new_async_client(self.timeout)
             self._async_clients[loop] = client
         return client
 

@@ -12,6 +12,7 @@ time keep reusing one warm connection).
 
 from __future__ import annotations
 
+import urllib.request
 from collections.abc import AsyncIterator, Callable, Sequence
 
 import httpx
@@ -19,6 +20,21 @@ import httpx
 SHARDS = 8
 # About 100 connections and 64 idle ones kept alive in all.
 SHARD_LIMITS = httpx.Limits(max_connections=13, max_keepalive_connections=8)
+# One plain httpx pool's limits: the sync client's, and the async client's when a
+# proxy is configured.
+SINGLE_POOL_LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=32)
+
+
+def new_async_client(timeout: float | httpx.Timeout | None) -> httpx.AsyncClient:
+    """The model's own async client: sharded, unless the environment names a proxy.
+
+    httpx reads HTTPS_PROXY, ALL_PROXY, NO_PROXY and the like only for the transport
+    it builds itself, so with a proxy configured the client stays a plain one and
+    the proxy is honoured exactly as httpx does it.
+    """
+    if urllib.request.getproxies():
+        return httpx.AsyncClient(timeout=timeout, limits=SINGLE_POOL_LIMITS)
+    return httpx.AsyncClient(timeout=timeout, transport=sharded_transport())
 
 
 class ShardedAsyncTransport(httpx.AsyncBaseTransport):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 
 import pytest
@@ -10,6 +11,15 @@ from langchain_nanobanana import _http
 from langchain_nanobanana.testing import FakeOpenRouter
 
 TEST_KEY = "sk-or-v1-test-key-that-must-never-leak-0123456789"
+
+
+@pytest.fixture(autouse=True)
+def _no_proxies(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every test talks to this machine only; a proxy from the environment would
+    send loopback calls elsewhere and change which httpx transport the model builds."""
+    for name in list(os.environ):
+        if name.lower().endswith("_proxy"):
+            monkeypatch.delenv(name)
 
 
 @pytest.fixture

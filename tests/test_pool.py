@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from langchain_nanobanana import ChatNanoBanana
-from langchain_nanobanana._pool import SHARDS, ShardedAsyncTransport
+from langchain_nanobanana._pool import SHARDS, ShardedAsyncTransport, new_async_client
 from tests.conftest import TEST_KEY
 
 
@@ -151,6 +151,23 @@ def test_the_chat_models_own_async_client_uses_the_sharded_pool() -> None:
     transport = asyncio.run(transport_of_the_async_client())
     assert isinstance(transport, ShardedAsyncTransport)
     assert len(transport.in_flight) == SHARDS
+
+
+def test_with_a_proxy_configured_the_async_client_is_httpx_own(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # httpx applies proxy variables only to the transport it builds itself.
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.internal:3128")
+
+    async def transports() -> tuple[httpx.AsyncBaseTransport, httpx.AsyncBaseTransport]:
+        async with new_async_client(timeout=5) as client:
+            request = httpx.URL("https://openrouter.ai/api/v1/chat/completions")
+            return client._transport, client._transport_for_url(request)  # type: ignore[attr-defined]
+
+    default, for_openrouter = asyncio.run(transports())
+    assert not isinstance(default, ShardedAsyncTransport)
+    assert isinstance(for_openrouter, httpx.AsyncHTTPTransport)
+    assert for_openrouter is not default  # the proxy's own transport
 
 
 def test_a_transport_needs_at_least_one_shard() -> None:
