@@ -109,6 +109,26 @@ class Transport:
         default_factory=weakref.WeakKeyDictionary, init=False, repr=False
     )
 
+    # ------------------------------------------------------------ settings
+
+    _SETTINGS = (
+        "base_url",
+        "timeout",
+        "max_retries",
+        "extra_headers",
+        "user_client",
+        "user_async_client",
+    )
+
+    def settings(self) -> dict[str, Any]:
+        """What the owner configured; everything else here is pooled state."""
+        return {name: getattr(self, name) for name in self._SETTINGS}
+
+    def update(self, settings: dict[str, Any]) -> None:
+        """New settings, same pools: every request reads them afresh."""
+        for name in self._SETTINGS:
+            setattr(self, name, settings[name])
+
     # ------------------------------------------------------------ clients
 
     def client(self) -> httpx.Client:

@@ -109,6 +109,41 @@ def test_slow_server_past_the_timeout_is_a_timeout_error(
         _model(base_url, timeout=0.3, max_retries=0).invoke("a banana")
 
 
+def test_settings_changed_after_the_first_call_take_effect(
+    fake: FakeOpenRouter, base_url: str, backoffs: list[float]
+) -> None:
+    llm = _model(base_url, timeout=30)
+    llm.invoke("a banana")
+    pooled = llm._get_transport().client()
+
+    llm.timeout = 0.3
+    llm.max_retries = 0
+    fake.enqueue(Outcome.wait(2.0))
+    with pytest.raises(ModelTimeoutError):
+        llm.invoke("a banana")
+    assert backoffs == []
+
+    other = FakeOpenRouter()
+    with other.serve() as other_url:
+        llm.base_url = other_url
+        llm.app_title = "Banana Studio"
+        assert _images(llm.invoke("a banana"))
+    assert len(other.requests) == 1
+    assert other.requests[0].headers["x-title"] == "Banana Studio"
+    assert len(fake.requests) == 2
+    assert llm._get_transport().client() is pooled, "same pool, new settings"
+
+
+def test_a_base_url_changed_to_plain_http_elsewhere_is_refused_before_any_call(
+    fake: FakeOpenRouter, base_url: str
+) -> None:
+    llm = _model(base_url)
+    llm.invoke("a banana")
+    llm.base_url = "http://10.1.2.3/api/v1"
+    with pytest.raises(ValueError, match="plain http"):
+        llm.invoke("a banana")
+
+
 def test_connection_refused_is_retried_then_a_connection_error(backoffs: list[float]) -> None:
     with pytest.raises(ModelConnectionError):
         _model("http://127.0.0.1:9/api/v1", max_retries=2).invoke("a banana")
