@@ -11,7 +11,6 @@ import json
 import logging
 import random
 import time
-import weakref
 from collections.abc import AsyncGenerator, Generator, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -105,9 +104,10 @@ class Transport:
     user_client: httpx.Client | None = None
     user_async_client: httpx.AsyncClient | None = None
     _client: httpx.Client | None = field(default=None, init=False, repr=False)
-    _async_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, httpx.AsyncClient] = field(
-        default_factory=weakref.WeakKeyDictionary, init=False, repr=False
-    )
+    # Each async client with the task that closes it when its loop shuts down.
+    _async_clients: dict[
+        asyncio.AbstractEventLoop, tuple[httpx.AsyncClient, asyncio.Task[None]]
+    ] = field(default_factory=dict, init=False, repr=False)
 
     # ------------------------------------------------------------ settings
 
@@ -142,11 +142,31 @@ class Transport:
         if self.user_async_client is not None:
             return self.user_async_client
         loop = asyncio.get_running_loop()
-        client = self._async_clients.get(loop)
-        if client is None:
+        entry = self._async_clients.get(loop)
+        if entry is None:
             client = new_async_client(self.timeout)
-            self._async_clients[loop] = client
-        return client
+            closer = loop.create_task(
+                self._close_with_loop(loop, client),
+                name="langchain-nanobanana: close the pooled client when the loop shuts down",
+            )
+            self._async_clients[loop] = entry = (client, closer)
+        return entry[0]
+
+    async def _close_with_loop(
+        self, loop: asyncio.AbstractEventLoop, client: httpx.AsyncClient
+    ) -> None:
+        """Wait until cancelled, then close ``client`` and forget it.
+
+        The client's connections belong to ``loop``, and ``asyncio.run`` (like
+        ``asyncio.Runner`` and pytest-asyncio) cancels every task before closing
+        its loop. Without this, each ``asyncio.run(llm.ainvoke(...))`` left a
+        client and its sockets open, since they keep the loop itself alive.
+        """
+        try:
+            await loop.create_future()
+        finally:
+            self._async_clients.pop(loop, None)
+            await client.aclose()
 
     # ------------------------------------------------------------ requests
 

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import logging
+import warnings
 from typing import Any
 
 import httpx
@@ -117,6 +119,39 @@ def test_short_soak(backoffs: list[float]) -> None:
     assert report.leaked_fds == 0
     assert report.successes + report.mapped_errors == report.requests
     assert report.faults_injected > 0
+
+
+def test_each_asyncio_run_closes_the_client_it_used(fake: FakeOpenRouter, base_url: str) -> None:
+    llm = _model(base_url)
+    gc.collect()  # what earlier tests left behind is not this test's concern
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for _ in range(3):
+            asyncio.run(llm.ainvoke("a banana"))
+            assert llm._get_transport()._async_clients == {}
+        gc.collect()
+    # An unclosed client's sockets would be reported when collected.
+    port = str(httpx.URL(base_url).port)
+    unclosed = [str(w.message) for w in caught if issubclass(w.category, ResourceWarning)]
+    assert [message for message in unclosed if port in message] == []
+    assert len(fake.requests) == 3
+
+
+def test_the_client_outlives_calls_on_a_loop_that_keeps_running(
+    fake: FakeOpenRouter, base_url: str
+) -> None:
+    llm = _model(base_url)
+
+    async def two_calls() -> tuple[httpx.AsyncClient, httpx.AsyncClient]:
+        await llm.ainvoke("a banana")
+        first = llm._get_transport().async_client()
+        await llm.ainvoke("a banana")
+        return first, llm._get_transport().async_client()
+
+    first, second = asyncio.run(two_calls())
+    assert first is second
+    assert first.is_closed  # closed when asyncio.run shut its loop down
+    assert len({r.client_port for r in fake.requests}) == 1
 
 
 def _busy_async_connections(llm: ChatNanoBanana) -> list[Any]:
