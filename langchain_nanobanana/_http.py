@@ -21,6 +21,7 @@ from langchain_nanobanana._error_mapping import (
     error_from_body,
     is_retryable_status,
 )
+from langchain_nanobanana._loop_clients import LoopClients
 from langchain_nanobanana._pool import SINGLE_POOL_LIMITS, new_async_client
 from langchain_nanobanana._sse import aiter_sse_data, iter_sse_data
 from langchain_nanobanana.errors import (
@@ -92,9 +93,10 @@ class Transport:
     """Sends chat/completions requests for one model instance.
 
     Owns one pooled ``httpx.Client`` and one ``httpx.AsyncClient`` per event loop
-    (an async client is bound to the loop it first ran on; its connections are
-    spread over several small pools, see ``_pool``), unless the user supplied
-    their own clients, which are then used as they are.
+    (an async client is bound to the loop it first ran on, and closed with it, see
+    ``_loop_clients``; its connections are spread over several small pools, see
+    ``_pool``), unless the user supplied their own clients, which are then used as
+    they are.
     """
 
     base_url: str
@@ -104,10 +106,7 @@ class Transport:
     user_client: httpx.Client | None = None
     user_async_client: httpx.AsyncClient | None = None
     _client: httpx.Client | None = field(default=None, init=False, repr=False)
-    # Each async client with the task that closes it when its loop shuts down.
-    _async_clients: dict[
-        asyncio.AbstractEventLoop, tuple[httpx.AsyncClient, asyncio.Task[None]]
-    ] = field(default_factory=dict, init=False, repr=False)
+    _async_clients: LoopClients = field(default_factory=LoopClients, init=False, repr=False)
 
     # ------------------------------------------------------------ settings
 
@@ -141,32 +140,7 @@ class Transport:
     def async_client(self) -> httpx.AsyncClient:
         if self.user_async_client is not None:
             return self.user_async_client
-        loop = asyncio.get_running_loop()
-        entry = self._async_clients.get(loop)
-        if entry is None:
-            client = new_async_client(self.timeout)
-            closer = loop.create_task(
-                self._close_with_loop(loop, client),
-                name="langchain-nanobanana: close the pooled client when the loop shuts down",
-            )
-            self._async_clients[loop] = entry = (client, closer)
-        return entry[0]
-
-    async def _close_with_loop(
-        self, loop: asyncio.AbstractEventLoop, client: httpx.AsyncClient
-    ) -> None:
-        """Wait until cancelled, then close ``client`` and forget it.
-
-        The client's connections belong to ``loop``, and ``asyncio.run`` (like
-        ``asyncio.Runner`` and pytest-asyncio) cancels every task before closing
-        its loop. Without this, each ``asyncio.run(llm.ainvoke(...))`` left a
-        client and its sockets open, since they keep the loop itself alive.
-        """
-        try:
-            await loop.create_future()
-        finally:
-            self._async_clients.pop(loop, None)
-            await client.aclose()
+        return self._async_clients.get(lambda: new_async_client(self.timeout))
 
     # ------------------------------------------------------------ requests
 

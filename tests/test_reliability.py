@@ -29,6 +29,7 @@ from langchain_nanobanana._convert import (
     to_content_part,
     to_openrouter_messages,
 )
+from langchain_nanobanana._loop_clients import pending_closers
 from langchain_nanobanana._wire import parse_completion
 from langchain_nanobanana.errors import OpenRouterError
 from langchain_nanobanana.testing import FakeOpenRouter, Outcome
@@ -128,13 +129,37 @@ def test_each_asyncio_run_closes_the_client_it_used(fake: FakeOpenRouter, base_u
         warnings.simplefilter("always")
         for _ in range(3):
             asyncio.run(llm.ainvoke("a banana"))
-            assert llm._get_transport()._async_clients == {}
+            assert len(llm._get_transport()._async_clients) == 0
         gc.collect()
     # An unclosed client's sockets would be reported when collected.
     port = str(httpx.URL(base_url).port)
     unclosed = [str(w.message) for w in caught if issubclass(w.category, ResourceWarning)]
     assert [message for message in unclosed if port in message] == []
     assert len(fake.requests) == 3
+
+
+def test_models_made_per_request_on_a_long_lived_loop_close_their_clients(
+    fake: FakeOpenRouter, base_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    async def serve_three_requests() -> int:
+        for _ in range(3):
+            llm = _model(base_url)  # as a web handler might, once per request
+            await llm.ainvoke("a banana")
+            del llm
+            gc.collect()
+        for _ in range(10):  # the closers run on the loop's next turns
+            await asyncio.sleep(0.01)
+        return pending_closers(asyncio.get_running_loop())
+
+    gc.collect()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert asyncio.run(serve_three_requests()) == 0
+        gc.collect()
+    port = str(httpx.URL(base_url).port)
+    unclosed = [str(w.message) for w in caught if issubclass(w.category, ResourceWarning)]
+    assert [message for message in unclosed if port in message] == []
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
 
 
 def test_the_client_outlives_calls_on_a_loop_that_keeps_running(

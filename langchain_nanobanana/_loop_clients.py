@@ -1,0 +1,106 @@
+"""One async httpx client per event loop, closed when the loop shuts down or its owner goes away.
+
+An ``httpx.AsyncClient`` belongs to the loop it first ran on, so a model keeps one
+per loop. Its sockets keep that loop alive, so nothing would ever collect a client
+left behind: each ``asyncio.run(llm.ainvoke(...))`` would leave one open, and so
+would each model made per request in a server. A small task on the loop closes the
+client, at whichever comes first:
+
+- the loop shuts down: ``asyncio.run``, ``asyncio.Runner`` and pytest-asyncio cancel
+  every task before closing their loop;
+- the owner is garbage collected while the loop runs on.
+
+The task refers to its owner only weakly, and asyncio keeps only weak references to
+tasks, so the tasks are held here until they finish.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import weakref
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+
+_closers: dict[asyncio.AbstractEventLoop, set[asyncio.Task[None]]] = {}
+
+
+class LoopClients:
+    """The async clients of one owner, one per running event loop."""
+
+    def __init__(self) -> None:
+        self._clients: dict[asyncio.AbstractEventLoop, httpx.AsyncClient] = {}
+
+    def get(self, make_client: Callable[[], httpx.AsyncClient]) -> httpx.AsyncClient:
+        """The running loop's client, made with ``make_client`` on first use."""
+        loop = asyncio.get_running_loop()
+        client = self._clients.get(loop)
+        if client is None:
+            client = self._clients[loop] = make_client()
+            _close_later(self, loop, client)
+        return client
+
+    def __len__(self) -> int:
+        return len(self._clients)
+
+    def _forget(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._clients.pop(loop, None)
+
+
+def pending_closers(loop: asyncio.AbstractEventLoop) -> int:
+    """Clients on ``loop`` still waiting to be closed."""
+    return len(_closers.get(loop, ()))
+
+
+def _close_later(
+    owner: LoopClients, loop: asyncio.AbstractEventLoop, client: httpx.AsyncClient
+) -> None:
+    owner_gone = loop.create_future()
+    finalizer = weakref.finalize(owner, _resolve_from_any_thread, loop, owner_gone)
+    finalizer.atexit = False  # at exit the loop is gone; so are its sockets
+    task = loop.create_task(
+        _close_when_done(loop, client, owner_gone, weakref.ref(owner), finalizer),
+        name="langchain-nanobanana: close the async client with its loop or owner",
+    )
+    _closers.setdefault(loop, set()).add(task)
+    task.add_done_callback(lambda done: _drop_closer(loop, done))
+
+
+async def _close_when_done(
+    loop: asyncio.AbstractEventLoop,
+    client: httpx.AsyncClient,
+    owner_gone: asyncio.Future[None],
+    owner_ref: weakref.ref[LoopClients],
+    finalizer: weakref.finalize[..., Any],
+) -> None:
+    try:
+        await owner_gone
+    finally:
+        finalizer.detach()  # it holds the loop, which may be closing
+        owner = owner_ref()
+        if owner is not None:
+            owner._forget(loop)
+        await client.aclose()
+
+
+def _resolve_from_any_thread(loop: asyncio.AbstractEventLoop, future: asyncio.Future[None]) -> None:
+    # The garbage collector may run this on any thread. A closed loop raises
+    # RuntimeError: the client cannot be closed on it any more, and its sockets
+    # are left to the garbage collector.
+    with contextlib.suppress(RuntimeError):
+        loop.call_soon_threadsafe(_resolve, future)
+
+
+def _resolve(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
+
+
+def _drop_closer(loop: asyncio.AbstractEventLoop, task: asyncio.Task[None]) -> None:
+    tasks = _closers.get(loop)
+    if tasks is not None:
+        tasks.discard(task)
+        if not tasks:
+            del _closers[loop]
