@@ -11,6 +11,7 @@ import json
 import logging
 import random
 import time
+import weakref
 from collections.abc import AsyncGenerator, Generator, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -135,6 +136,9 @@ class Transport:
             return self.user_client
         if self._client is None:
             self._client = httpx.Client(timeout=self.timeout, limits=SINGLE_POOL_LIMITS)
+            # Close its connections when the transport goes, rather than leave the
+            # sockets to the garbage collector (and its ResourceWarning).
+            weakref.finalize(self, self._client.close)
         return self._client
 
     def async_client(self) -> httpx.AsyncClient:

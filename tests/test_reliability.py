@@ -162,6 +162,23 @@ def test_models_made_per_request_on_a_long_lived_loop_close_their_clients(
     assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
 
 
+def test_a_model_that_goes_away_closes_its_sync_connections(
+    fake: FakeOpenRouter, base_url: str
+) -> None:
+    gc.collect()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for _ in range(3):
+            llm = _model(base_url)
+            llm.invoke("a banana")
+            del llm
+            gc.collect()
+    port = str(httpx.URL(base_url).port)
+    unclosed = [str(w.message) for w in caught if issubclass(w.category, ResourceWarning)]
+    assert [message for message in unclosed if port in message] == []
+    assert len(fake.requests) == 3
+
+
 def test_the_client_outlives_calls_on_a_loop_that_keeps_running(
     fake: FakeOpenRouter, base_url: str
 ) -> None:
