@@ -7,6 +7,8 @@ import gc
 import json
 import logging
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import httpx
@@ -122,19 +124,25 @@ def test_short_soak(backoffs: list[float]) -> None:
     assert report.faults_injected > 0
 
 
-def test_each_asyncio_run_closes_the_client_it_used(fake: FakeOpenRouter, base_url: str) -> None:
-    llm = _model(base_url)
+@contextmanager
+def _no_socket_left_unclosed(base_url: str) -> Iterator[None]:
+    """Fails if a socket to ``base_url`` is found unclosed by the garbage collector."""
     gc.collect()  # what earlier tests left behind is not this test's concern
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        for _ in range(3):
-            asyncio.run(llm.ainvoke("a banana"))
-            assert len(llm._get_transport()._async_clients) == 0
+        yield
         gc.collect()
-    # An unclosed client's sockets would be reported when collected.
     port = str(httpx.URL(base_url).port)
     unclosed = [str(w.message) for w in caught if issubclass(w.category, ResourceWarning)]
     assert [message for message in unclosed if port in message] == []
+
+
+def test_each_asyncio_run_closes_the_client_it_used(fake: FakeOpenRouter, base_url: str) -> None:
+    llm = _model(base_url)
+    with _no_socket_left_unclosed(base_url):
+        for _ in range(3):
+            asyncio.run(llm.ainvoke("a banana"))
+            assert len(llm._get_transport()._async_clients) == 0
     assert len(fake.requests) == 3
 
 
@@ -151,31 +159,20 @@ def test_models_made_per_request_on_a_long_lived_loop_close_their_clients(
             await asyncio.sleep(0.01)
         return pending_closers(asyncio.get_running_loop())
 
-    gc.collect()
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
+    with _no_socket_left_unclosed(base_url):
         assert asyncio.run(serve_three_requests()) == 0
-        gc.collect()
-    port = str(httpx.URL(base_url).port)
-    unclosed = [str(w.message) for w in caught if issubclass(w.category, ResourceWarning)]
-    assert [message for message in unclosed if port in message] == []
     assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
 
 
 def test_a_model_that_goes_away_closes_its_sync_connections(
     fake: FakeOpenRouter, base_url: str
 ) -> None:
-    gc.collect()
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
+    with _no_socket_left_unclosed(base_url):
         for _ in range(3):
             llm = _model(base_url)
             llm.invoke("a banana")
             del llm
             gc.collect()
-    port = str(httpx.URL(base_url).port)
-    unclosed = [str(w.message) for w in caught if issubclass(w.category, ResourceWarning)]
-    assert [message for message in unclosed if port in message] == []
     assert len(fake.requests) == 3
 
 
