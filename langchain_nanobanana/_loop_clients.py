@@ -1,10 +1,11 @@
 """One async httpx client per event loop, closed when the loop shuts down or its owner goes away.
 
 An ``httpx.AsyncClient`` belongs to the loop it first ran on, so a model keeps one
-per loop. Its sockets keep that loop alive, so nothing would ever collect a client
-left behind: each ``asyncio.run(llm.ainvoke(...))`` would leave one open, and so
-would each model made per request in a server. A small task on the loop closes the
-client, at whichever comes first:
+per loop. Nobody closes such a client by hand. Kept in a map by loop, its sockets
+keep their loop alive, so the entry never goes: each ``asyncio.run(llm.ainvoke(...))``
+left one client open. Dropped with its model, it is closed by the garbage collector
+(with a ResourceWarning), or not at all if a pending task still holds it. So a small
+task on the loop closes the client, at whichever comes first:
 
 - the loop shuts down: ``asyncio.run``, ``asyncio.Runner`` and pytest-asyncio cancel
   every task before closing their loop;
