@@ -89,6 +89,18 @@ def _is_retryable(error: OpenRouterError) -> bool:
     return error.status_code is not None and is_retryable_status(error.status_code)
 
 
+@dataclass(frozen=True)
+class ConnectionSettings:
+    """What a model configures about its connection; compared to spot a change."""
+
+    base_url: str
+    timeout: float | httpx.Timeout | None
+    max_retries: int
+    extra_headers: dict[str, str] = field(default_factory=dict)
+    user_client: httpx.Client | None = None
+    user_async_client: httpx.AsyncClient | None = None
+
+
 @dataclass
 class Transport:
     """Sends chat/completions requests for one model instance.
@@ -97,54 +109,29 @@ class Transport:
     (an async client is bound to the loop it first ran on, and closed with it, see
     ``_loop_clients``; its connections are spread over several small pools, see
     ``_pool``), unless the user supplied their own clients, which are then used as
-    they are.
+    they are. ``settings`` may be replaced between calls; the pools stay.
     """
 
-    base_url: str
-    timeout: float | httpx.Timeout | None
-    max_retries: int
-    extra_headers: dict[str, str] = field(default_factory=dict)
-    user_client: httpx.Client | None = None
-    user_async_client: httpx.AsyncClient | None = None
+    settings: ConnectionSettings
     _client: httpx.Client | None = field(default=None, init=False, repr=False)
     _async_clients: LoopClients = field(default_factory=LoopClients, init=False, repr=False)
-
-    # ------------------------------------------------------------ settings
-
-    _SETTINGS = (
-        "base_url",
-        "timeout",
-        "max_retries",
-        "extra_headers",
-        "user_client",
-        "user_async_client",
-    )
-
-    def settings(self) -> dict[str, Any]:
-        """What the owner configured; everything else here is pooled state."""
-        return {name: getattr(self, name) for name in self._SETTINGS}
-
-    def update(self, settings: dict[str, Any]) -> None:
-        """New settings, same pools: every request reads them afresh."""
-        for name in self._SETTINGS:
-            setattr(self, name, settings[name])
 
     # ------------------------------------------------------------ clients
 
     def client(self) -> httpx.Client:
-        if self.user_client is not None:
-            return self.user_client
+        if self.settings.user_client is not None:
+            return self.settings.user_client
         if self._client is None:
-            self._client = httpx.Client(timeout=self.timeout, limits=SINGLE_POOL_LIMITS)
+            self._client = httpx.Client(timeout=self.settings.timeout, limits=SINGLE_POOL_LIMITS)
             # Close its connections when the transport goes, rather than leave the
             # sockets to the garbage collector (and its ResourceWarning).
             weakref.finalize(self, self._client.close)
         return self._client
 
     def async_client(self) -> httpx.AsyncClient:
-        if self.user_async_client is not None:
-            return self.user_async_client
-        return self._async_clients.get(lambda: new_async_client(self.timeout))
+        if self.settings.user_async_client is not None:
+            return self.settings.user_async_client
+        return self._async_clients.get(lambda: new_async_client(self.settings.timeout))
 
     # ------------------------------------------------------------ requests
 
@@ -158,16 +145,16 @@ class Transport:
         headers = {
             "Authorization": f"Bearer {api_key}",
             "Content-Type": "application/json",
-            **self.extra_headers,
+            **self.settings.extra_headers,
         }
         if body.get("stream"):
             headers["Accept"] = "text/event-stream"
         return client.build_request(
             "POST",
-            f"{self.base_url.rstrip('/')}/{path}",
+            f"{self.settings.base_url.rstrip('/')}/{path}",
             content=json.dumps(body, separators=(",", ":")).encode(),
             headers=headers,
-            timeout=self.timeout,
+            timeout=self.settings.timeout,
         )
 
     def _wait(self, attempt: int, error: OpenRouterError) -> float:
@@ -176,7 +163,7 @@ class Transport:
             "OpenRouter call failed (%s); retry %d of %d in %.2fs",
             type(error).__name__,
             attempt + 1,
-            self.max_retries,
+            self.settings.max_retries,
             delay,
         )
         return delay
@@ -184,7 +171,7 @@ class Transport:
     def post(self, path: str, api_key: str, body: dict[str, Any]) -> bytearray:
         """POST and return the whole 200 body, retrying what may succeed on a retry."""
         client = self.client()
-        for attempt in range(self.max_retries + 1):
+        for attempt in range(self.settings.max_retries + 1):
             request = self._request(client, path, api_key, body)
             try:
                 response = client.send(request, stream=True)
@@ -198,14 +185,14 @@ class Transport:
                 if response.status_code == 200:
                     return raw
                 error = _error_for_response(response.status_code, raw, response.headers)
-            if attempt == self.max_retries or not _is_retryable(error):
+            if attempt == self.settings.max_retries or not _is_retryable(error):
                 raise error
             _sleep(self._wait(attempt, error))
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def apost(self, path: str, api_key: str, body: dict[str, Any]) -> bytearray:
         client = self.async_client()
-        for attempt in range(self.max_retries + 1):
+        for attempt in range(self.settings.max_retries + 1):
             request = self._request(client, path, api_key, body)
             try:
                 response = await client.send(request, stream=True)
@@ -221,7 +208,7 @@ class Transport:
                 if response.status_code == 200:
                     return raw
                 error = _error_for_response(response.status_code, raw, response.headers)
-            if attempt == self.max_retries or not _is_retryable(error):
+            if attempt == self.settings.max_retries or not _is_retryable(error):
                 raise error
             await _asleep(self._wait(attempt, error))
         raise AssertionError("unreachable")  # pragma: no cover
@@ -234,7 +221,7 @@ class Transport:
         non-SSE 200 answer (an error body, say) is yielded whole as one payload.
         """
         client = self.client()
-        for attempt in range(self.max_retries + 1):
+        for attempt in range(self.settings.max_retries + 1):
             request = self._request(client, path, api_key, body)
             try:
                 response = client.send(request, stream=True)
@@ -259,7 +246,7 @@ class Transport:
                         error = _error_for_response(response.status_code, raw, response.headers)
                 finally:
                     response.close()
-            if attempt == self.max_retries or not _is_retryable(error):
+            if attempt == self.settings.max_retries or not _is_retryable(error):
                 raise error
             _sleep(self._wait(attempt, error))
 
@@ -267,7 +254,7 @@ class Transport:
         self, path: str, api_key: str, body: dict[str, Any]
     ) -> AsyncGenerator[bytes, None]:
         client = self.async_client()
-        for attempt in range(self.max_retries + 1):
+        for attempt in range(self.settings.max_retries + 1):
             request = self._request(client, path, api_key, body)
             try:
                 response = await client.send(request, stream=True)
@@ -293,7 +280,7 @@ class Transport:
                         error = _error_for_response(response.status_code, raw, response.headers)
                 finally:
                     await response.aclose()
-            if attempt == self.max_retries or not _is_retryable(error):
+            if attempt == self.settings.max_retries or not _is_retryable(error):
                 raise error
             await _asleep(self._wait(attempt, error))
 

@@ -220,32 +220,29 @@ class ChatNanoBanana(BaseChatModel):
         ``timeout`` or ``base_url`` changed after the first call takes effect, and a
         changed ``base_url`` is checked again before the key goes anywhere.
         """
-        settings = self._transport_settings()
-        transport: Transport | None = self._transport
-        if transport is None:
-            from langchain_nanobanana._http import Transport
+        from langchain_nanobanana._http import ConnectionSettings, Transport
 
-            self._transport = transport = Transport(**settings)
-        elif transport.settings() != settings:
-            check_base_url(self.base_url, allow_insecure_http=self.allow_insecure_http)
-            _check_clients(self.http_client, self.http_async_client)
-            transport.update(settings)
-        return transport
-
-    def _transport_settings(self) -> dict[str, Any]:
         headers = {}
         if self.app_url:
             headers["HTTP-Referer"] = self.app_url
         if self.app_title:
             headers["X-Title"] = self.app_title
-        return {
-            "base_url": self.base_url,
-            "timeout": self.timeout,
-            "max_retries": self.max_retries,
-            "extra_headers": headers,
-            "user_client": self.http_client,
-            "user_async_client": self.http_async_client,
-        }
+        settings = ConnectionSettings(
+            base_url=self.base_url,
+            timeout=self.timeout,
+            max_retries=self.max_retries,
+            extra_headers=headers,
+            user_client=self.http_client,
+            user_async_client=self.http_async_client,
+        )
+        transport: Transport | None = self._transport
+        if transport is None:
+            self._transport = transport = Transport(settings)
+        elif transport.settings != settings:
+            check_base_url(self.base_url, allow_insecure_http=self.allow_insecure_http)
+            _check_clients(self.http_client, self.http_async_client)
+            transport.settings = settings
+        return transport
 
     def _key(self) -> str:
         if self.api_key is None or not self.api_key.get_secret_value():
