@@ -43,7 +43,8 @@ class LoopClients:
             _close_later(self, loop, client)
         return client
 
-    def __len__(self) -> int:
+    def client_count(self) -> int:
+        """Clients made and not closed yet."""
         return len(self._clients)
 
     def _forget(self, loop: asyncio.AbstractEventLoop) -> None:

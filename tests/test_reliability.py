@@ -142,7 +142,7 @@ def test_each_asyncio_run_closes_the_client_it_used(fake: FakeOpenRouter, base_u
     with _no_socket_left_unclosed(base_url):
         for _ in range(3):
             asyncio.run(llm.ainvoke("a banana"))
-            assert len(llm._get_transport()._async_clients) == 0
+            assert llm._get_transport()._async_clients.client_count() == 0
     assert len(fake.requests) == 3
 
 
@@ -174,6 +174,22 @@ def test_a_model_that_goes_away_closes_its_sync_connections(
             del llm
             gc.collect()
     assert len(fake.requests) == 3
+
+
+def test_clients_the_user_supplied_are_never_closed_by_the_model(fake: FakeOpenRouter) -> None:
+    sync_client, async_client = fake.client(), fake.async_client()
+    llm = ChatNanoBanana(
+        api_key=TEST_KEY,
+        base_url=fake.base_url,
+        http_client=sync_client,
+        http_async_client=async_client,
+    )
+    llm.invoke("a banana")
+    asyncio.run(llm.ainvoke("a banana"))
+    del llm
+    gc.collect()
+    assert (sync_client.is_closed, async_client.is_closed) == (False, False)
+    assert len(fake.requests) == 2
 
 
 def test_the_client_outlives_calls_on_a_loop_that_keeps_running(
