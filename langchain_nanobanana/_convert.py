@@ -1,26 +1,22 @@
-"""Pure mapping: LangChain messages -> OpenRouter messages, OpenRouter answers -> AIMessages.
+"""Pure mapping of LangChain messages to OpenRouter's chat messages.
 
 No I/O here; every function works on plain data and never mutates its input, so
 tests call them directly.
 
-Input: every image form LangChain knows becomes an ``image_url`` part, PDFs become
-``file`` parts, and anything we cannot send raises ValueError naming the block.
-Images found in assistant (or system, tool) turns move to the next user turn,
-because the model only sees images in user turns (see the wire facts).
-
-Output: the non-streaming answer and each stream chunk go through the same
-``ChunkAssembler``, so ``invoke`` and the sum of ``stream`` cannot drift apart.
+Every image form LangChain knows (read by ``_image_blocks``) becomes an
+``image_url`` part, PDFs become ``file`` parts, and anything we cannot send raises
+ValueError naming the block. Images found in assistant (or system, tool) turns
+move to the next user turn, because the model only sees images in user turns
+(see the wire facts). The answer's way back is ``_assembler``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 from langchain_core.messages import (
     AIMessage,
-    AIMessageChunk,
     BaseMessage,
     ChatMessage,
     FunctionMessage,
@@ -28,33 +24,16 @@ from langchain_core.messages import (
     SystemMessage,
     ToolMessage,
 )
-from langchain_core.messages.ai import InputTokenDetails, OutputTokenDetails, UsageMetadata
 
 from langchain_nanobanana import _media
-from langchain_nanobanana._error_mapping import error_from_body
-from langchain_nanobanana._wire import Completion, Delta, ImagePart, Usage
-
-MODEL_PROVIDER = "openrouter"
+from langchain_nanobanana._image_blocks import UnusableImageBlockError, read_image_block, string_at
 
 Part = dict[str, Any]
-
-# ---------------------------------------------------------------- input
 
 
 def _unsupported(block: Any, why: str) -> ValueError:
     kind = block.get("type") if isinstance(block, dict) else type(block).__name__
     return ValueError(f"Cannot send content block of type {kind!r}: {why}")
-
-
-def _object(block: dict[str, Any], key: str) -> dict[str, Any]:
-    """``block[key]`` when it is a JSON object, else an empty one: inputs vary widely."""
-    value = block.get(key)
-    return value if isinstance(value, dict) else {}
-
-
-def _string(block: dict[str, Any], key: str) -> str | None:
-    value = block.get(key)
-    return value if isinstance(value, str) and value else None
 
 
 def _image_part(url: str, detail: str | None = None) -> Part:
@@ -64,56 +43,36 @@ def _image_part(url: str, detail: str | None = None) -> Part:
     return {"type": "image_url", "image_url": image_url}
 
 
-def _image_part_from_base64(data: str, mime_type: str | None, detail: str | None = None) -> Part:
-    checked = _media.check_image_payload(data, mime_type)
-    return _image_part(_media.data_url(checked, data), detail)
-
-
-def _image_part_from_url(url: str, block: Any, detail: str | None = None) -> Part:
-    parsed = _media.split_data_url(url)
-    if parsed is not None:
-        mime_type, data = parsed
-        return _image_part_from_base64(data, mime_type, detail)
-    if url.startswith(("https://", "http://")):
-        return _image_part(url, detail)
-    raise _unsupported(block, "an image URL must be https://... or a base64 data: URL")
-
-
 def _image_part_from_block(block: dict[str, Any]) -> Part:
-    """``image`` blocks: v1 standard, legacy ``source_type``, or Anthropic ``source``."""
-    detail = _string(block, "detail") or _string(_object(block, "extras"), "detail")
-    source = block.get("source")
-    if isinstance(source, dict):  # Anthropic
-        if source.get("type") == "base64" and isinstance(source.get("data"), str):
-            return _image_part_from_base64(source["data"], _string(source, "media_type"), detail)
-        if source.get("type") == "url" and isinstance(source.get("url"), str):
-            return _image_part_from_url(source["url"], block, detail)
-        raise _unsupported(block, "its 'source' has neither base64 data nor a url")
-    source_type = block.get("source_type")
-    if source_type == "base64" and isinstance(block.get("data"), str):  # legacy
-        return _image_part_from_base64(block["data"], _string(block, "mime_type"), detail)
-    if isinstance(block.get("base64"), str):
-        return _image_part_from_base64(block["base64"], _string(block, "mime_type"), detail)
-    if isinstance(block.get("url"), str):
-        return _image_part_from_url(block["url"], block, detail)
-    if block.get("file_id") or source_type == "id":
+    """Any image block (see ``_image_blocks``) as an ``image_url`` part, checked."""
+    try:
+        reference = read_image_block(block)
+    except UnusableImageBlockError as problem:
+        raise _unsupported(block, str(problem)) from None
+    assert reference is not None  # called for image and image_url blocks only
+    if reference.base64 is not None:
+        checked = _media.check_image_payload(reference.base64, reference.mime_type)
+        return _image_part(_media.data_url(checked, reference.base64), reference.detail)
+    if reference.url is not None and reference.url.startswith(("https://", "http://")):
+        return _image_part(reference.url, reference.detail)
+    if reference.file_id is not None:
         raise _unsupported(block, "OpenRouter has no file ids; pass base64 data or a URL")
-    raise _unsupported(block, "it has no 'base64', 'url' or 'source'")
+    raise _unsupported(block, "an image URL must be https://... or a base64 data: URL")
 
 
 def _file_part_from_block(block: dict[str, Any]) -> Part:
     if isinstance(block.get("file"), dict):  # already OpenAI/OpenRouter shaped
         return {"type": "file", "file": dict(block["file"])}
     filename = (
-        _string(block, "filename")
-        or _string(_object(block, "extras"), "filename")
-        or _string(_object(block, "metadata"), "filename")
+        string_at(block, "filename")
+        or string_at(block.get("extras"), "filename")
+        or string_at(block.get("metadata"), "filename")
     )
     data = block.get("base64") if isinstance(block.get("base64"), str) else None
     if data is None and block.get("source_type") == "base64":
         data = block.get("data")
     if isinstance(data, str):
-        mime_type = _media.sniff_base64_mime_type(data) or _string(block, "mime_type")
+        mime_type = _media.sniff_base64_mime_type(data) or string_at(block, "mime_type")
         if not mime_type:
             raise _unsupported(block, "its mime type is unknown; set 'mime_type'")
         file_data = _media.data_url(mime_type, data)
@@ -136,15 +95,8 @@ def to_content_part(block: Any) -> Part:
         if not isinstance(block.get("text"), str):
             raise _unsupported(block, "it has no 'text' string")
         return {"type": "text", "text": block["text"]}
-    if kind == "image":
+    if kind in ("image", "image_url"):
         return _image_part_from_block(block)
-    if kind == "image_url":
-        image_url = block.get("image_url")
-        if isinstance(image_url, str):
-            return _image_part_from_url(image_url, block)
-        if isinstance(image_url, dict) and isinstance(image_url.get("url"), str):
-            return _image_part_from_url(image_url["url"], block, _string(image_url, "detail"))
-        raise _unsupported(block, "'image_url' must be a URL string or {'url': ...}")
     if kind == "file":
         return _file_part_from_block(block)
     if kind == "non_standard" and isinstance(block.get("value"), dict):
@@ -251,188 +203,3 @@ def with_sniffed_mime_types(message: BaseMessage) -> BaseMessage:
                 changed = True
         blocks.append(block)
     return message.model_copy(update={"content": blocks}) if changed else message
-
-
-# ---------------------------------------------------------------- output
-
-
-def _usage_metadata(usage: Usage) -> UsageMetadata:
-    metadata = UsageMetadata(
-        input_tokens=usage.prompt_tokens,
-        output_tokens=usage.completion_tokens,
-        total_tokens=usage.total_tokens or usage.prompt_tokens + usage.completion_tokens,
-    )
-    prompt_details = usage.prompt_tokens_details
-    if prompt_details is not None and prompt_details.cached_tokens is not None:
-        metadata["input_token_details"] = InputTokenDetails(cache_read=prompt_details.cached_tokens)
-    completion_details = usage.completion_tokens_details
-    if completion_details is not None:
-        output_details = OutputTokenDetails()
-        if completion_details.reasoning_tokens is not None:
-            output_details["reasoning"] = completion_details.reasoning_tokens
-        if completion_details.image_tokens is not None:
-            output_details["image"] = completion_details.image_tokens  # type: ignore[typeddict-unknown-key]
-        metadata["output_token_details"] = output_details
-    return metadata
-
-
-def _image_block(image: ImagePart, block_id: str, index: int) -> dict[str, Any]:
-    url = image.image_url.url
-    parsed = _media.split_data_url(url)
-    if parsed is None:
-        return {"type": "image", "url": url, "id": block_id, "index": index}
-    mime_type, data = parsed
-    return {"type": "image", "base64": data, "mime_type": mime_type, "id": block_id, "index": index}
-
-
-@dataclass
-class ChunkAssembler:
-    """Builds AIMessageChunks from a whole answer or from stream chunks, one at a time.
-
-    Each content block gets an explicit ``index``: a run of text (or reasoning)
-    keeps one index so its deltas concatenate, and every image gets its own, so
-    two images can never be merged into one. Response metadata and usage are
-    collected and emitted once, on ``final_chunk``, because langchain-core
-    concatenates strings and sums numbers when chunks are added.
-    """
-
-    generation_id: str | None = None
-    model: str | None = None
-    provider: str | None = None
-    created: int | None = None
-    finish_reason: str | None = None
-    native_finish_reason: str | None = None
-    usage: Usage | None = None
-    _next_index: int = 0
-    _open_run: str | None = None
-    _images_seen: int = 0
-    _produced: list[AIMessageChunk] = field(default_factory=list)
-
-    def _index_for(self, kind: str) -> int:
-        # Deltas of one text (or reasoning) run share an index, so they concatenate;
-        # an image always opens a new one.
-        if kind == "image" or self._open_run != kind:
-            self._open_run = kind
-            self._next_index += 1
-        return self._next_index - 1
-
-    def _note_envelope(self, completion: Completion) -> None:
-        self.generation_id = self.generation_id or completion.id
-        self.model = completion.model or self.model
-        self.provider = completion.provider or self.provider
-        self.created = self.created or completion.created
-        if completion.usage is not None:
-            self.usage = completion.usage  # once per stream; the last one wins
-
-    def add(self, completion: Completion) -> AIMessageChunk:
-        """The content one answer (or stream chunk) adds; raises on a reported error."""
-        self._note_envelope(completion)
-        blocks: list[dict[str, Any]] = []
-        additional: dict[str, Any] = {}
-        failed = completion.error is not None
-        choice_error = None
-        # OpenRouter's image models answer with one choice (no ``n``).
-        for choice in completion.choices[:1]:
-            payload: Delta = choice.payload
-            self.finish_reason = choice.finish_reason or self.finish_reason
-            self.native_finish_reason = choice.native_finish_reason or self.native_finish_reason
-            if payload.reasoning:
-                blocks.append(
-                    {
-                        "type": "reasoning",
-                        "reasoning": payload.reasoning,
-                        "index": self._index_for("reasoning"),
-                    }
-                )
-            if payload.content:
-                blocks.append(
-                    {"type": "text", "text": payload.content, "index": self._index_for("text")}
-                )
-            if payload.refusal:
-                additional["refusal"] = payload.refusal
-            if payload.reasoning_details:
-                additional["reasoning_details"] = payload.reasoning_details
-            for image in payload.images or []:
-                block_id = f"{self.generation_id or 'image'}-{self._images_seen}"
-                blocks.append(_image_block(image, block_id, self._index_for("image")))
-                self._images_seen += 1
-            failed = failed or choice.finish_reason == "error" or choice.error is not None
-            choice_error = choice.error
-        chunk = AIMessageChunk(content=blocks, additional_kwargs=additional, id=self.generation_id)  # type: ignore[arg-type]
-        self._produced.append(chunk)
-        if failed:
-            error = completion.error or choice_error
-            reported = (
-                error.model_dump() if error is not None else {"message": "finish_reason error"}
-            )
-            raise error_from_body(
-                None,
-                {"error": reported},
-                generation_id=self.generation_id,
-                partial_message=self.partial_message(),
-            )
-        return chunk
-
-    def partial_message(self) -> AIMessage | None:
-        """Everything produced so far, for an error to carry; None when nothing came."""
-        produced = [chunk for chunk in self._produced if chunk.content or chunk.additional_kwargs]
-        if not produced:
-            return None
-        total = produced[0]
-        for chunk in produced[1:]:
-            total = total + chunk
-        return AIMessage(
-            content=total.content,
-            additional_kwargs=total.additional_kwargs,
-            id=self.generation_id,
-            response_metadata={"model_provider": MODEL_PROVIDER},
-        )
-
-    def response_metadata(self) -> dict[str, Any]:
-        metadata: dict[str, Any] = {
-            "model_name": self.model,
-            "model_provider": MODEL_PROVIDER,
-            "id": self.generation_id,
-            "provider": self.provider,
-            "created": self.created,
-            "finish_reason": self.finish_reason,
-            "native_finish_reason": self.native_finish_reason,
-        }
-        if self.usage is not None:
-            metadata["cost"] = self.usage.cost
-            metadata["cost_details"] = self.usage.cost_details
-            metadata["is_byok"] = self.usage.is_byok
-        # Unknown values are left out rather than reported as None.
-        return {key: value for key, value in metadata.items() if value is not None}
-
-    def usage_metadata(self) -> UsageMetadata | None:
-        return _usage_metadata(self.usage) if self.usage is not None else None
-
-    def final_chunk(self) -> AIMessageChunk:
-        """The closing chunk: metadata and usage, once."""
-        return AIMessageChunk(
-            content=[],
-            id=self.generation_id,
-            response_metadata=self.response_metadata(),
-            usage_metadata=self.usage_metadata(),
-            chunk_position="last",
-        )
-
-
-def message_from_completion(
-    completion: Completion, requested_model: str | None = None
-) -> AIMessage:
-    """The AIMessage for a whole (non-streaming) answer: the stream path, in one step.
-
-    What ``add`` returns plus what ``final_chunk`` carries, without summing two
-    chunks (the closing chunk has no content, so the sum is just the union).
-    """
-    assembler = ChunkAssembler(model=requested_model)
-    content = assembler.add(completion)
-    return AIMessage(
-        content=content.content,
-        additional_kwargs=content.additional_kwargs,
-        response_metadata=assembler.response_metadata(),
-        usage_metadata=assembler.usage_metadata(),
-        id=assembler.generation_id,
-    )

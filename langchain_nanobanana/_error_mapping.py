@@ -1,20 +1,27 @@
 """Turn what OpenRouter reports (a status, an error body) into one of our exceptions.
 
-One mapping serves every way a failure arrives: an HTTP error status, an error
-body with HTTP 200, an error beside a choice, and an error chunk mid-stream.
+The one translation point for every way a failure arrives: an HTTP error status
+(``error_from_response``), and an error reported inside an answer, as its whole
+body with HTTP 200, beside a choice, or in a chunk mid-stream (``error_from_reported``).
+Both read the typed shapes of ``_wire``; nothing here walks dicts.
 """
 
 from __future__ import annotations
 
 import email.utils
+import json
 import time
+from collections.abc import Mapping
 from typing import Any
 
 from langchain_core.messages import AIMessage
+from pydantic import ValidationError
 
+from langchain_nanobanana._wire import ErrorBody, ErrorObject
 from langchain_nanobanana.errors import (
     OpenRouterAPIError,
     OpenRouterAuthenticationError,
+    OpenRouterConnectionError,
     OpenRouterContextOverflowError,
     OpenRouterError,
     OpenRouterInsufficientCreditsError,
@@ -36,6 +43,18 @@ _ADVICE = {
     "such as FLUX need modalities=['image'].",
 }
 
+_CLASS_BY_STATUS: dict[int, type[OpenRouterError]] = {
+    401: OpenRouterAuthenticationError,
+    402: OpenRouterInsufficientCreditsError,
+    403: OpenRouterPermissionDeniedError,
+    404: OpenRouterNotFoundError,
+    408: OpenRouterTimeoutError,
+    429: OpenRouterRateLimitError,
+    400: OpenRouterInvalidRequestError,
+    413: OpenRouterInvalidRequestError,
+    422: OpenRouterInvalidRequestError,
+}
+
 
 def excerpt(raw: bytes | bytearray | str) -> str:
     """The start of a body, safe to put in an error message."""
@@ -51,96 +70,143 @@ def is_retryable_status(status: int) -> bool:
     return status in (408, 429) or status >= 500
 
 
-def _object_at(container: Any, key: str) -> dict[str, Any]:
-    """``container[key]`` when both are JSON objects, else an empty one: bodies vary."""
-    value = container.get(key) if isinstance(container, dict) else None
-    return value if isinstance(value, dict) else {}
+def is_retryable(error: OpenRouterError) -> bool:
+    """Whether trying the same request again may succeed (connection failures do)."""
+    if isinstance(error, OpenRouterConnectionError):
+        return True
+    return error.status_code is not None and is_retryable_status(error.status_code)
 
 
-def _status_of(code: Any, fallback: int | None) -> int | None:
+def _status_of(code: int | str | None, fallback: int | None) -> int | None:
     """OpenRouter sends ``error.code`` as a number or a numeric string."""
     if isinstance(code, int):
         return code
-    if isinstance(code, str) and code.isdigit():
+    if isinstance(code, str) and code.isascii() and code.isdigit():
         return int(code)
     return fallback
 
 
-def parse_retry_after(header: str | None, error: dict[str, Any] | None = None) -> float | None:
+def parse_retry_after(header: str | None, error: ErrorObject | None = None) -> float | None:
     """Seconds to wait, from a Retry-After header (seconds or HTTP date) or the body."""
     if header:
         try:
             return max(0.0, float(header))
         except ValueError:
-            parsed = email.utils.parsedate_to_datetime(header) if header else None
-            if parsed is not None:
-                return max(0.0, parsed.timestamp() - time.time())
-    metadata = (error or {}).get("metadata")
-    if isinstance(metadata, dict) and isinstance(metadata.get("retry_after_seconds"), (int, float)):
-        return float(metadata["retry_after_seconds"])
-    availability = (error or {}).get("availability")
-    if isinstance(availability, dict) and isinstance(availability.get("retry_after"), (int, float)):
-        return float(availability["retry_after"])
+            pass
+        try:
+            parsed = email.utils.parsedate_to_datetime(header)
+        except (TypeError, ValueError):
+            parsed = None
+        if parsed is not None:
+            return max(0.0, parsed.timestamp() - time.time())
+    if error is None:
+        return None
+    for seconds in (
+        error.metadata.retry_after_seconds if error.metadata else None,
+        error.availability.retry_after if error.availability else None,
+    ):
+        if seconds is not None:
+            return max(0.0, seconds)
     return None
 
 
 def _class_for(status: int | None, message: str) -> type[OpenRouterError]:
-    if status == 401:
-        return OpenRouterAuthenticationError
-    if status == 402:
-        return OpenRouterInsufficientCreditsError
-    if status == 403:
-        return OpenRouterPermissionDeniedError
-    if status == 404:
-        return OpenRouterNotFoundError
-    if status == 408:
-        return OpenRouterTimeoutError
-    if status == 429:
-        return OpenRouterRateLimitError
-    if status in (400, 413, 422):
-        if "context" in message.lower() and "length" in message.lower():
+    chosen = _CLASS_BY_STATUS.get(status, OpenRouterAPIError) if status else OpenRouterAPIError
+    if chosen is OpenRouterInvalidRequestError:
+        words = message.lower()
+        if "context" in words and "length" in words:
             return OpenRouterContextOverflowError
-        return OpenRouterInvalidRequestError
-    return OpenRouterAPIError
+    return chosen
 
 
-def error_from_body(
+def _message(
+    status: int | None, said: str, error: ErrorObject | None, generation_id: str | None
+) -> str:
+    parts = [f"OpenRouter error {status}" if status else "OpenRouter error"]
+    if said:
+        parts.append(f": {said}")
+    metadata = error.metadata if error is not None else None
+    if status == 403 and metadata is not None and metadata.reasons:
+        parts.append(f" (moderation reasons: {', '.join(map(str, metadata.reasons))})")
+    if metadata is not None and metadata.raw and status and status >= 500:
+        parts.append(f" (provider said: {excerpt(str(metadata.raw))})")
+    if status in _ADVICE:
+        parts.append(f". {_ADVICE[status]}")
+    if generation_id:
+        parts.append(f" [generation {generation_id}]")
+    return "".join(parts)
+
+
+def _build(
     status: int | None,
-    body: dict[str, Any] | None,
+    error: ErrorObject | None,
     *,
+    body: dict[str, Any] | None,
     raw: bytes | bytearray | None = None,
     generation_id: str | None = None,
     retry_after_header: str | None = None,
     partial_message: AIMessage | None = None,
 ) -> OpenRouterError:
-    """The exception for a failure OpenRouter reported.
-
-    ``status`` is the HTTP status; an ``error.code`` in the body wins over it, since
-    errors inside a 200 answer carry their real status only there.
-    """
-    error = _object_at(body, "error")
-    status = _status_of(error.get("code"), status)
-    said = str(error.get("message") or "") or (excerpt(raw) if raw else "")
-    parts = [f"OpenRouter error {status}" if status else "OpenRouter error"]
-    if said:
-        parts.append(f": {said}")
-    metadata = _object_at(error, "metadata")
-    if status == 403 and metadata.get("reasons"):
-        parts.append(f" (moderation reasons: {', '.join(map(str, metadata['reasons']))})")
-    if metadata.get("raw") and status and status >= 500:
-        parts.append(f" (provider said: {excerpt(str(metadata['raw']))})")
-    if status in _ADVICE:
-        parts.append(f". {_ADVICE[status]}")
-    if generation_id:
-        parts.append(f" [generation {generation_id}]")
-    message = "".join(parts)
-    stored_body = body if isinstance(body, dict) else ({"raw": excerpt(raw)} if raw else None)
+    # An error.code in the body wins over the HTTP status: errors inside a 200
+    # answer carry their real status only there.
+    status = _status_of(error.code if error else None, status)
+    said = (error.message if error else None) or (excerpt(raw) if raw else "")
     return _class_for(status, said)(
-        message,
+        _message(status, said, error, generation_id),
         status_code=status,
-        body=stored_body,
+        body=body,
         generation_id=generation_id,
         retry_after=parse_retry_after(retry_after_header, error),
+        partial_message=partial_message,
+    )
+
+
+def error_from_response(
+    status: int, raw: bytes | bytearray, headers: Mapping[str, str]
+) -> OpenRouterError:
+    """The exception for an HTTP error answer: its status, body and headers.
+
+    The body is kept on the exception as OpenRouter sent it (or as an excerpt
+    when it is not a JSON object: an HTML page from a proxy, say).
+    """
+    try:
+        body = json.loads(raw) if raw.strip() else None
+    except ValueError:
+        body = None
+    if not isinstance(body, dict):
+        body = None
+    try:
+        error = ErrorBody.model_validate(body).error if body is not None else None
+    except ValidationError:
+        error = None
+    return _build(
+        status,
+        error,
+        body=body if body is not None else ({"raw": excerpt(raw)} if raw else None),
+        raw=raw,
+        generation_id=headers.get("x-generation-id"),
+        retry_after_header=headers.get("retry-after"),
+    )
+
+
+def error_from_reported(
+    error: ErrorObject | None,
+    *,
+    generation_id: str | None,
+    partial_message: AIMessage | None,
+) -> OpenRouterError:
+    """The exception for an error reported inside an answer (``None``: a bare
+    ``finish_reason: "error"`` that said nothing more)."""
+    reported = (
+        error.model_dump(exclude_unset=True)
+        if error is not None
+        else {"message": "finish_reason error"}
+    )
+    return _build(
+        None,
+        error if error is not None else ErrorObject(message="finish_reason error"),
+        body={"error": reported},
+        generation_id=generation_id,
         partial_message=partial_message,
     )
 

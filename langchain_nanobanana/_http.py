@@ -1,7 +1,10 @@
 """The one thin transport to OpenRouter: pooled httpx clients, retries, SSE, status -> exception.
 
-Sync and async paths share every decision (what to retry, how long to wait, how
-to read an error) through the helpers at the top; only the I/O calls differ.
+One retry loop for sync calls and one for async ones (``_send``/``_asend``). Each
+sends, looks at the status, and only then decides: a 200 is handed to the
+caller's ``take`` (read whole for a plain call, kept open for a stream), anything
+else is read as an error and retried or raised. What to retry, how long to wait
+and how to read an error are shared decisions; only the I/O calls differ.
 """
 
 from __future__ import annotations
@@ -12,16 +15,15 @@ import logging
 import random
 import time
 import weakref
-from collections.abc import AsyncGenerator, Generator, Iterator
+from collections.abc import AsyncGenerator, Awaitable, Callable, Generator, Iterator
+from contextlib import aclosing, closing
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 
-from langchain_nanobanana._error_mapping import (
-    error_from_body,
-    is_retryable_status,
-)
+from langchain_nanobanana._connection import ConnectionSettings
+from langchain_nanobanana._error_mapping import error_from_response, is_retryable
 from langchain_nanobanana._loop_clients import LoopClients
 from langchain_nanobanana._pool import SINGLE_POOL_LIMITS, new_async_client
 from langchain_nanobanana._sse import aiter_sse_data, iter_sse_data
@@ -30,6 +32,8 @@ from langchain_nanobanana.errors import (
     OpenRouterError,
     OpenRouterTimeoutError,
 )
+
+T = TypeVar("T")
 
 logger = logging.getLogger("langchain_nanobanana")
 
@@ -54,25 +58,9 @@ def backoff_seconds(attempt: int, retry_after: float | None) -> float:
     return random.uniform(ceiling / 2, ceiling)  # noqa: S311 - jitter, not a secret
 
 
-def _error_for_response(
-    status: int, raw: bytes | bytearray, headers: httpx.Headers
-) -> OpenRouterError:
-    try:
-        body = json.loads(raw) if raw.strip() else None
-    except ValueError:
-        body = None
-    return error_from_body(
-        status,
-        body if isinstance(body, dict) else None,
-        raw=raw,
-        generation_id=headers.get("x-generation-id"),
-        retry_after_header=headers.get("retry-after"),
-    )
-
-
-def _transport_error(exc: httpx.TransportError, url: str) -> OpenRouterError:
+def _transport_error(exc: httpx.TransportError, url: httpx.URL) -> OpenRouterError:
     """httpx's failures, mapped; the message names the host, never headers or keys."""
-    host = httpx.URL(url).host
+    host = url.host
     if isinstance(exc, httpx.TimeoutException) and not isinstance(exc, httpx.ConnectTimeout):
         return OpenRouterTimeoutError(
             f"OpenRouter did not answer in time ({type(exc).__name__} talking to {host}). "
@@ -81,24 +69,6 @@ def _transport_error(exc: httpx.TransportError, url: str) -> OpenRouterError:
     return OpenRouterConnectionError(
         f"Could not talk to OpenRouter at {host}: {type(exc).__name__}: {exc}"
     )
-
-
-def _is_retryable(error: OpenRouterError) -> bool:
-    if isinstance(error, OpenRouterConnectionError):
-        return True
-    return error.status_code is not None and is_retryable_status(error.status_code)
-
-
-@dataclass(frozen=True)
-class ConnectionSettings:
-    """What a model configures about its connection; compared to spot a change."""
-
-    base_url: str
-    timeout: float | httpx.Timeout | None
-    max_retries: int
-    extra_headers: dict[str, str] = field(default_factory=dict)
-    user_client: httpx.Client | None = None
-    user_async_client: httpx.AsyncClient | None = None
 
 
 @dataclass
@@ -151,13 +121,16 @@ class Transport:
             headers["Accept"] = "text/event-stream"
         return client.build_request(
             "POST",
-            f"{self.settings.base_url.rstrip('/')}/{path}",
+            self.settings.url(path),
             content=json.dumps(body, separators=(",", ":")).encode(),
             headers=headers,
             timeout=self.settings.timeout,
         )
 
-    def _wait(self, attempt: int, error: OpenRouterError) -> float:
+    def _delay_or_raise(self, attempt: int, error: OpenRouterError) -> float:
+        """Seconds to wait before trying again, or ``error`` raised when it is final."""
+        if attempt >= self.settings.max_retries or not is_retryable(error):
+            raise error
         delay = backoff_seconds(attempt, error.retry_after)
         logger.info(
             "OpenRouter call failed (%s); retry %d of %d in %.2fs",
@@ -168,121 +141,115 @@ class Transport:
         )
         return delay
 
-    def post(self, path: str, api_key: str, body: dict[str, Any]) -> bytearray:
-        """POST and return the whole 200 body, retrying what may succeed on a retry."""
+    def _send(
+        self, path: str, api_key: str, body: dict[str, Any], take: Callable[[httpx.Response], T]
+    ) -> T:
+        """POST until a 200 comes (or retrying is pointless), and ``take`` that answer.
+
+        ``take`` runs inside the retry: a connection that breaks while it reads a
+        whole body is tried again, like one that breaks before the status.
+        """
         client = self.client()
-        for attempt in range(self.settings.max_retries + 1):
+        attempt = 0
+        while True:
             request = self._request(client, path, api_key, body)
             try:
                 response = client.send(request, stream=True)
-                try:
-                    raw = _collect(response.iter_bytes())
-                finally:
-                    response.close()
-            except httpx.TransportError as exc:
-                error = _transport_error(exc, str(request.url))
-            else:
                 if response.status_code == 200:
-                    return raw
-                error = _error_for_response(response.status_code, raw, response.headers)
-            if attempt == self.settings.max_retries or not _is_retryable(error):
-                raise error
-            _sleep(self._wait(attempt, error))
-        raise AssertionError("unreachable")  # pragma: no cover
+                    return take(response)
+                with closing(response):
+                    error = error_from_response(
+                        response.status_code, response.read(), response.headers
+                    )
+            except httpx.TransportError as exc:
+                error = _transport_error(exc, request.url)
+            _sleep(self._delay_or_raise(attempt, error))
+            attempt += 1
 
-    async def apost(self, path: str, api_key: str, body: dict[str, Any]) -> bytearray:
+    async def _asend(
+        self,
+        path: str,
+        api_key: str,
+        body: dict[str, Any],
+        take: Callable[[httpx.Response], Awaitable[T]],
+    ) -> T:
+        """Async twin of ``_send``."""
         client = self.async_client()
-        for attempt in range(self.settings.max_retries + 1):
+        attempt = 0
+        while True:
             request = self._request(client, path, api_key, body)
             try:
                 response = await client.send(request, stream=True)
-                try:
-                    raw = bytearray()
-                    async for chunk in response.aiter_bytes():
-                        raw += chunk
-                finally:
-                    await response.aclose()
-            except httpx.TransportError as exc:
-                error = _transport_error(exc, str(request.url))
-            else:
                 if response.status_code == 200:
-                    return raw
-                error = _error_for_response(response.status_code, raw, response.headers)
-            if attempt == self.settings.max_retries or not _is_retryable(error):
-                raise error
-            await _asleep(self._wait(attempt, error))
-        raise AssertionError("unreachable")  # pragma: no cover
+                    return await take(response)
+                async with aclosing(response):
+                    raw = await response.aread()
+                error = error_from_response(response.status_code, raw, response.headers)
+            except httpx.TransportError as exc:
+                error = _transport_error(exc, request.url)
+            await _asleep(self._delay_or_raise(attempt, error))
+            attempt += 1
+
+    # ------------------------------------------------------------ the two ways to call
+
+    def post(self, path: str, api_key: str, body: dict[str, Any]) -> bytearray:
+        """POST and return the whole 200 body, retrying what may succeed on a retry."""
+        return self._send(path, api_key, body, _read_whole)
+
+    async def apost(self, path: str, api_key: str, body: dict[str, Any]) -> bytearray:
+        return await self._asend(path, api_key, body, _aread_whole)
 
     def stream(self, path: str, api_key: str, body: dict[str, Any]) -> Generator[bytes, None, None]:
         """POST with ``stream: true`` and yield each SSE data payload.
 
-        Failures before the first byte of a 200 answer are retried like ``post``;
-        once the answer is flowing nothing is retried (it would bill twice). A
-        non-SSE 200 answer (an error body, say) is yielded whole as one payload.
+        Failures before a 200 answer are retried like ``post``; once the answer is
+        flowing nothing is retried (it would bill twice). A 200 answer that is not
+        an event stream (an error body, say) is yielded whole as one payload.
         """
-        client = self.client()
-        for attempt in range(self.settings.max_retries + 1):
-            request = self._request(client, path, api_key, body)
+        response = self._send(path, api_key, body, _keep_open)
+        with closing(response):
             try:
-                response = client.send(request, stream=True)
+                if _is_event_stream(response):
+                    yield from iter_sse_data(response.iter_bytes())
+                else:
+                    yield response.read()
             except httpx.TransportError as exc:
-                error = _transport_error(exc, str(request.url))
-            else:
-                try:
-                    if response.status_code == 200:
-                        try:
-                            if _is_event_stream(response):
-                                yield from iter_sse_data(response.iter_bytes())
-                            else:
-                                yield response.read()
-                        except httpx.TransportError as exc:
-                            raise _transport_error(exc, str(request.url)) from exc
-                        return
-                    try:
-                        raw = response.read()
-                    except httpx.TransportError as exc:
-                        error = _transport_error(exc, str(request.url))
-                    else:
-                        error = _error_for_response(response.status_code, raw, response.headers)
-                finally:
-                    response.close()
-            if attempt == self.settings.max_retries or not _is_retryable(error):
-                raise error
-            _sleep(self._wait(attempt, error))
+                raise _transport_error(exc, response.request.url) from exc
 
     async def astream(
         self, path: str, api_key: str, body: dict[str, Any]
     ) -> AsyncGenerator[bytes, None]:
-        client = self.async_client()
-        for attempt in range(self.settings.max_retries + 1):
-            request = self._request(client, path, api_key, body)
+        response = await self._asend(path, api_key, body, _akeep_open)
+        async with aclosing(response):
             try:
-                response = await client.send(request, stream=True)
+                if _is_event_stream(response):
+                    async for data in aiter_sse_data(response.aiter_bytes()):
+                        yield data
+                else:
+                    yield await response.aread()
             except httpx.TransportError as exc:
-                error = _transport_error(exc, str(request.url))
-            else:
-                try:
-                    if response.status_code == 200:
-                        try:
-                            if _is_event_stream(response):
-                                async for data in aiter_sse_data(response.aiter_bytes()):
-                                    yield data
-                            else:
-                                yield await response.aread()
-                        except httpx.TransportError as exc:
-                            raise _transport_error(exc, str(request.url)) from exc
-                        return
-                    try:
-                        raw = await response.aread()
-                    except httpx.TransportError as exc:
-                        error = _transport_error(exc, str(request.url))
-                    else:
-                        error = _error_for_response(response.status_code, raw, response.headers)
-                finally:
-                    await response.aclose()
-            if attempt == self.settings.max_retries or not _is_retryable(error):
-                raise error
-            await _asleep(self._wait(attempt, error))
+                raise _transport_error(exc, response.request.url) from exc
+
+
+def _read_whole(response: httpx.Response) -> bytearray:
+    with closing(response):
+        return _collect(response.iter_bytes())
+
+
+async def _aread_whole(response: httpx.Response) -> bytearray:
+    async with aclosing(response):
+        body = bytearray()
+        async for chunk in response.aiter_bytes():
+            body += chunk
+        return body
+
+
+def _keep_open(response: httpx.Response) -> httpx.Response:
+    return response
+
+
+async def _akeep_open(response: httpx.Response) -> httpx.Response:
+    return response
 
 
 def _collect(chunks: Iterator[bytes]) -> bytearray:

@@ -7,7 +7,7 @@ from typing import Any
 
 import httpx
 
-from langchain_nanobanana._request import DEFAULT_BASE_URL
+from langchain_nanobanana._connection import DEFAULT_BASE_URL
 
 PER_MILLION = 1_000_000
 

@@ -5,15 +5,37 @@ Parsed straight from the raw bytes with pydantic (one pass, in Rust), never thro
 adds fields faster than its schema documents them, and nothing may be dropped.
 Fields the official SDK loses (``provider``, ``native_finish_reason``, ``images``)
 are first-class here.
+
+Error bodies vary more than answers do (a code as a number or a string, metadata
+of any shape): their fields are ``Tolerant``, so a field of an unexpected type
+reads as absent instead of making the whole error unreadable.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidatorFunctionWrapHandler,
+    WrapValidator,
+)
 
-from langchain_nanobanana._error_mapping import unreadable_answer
+T = TypeVar("T")
+
+
+def _none_when_invalid(value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+    try:
+        return handler(value)
+    except ValidationError:
+        return None
+
+
+Tolerant = Annotated[T | None, WrapValidator(_none_when_invalid)]
+"""A field that reads as None when the server sent something of another type."""
 
 
 class _Lenient(BaseModel):
@@ -44,12 +66,38 @@ class Delta(_Lenient):
     images: list[ImagePart] | None = None
 
 
+class ErrorMetadata(_Lenient):
+    """``error.metadata``: moderation reasons, the provider's own words, a wait."""
+
+    reasons: Tolerant[list[Any]] = None
+    flagged_input: Tolerant[str] = None
+    provider_name: Tolerant[str] = None
+    raw: Any = None
+    """The provider's error as it sent it: a string or any JSON."""
+    retry_after_seconds: Tolerant[float] = None
+
+
+class Availability(_Lenient):
+    """Newer bodies say whether and when to retry: ``{code, retryable, retry_after}``."""
+
+    code: Tolerant[str] = None
+    retryable: Tolerant[bool] = None
+    retry_after: Tolerant[float] = None
+
+
 class ErrorObject(_Lenient):
     """``{"code": 502, "message": "...", "metadata": {...}}``; code may be a string."""
 
-    code: int | str | None = None
-    message: str = ""
-    metadata: dict[str, Any] | None = None
+    code: Tolerant[int | str] = None
+    message: Tolerant[str] = None
+    metadata: Tolerant[ErrorMetadata] = None
+    availability: Tolerant[Availability] = None
+
+
+class ErrorBody(_Lenient):
+    """A whole error answer: ``{"error": {...}, "user_id": "..."}``."""
+
+    error: Tolerant[ErrorObject] = None
 
 
 class Choice(_Lenient):
@@ -101,13 +149,3 @@ class Completion(_Lenient):
     choices: list[Choice] = Field(default_factory=list)
     usage: Usage | None = None
     error: ErrorObject | None = None
-
-
-def parse_completion(raw: bytes | bytearray) -> Completion:
-    """A response body or chunk payload; anything unreadable becomes OpenRouterAPIError."""
-    try:
-        return Completion.model_validate_json(raw)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(part) for part in first["loc"]) or "body"
-        raise unreadable_answer(raw, f"{where}: {first['msg']}") from None

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
-from contextlib import aclosing, closing
 from typing import TYPE_CHECKING, Any, Literal
 
 from langchain_core.callbacks import (
@@ -21,24 +20,19 @@ from langchain_core.runnables import Runnable
 from langchain_core.utils import from_env, secret_from_env
 from pydantic import ConfigDict, Field, PrivateAttr, SecretStr
 
+from langchain_nanobanana import _chat_completions
 from langchain_nanobanana._catalog import DEFAULT_MODEL, find_model
-from langchain_nanobanana._convert import (
-    ChunkAssembler,
-    message_from_completion,
-    with_sniffed_mime_types,
-)
-from langchain_nanobanana._request import (
+from langchain_nanobanana._connection import (
     DEFAULT_BASE_URL,
-    build_body,
+    ConnectionSettings,
+    api_key_value,
+    app_headers,
     check_base_url,
-    check_image_config,
+    check_clients,
 )
-from langchain_nanobanana._wire import parse_completion
-from langchain_nanobanana.errors import (
-    OpenRouterAPIError,
-    OpenRouterAuthenticationError,
-    OpenRouterError,
-)
+from langchain_nanobanana._convert import with_sniffed_mime_types
+from langchain_nanobanana._exchange import Exchange
+from langchain_nanobanana._options import OPTION_NAMES, CallOptions, check_image_config
 
 if TYPE_CHECKING:
     import httpx
@@ -52,9 +46,6 @@ else:
     # httpx is imported on the first call, not with the package (it is a tenth of
     # the import time); pydantic sees Any, type checkers the real types.
     SyncClient = AsyncClient = Any
-
-_CHAT_PATH = "chat/completions"
-_DONE = b"[DONE]"
 
 
 class ChatNanoBanana(BaseChatModel):
@@ -143,8 +134,7 @@ class ChatNanoBanana(BaseChatModel):
         super().model_post_init(context)
         check_image_config(self.model, self.aspect_ratio, self.image_size)
         check_base_url(self.base_url, allow_insecure_http=self.allow_insecure_http)
-        if self.http_client is not None or self.http_async_client is not None:
-            _check_clients(self.http_client, self.http_async_client)
+        check_clients(self.http_client, self.http_async_client)
 
     # ------------------------------------------------------------ identity
 
@@ -154,19 +144,8 @@ class ChatNanoBanana(BaseChatModel):
 
     @property
     def _default_params(self) -> dict[str, Any]:
-        return {
-            "model": self.model,
-            "aspect_ratio": self.aspect_ratio,
-            "image_size": self.image_size,
-            "modalities": self.modalities,
-            "temperature": self.temperature,
-            "top_p": self.top_p,
-            "seed": self.seed,
-            "max_tokens": self.max_tokens,
-            "stop": self.stop,
-            "response_format": self.response_format,
-            "provider": self.provider,
-        }
+        # The fields named like the per-call options are their defaults.
+        return {name: getattr(self, name) for name in OPTION_NAMES}
 
     @property
     def _identifying_params(self) -> dict[str, Any]:
@@ -220,18 +199,13 @@ class ChatNanoBanana(BaseChatModel):
         ``timeout`` or ``base_url`` changed after the first call takes effect, and a
         changed ``base_url`` is checked again before the key goes anywhere.
         """
-        from langchain_nanobanana._http import ConnectionSettings, Transport
+        from langchain_nanobanana._http import Transport
 
-        headers = {}
-        if self.app_url:
-            headers["HTTP-Referer"] = self.app_url
-        if self.app_title:
-            headers["X-Title"] = self.app_title
         settings = ConnectionSettings(
             base_url=self.base_url,
             timeout=self.timeout,
             max_retries=self.max_retries,
-            extra_headers=headers,
+            extra_headers=app_headers(self.app_url, self.app_title),
             user_client=self.http_client,
             user_async_client=self.http_async_client,
         )
@@ -240,18 +214,9 @@ class ChatNanoBanana(BaseChatModel):
             self._transport = transport = Transport(settings)
         elif transport.settings != settings:
             check_base_url(self.base_url, allow_insecure_http=self.allow_insecure_http)
-            _check_clients(self.http_client, self.http_async_client)
+            check_clients(self.http_client, self.http_async_client)
             transport.settings = settings
         return transport
-
-    def _key(self) -> str:
-        if self.api_key is None or not self.api_key.get_secret_value():
-            raise OpenRouterAuthenticationError(
-                "No OpenRouter API key: set the OPENROUTER_API_KEY environment variable "
-                "or pass api_key=... to ChatNanoBanana (keys start with 'sk-or-'). "
-                "To try things offline, use langchain_nanobanana.testing.FakeOpenRouter."
-            )
-        return self.api_key.get_secret_value()
 
     def _convert_input(self, model_input: LanguageModelInput) -> PromptValue:
         # Base64 blocks without a mime type must get one before langchain-core's
@@ -263,20 +228,25 @@ class ChatNanoBanana(BaseChatModel):
                 return ChatPromptValue(messages=messages)
         return prompt
 
-    def _body(
+    def _exchange(
         self,
         messages: Sequence[BaseMessage],
         stop: list[str] | None,
+        overrides: Mapping[str, Any],
+        *,
         stream: bool,
-        options: Mapping[str, Any],
-    ) -> dict[str, Any]:
-        return build_body(
-            messages,
-            self._default_params,
-            options,
-            stop=stop,
-            stream=stream,
-            model_kwargs=self.model_kwargs,
+    ) -> Exchange:
+        """This call's request, checked and built (before the key is looked at)."""
+        options = CallOptions.resolve(self._default_params, overrides, stop=stop)
+        body = _chat_completions.request_body(
+            messages, options, stream=stream, model_kwargs=self.model_kwargs
+        )
+        return Exchange(
+            endpoint=_chat_completions.ENDPOINT,
+            transport=self._get_transport(),
+            api_key=api_key_value(self.api_key),
+            body=body,
+            model=body["model"],
         )
 
     # ------------------------------------------------------------ calls
@@ -288,11 +258,7 @@ class ChatNanoBanana(BaseChatModel):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> ChatResult:
-        body = self._body(messages, stop, False, kwargs)
-        # The raw body is never bound to a name, so it is freed as soon as it is parsed:
-        # a 4K answer is 30 MB, and holding it while the message is built costs a copy.
-        completion = parse_completion(self._get_transport().post(_CHAT_PATH, self._key(), body))
-        return _result(message_from_completion(completion, body["model"]))
+        return _result(self._exchange(messages, stop, kwargs, stream=False).answer())
 
     async def _agenerate(
         self,
@@ -301,11 +267,7 @@ class ChatNanoBanana(BaseChatModel):
         run_manager: AsyncCallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> ChatResult:
-        body = self._body(messages, stop, False, kwargs)
-        completion = parse_completion(
-            await self._get_transport().apost(_CHAT_PATH, self._key(), body)
-        )
-        return _result(message_from_completion(completion, body["model"]))
+        return _result(await self._exchange(messages, stop, kwargs, stream=False).aanswer())
 
     def _stream(
         self,
@@ -314,29 +276,11 @@ class ChatNanoBanana(BaseChatModel):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> Iterator[ChatGenerationChunk]:
-        body = self._body(messages, stop, True, kwargs)
-        assembler = ChunkAssembler(model=body["model"])
-        finished = False
-        # closing(): after [DONE] the response is closed at once, returning its connection
-        # to the pool, rather than whenever the abandoned generator is collected.
-        try:
-            with closing(self._get_transport().stream(_CHAT_PATH, self._key(), body)) as payloads:
-                for data in payloads:
-                    if data == _DONE:
-                        finished = True
-                        break
-                    completion = parse_completion(data)
-                    del data  # free the (megabyte) line before the image is copied out of it
-                    chunk = assembler.add(completion)
-                    if chunk.content or chunk.additional_kwargs:
-                        if run_manager:
-                            run_manager.on_llm_new_token(
-                                chunk.text, chunk=ChatGenerationChunk(message=chunk)
-                            )
-                        yield ChatGenerationChunk(message=chunk)
-        except OpenRouterError as error:
-            raise _with_partial(error, assembler) from None
-        yield _closing_chunk(assembler, finished)
+        for chunk in self._exchange(messages, stop, kwargs, stream=True).chunks():
+            generation = ChatGenerationChunk(message=chunk)
+            if run_manager and chunk.chunk_position != "last":
+                run_manager.on_llm_new_token(chunk.text, chunk=generation)
+            yield generation
 
     async def _astream(
         self,
@@ -345,28 +289,11 @@ class ChatNanoBanana(BaseChatModel):
         run_manager: AsyncCallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> AsyncIterator[ChatGenerationChunk]:
-        body = self._body(messages, stop, True, kwargs)
-        assembler = ChunkAssembler(model=body["model"])
-        finished = False
-        try:
-            stream = self._get_transport().astream(_CHAT_PATH, self._key(), body)
-            async with aclosing(stream) as payloads:
-                async for data in payloads:
-                    if data == _DONE:
-                        finished = True
-                        break
-                    completion = parse_completion(data)
-                    del data  # free the (megabyte) line before the image is copied out of it
-                    chunk = assembler.add(completion)
-                    if chunk.content or chunk.additional_kwargs:
-                        if run_manager:
-                            await run_manager.on_llm_new_token(
-                                chunk.text, chunk=ChatGenerationChunk(message=chunk)
-                            )
-                        yield ChatGenerationChunk(message=chunk)
-        except OpenRouterError as error:
-            raise _with_partial(error, assembler) from None
-        yield _closing_chunk(assembler, finished)
+        async for chunk in self._exchange(messages, stop, kwargs, stream=True).achunks():
+            generation = ChatGenerationChunk(message=chunk)
+            if run_manager and chunk.chunk_position != "last":
+                await run_manager.on_llm_new_token(chunk.text, chunk=generation)
+            yield generation
 
     # ------------------------------------------------------------ tools and structured output
 
@@ -424,40 +351,8 @@ class ChatNanoBanana(BaseChatModel):
         return parsed_output(llm, schema, include_raw)
 
 
-def _check_clients(sync_client: Any, async_client: Any) -> None:
-    import httpx
-
-    if sync_client is not None and not isinstance(sync_client, httpx.Client):
-        raise TypeError(f"http_client must be an httpx.Client, not {type(sync_client).__name__}.")
-    if async_client is not None and not isinstance(async_client, httpx.AsyncClient):
-        raise TypeError(
-            f"http_async_client must be an httpx.AsyncClient, not {type(async_client).__name__}."
-        )
-
-
 def _result(message: AIMessage) -> ChatResult:
     return ChatResult(generations=[ChatGeneration(message=message)])
-
-
-def _with_partial(error: OpenRouterError, assembler: ChunkAssembler) -> OpenRouterError:
-    """Attach what the stream had produced before it failed, so nothing paid for is lost."""
-    if error.partial_message is None:
-        error.partial_message = assembler.partial_message()
-    if error.generation_id is None:
-        error.generation_id = assembler.generation_id
-    return error
-
-
-def _closing_chunk(assembler: ChunkAssembler, finished: bool) -> ChatGenerationChunk:
-    if not finished and assembler.finish_reason is None:
-        raise _with_partial(
-            OpenRouterAPIError(
-                "The OpenRouter stream ended before the answer was complete "
-                "(no finish_reason and no [DONE]); the connection was probably cut."
-            ),
-            assembler,
-        )
-    return ChatGenerationChunk(message=assembler.final_chunk())
 
 
 __all__ = ["ChatNanoBanana"]

@@ -19,14 +19,13 @@ from langchain_core.messages import (
 )
 from PIL import Image
 
+from langchain_nanobanana._assembler import ChunkAssembler, message_from_completion
+from langchain_nanobanana._chat_completions import parse_completion
 from langchain_nanobanana._convert import (
-    ChunkAssembler,
-    message_from_completion,
     to_content_part,
     to_openrouter_messages,
     with_sniffed_mime_types,
 )
-from langchain_nanobanana._wire import parse_completion
 from langchain_nanobanana.errors import (
     OpenRouterAPIError,
     OpenRouterPermissionDeniedError,

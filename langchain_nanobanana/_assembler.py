@@ -1,0 +1,198 @@
+"""Pure: OpenRouter chat answers -> AIMessage(Chunk)s, one answer or stream chunk at a time.
+
+The non-streaming answer and each stream chunk go through the same
+``ChunkAssembler``, so ``invoke`` and the sum of ``stream`` cannot drift apart.
+No I/O here; the stream protocol around it (``[DONE]``, truncation) is in
+``_chat_completions``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from langchain_core.messages import AIMessage, AIMessageChunk
+from langchain_core.messages.ai import InputTokenDetails, OutputTokenDetails, UsageMetadata
+
+from langchain_nanobanana import _media
+from langchain_nanobanana._error_mapping import error_from_reported
+from langchain_nanobanana._wire import Completion, Delta, ImagePart, Usage
+
+MODEL_PROVIDER = "openrouter"
+
+
+def usage_metadata_of(usage: Usage) -> UsageMetadata:
+    metadata = UsageMetadata(
+        input_tokens=usage.prompt_tokens,
+        output_tokens=usage.completion_tokens,
+        total_tokens=usage.total_tokens or usage.prompt_tokens + usage.completion_tokens,
+    )
+    prompt_details = usage.prompt_tokens_details
+    if prompt_details is not None and prompt_details.cached_tokens is not None:
+        metadata["input_token_details"] = InputTokenDetails(cache_read=prompt_details.cached_tokens)
+    completion_details = usage.completion_tokens_details
+    if completion_details is not None:
+        output_details = OutputTokenDetails()
+        if completion_details.reasoning_tokens is not None:
+            output_details["reasoning"] = completion_details.reasoning_tokens
+        if completion_details.image_tokens is not None:
+            output_details["image"] = completion_details.image_tokens  # type: ignore[typeddict-unknown-key]
+        metadata["output_token_details"] = output_details
+    return metadata
+
+
+def _image_block(image: ImagePart, block_id: str, index: int) -> dict[str, Any]:
+    url = image.image_url.url
+    parsed = _media.split_data_url(url)
+    if parsed is None:
+        return {"type": "image", "url": url, "id": block_id, "index": index}
+    mime_type, data = parsed
+    return {"type": "image", "base64": data, "mime_type": mime_type, "id": block_id, "index": index}
+
+
+@dataclass
+class ChunkAssembler:
+    """Builds AIMessageChunks from a whole answer or from stream chunks, one at a time.
+
+    Each content block gets an explicit ``index``: a run of text (or reasoning)
+    keeps one index so its deltas concatenate, and every image gets its own, so
+    two images can never be merged into one. Response metadata and usage are
+    collected and emitted once, on ``final_chunk``, because langchain-core
+    concatenates strings and sums numbers when chunks are added.
+    """
+
+    generation_id: str | None = None
+    model: str | None = None
+    provider: str | None = None
+    created: int | None = None
+    finish_reason: str | None = None
+    native_finish_reason: str | None = None
+    usage: Usage | None = None
+    _next_index: int = 0
+    _open_run: str | None = None
+    _images_seen: int = 0
+    _produced: list[AIMessageChunk] = field(default_factory=list)
+
+    def _index_for(self, kind: str) -> int:
+        # Deltas of one text (or reasoning) run share an index, so they concatenate;
+        # an image always opens a new one.
+        if kind == "image" or self._open_run != kind:
+            self._open_run = kind
+            self._next_index += 1
+        return self._next_index - 1
+
+    def _note_envelope(self, completion: Completion) -> None:
+        self.generation_id = self.generation_id or completion.id
+        self.model = completion.model or self.model
+        self.provider = completion.provider or self.provider
+        self.created = self.created or completion.created
+        if completion.usage is not None:
+            self.usage = completion.usage  # once per stream; the last one wins
+
+    def add(self, completion: Completion) -> AIMessageChunk:
+        """The content one answer (or stream chunk) adds; raises on a reported error."""
+        self._note_envelope(completion)
+        blocks: list[dict[str, Any]] = []
+        additional: dict[str, Any] = {}
+        failed = completion.error is not None
+        choice_error = None
+        # OpenRouter's image models answer with one choice (no ``n``).
+        for choice in completion.choices[:1]:
+            payload: Delta = choice.payload
+            self.finish_reason = choice.finish_reason or self.finish_reason
+            self.native_finish_reason = choice.native_finish_reason or self.native_finish_reason
+            if payload.reasoning:
+                blocks.append(
+                    {
+                        "type": "reasoning",
+                        "reasoning": payload.reasoning,
+                        "index": self._index_for("reasoning"),
+                    }
+                )
+            if payload.content:
+                blocks.append(
+                    {"type": "text", "text": payload.content, "index": self._index_for("text")}
+                )
+            if payload.refusal:
+                additional["refusal"] = payload.refusal
+            if payload.reasoning_details:
+                additional["reasoning_details"] = payload.reasoning_details
+            for image in payload.images or []:
+                block_id = f"{self.generation_id or 'image'}-{self._images_seen}"
+                blocks.append(_image_block(image, block_id, self._index_for("image")))
+                self._images_seen += 1
+            failed = failed or choice.finish_reason == "error" or choice.error is not None
+            choice_error = choice.error
+        chunk = AIMessageChunk(content=blocks, additional_kwargs=additional, id=self.generation_id)  # type: ignore[arg-type]
+        self._produced.append(chunk)
+        if failed:
+            raise error_from_reported(
+                completion.error or choice_error,
+                generation_id=self.generation_id,
+                partial_message=self.partial_message(),
+            )
+        return chunk
+
+    def partial_message(self) -> AIMessage | None:
+        """Everything produced so far, for an error to carry; None when nothing came."""
+        produced = [chunk for chunk in self._produced if chunk.content or chunk.additional_kwargs]
+        if not produced:
+            return None
+        total = produced[0]
+        for chunk in produced[1:]:
+            total = total + chunk
+        return AIMessage(
+            content=total.content,
+            additional_kwargs=total.additional_kwargs,
+            id=self.generation_id,
+            response_metadata={"model_provider": MODEL_PROVIDER},
+        )
+
+    def response_metadata(self) -> dict[str, Any]:
+        metadata: dict[str, Any] = {
+            "model_name": self.model,
+            "model_provider": MODEL_PROVIDER,
+            "id": self.generation_id,
+            "provider": self.provider,
+            "created": self.created,
+            "finish_reason": self.finish_reason,
+            "native_finish_reason": self.native_finish_reason,
+        }
+        if self.usage is not None:
+            metadata["cost"] = self.usage.cost
+            metadata["cost_details"] = self.usage.cost_details
+            metadata["is_byok"] = self.usage.is_byok
+        # Unknown values are left out rather than reported as None.
+        return {key: value for key, value in metadata.items() if value is not None}
+
+    def usage_metadata(self) -> UsageMetadata | None:
+        return usage_metadata_of(self.usage) if self.usage is not None else None
+
+    def final_chunk(self) -> AIMessageChunk:
+        """The closing chunk: metadata and usage, once."""
+        return AIMessageChunk(
+            content=[],
+            id=self.generation_id,
+            response_metadata=self.response_metadata(),
+            usage_metadata=self.usage_metadata(),
+            chunk_position="last",
+        )
+
+
+def message_from_completion(
+    completion: Completion, requested_model: str | None = None
+) -> AIMessage:
+    """The AIMessage for a whole (non-streaming) answer: the stream path, in one step.
+
+    What ``add`` returns plus what ``final_chunk`` carries, without summing two
+    chunks (the closing chunk has no content, so the sum is just the union).
+    """
+    assembler = ChunkAssembler(model=requested_model)
+    content = assembler.add(completion)
+    return AIMessage(
+        content=content.content,
+        additional_kwargs=content.additional_kwargs,
+        response_metadata=assembler.response_metadata(),
+        usage_metadata=assembler.usage_metadata(),
+        id=assembler.generation_id,
+    )

@@ -1,0 +1,124 @@
+"""The chat/completions endpoint: its request body, and the reading of its answers.
+
+Everything the chat model must not know about this endpoint lives here: the
+path, where each option goes in the body, how a whole answer and an SSE stream
+of chunks become AIMessages, what ``[DONE]`` means, and when a stream counts as
+cut short. Sync and async callers share all of it; they only feed bytes in.
+A second endpoint (``/api/v1/images``) is a sibling module with the same three
+pieces: ``request_body``, ``read_answer``, ``StreamReader``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
+from pydantic import ValidationError
+
+from langchain_nanobanana._assembler import ChunkAssembler, message_from_completion
+from langchain_nanobanana._convert import to_openrouter_messages
+from langchain_nanobanana._error_mapping import unreadable_answer
+from langchain_nanobanana._exchange import Endpoint
+from langchain_nanobanana._options import CallOptions
+from langchain_nanobanana._wire import Completion
+from langchain_nanobanana.errors import OpenRouterAPIError, OpenRouterError
+
+PATH = "chat/completions"
+_DONE = b"[DONE]"
+
+
+def request_body(
+    messages: Sequence[BaseMessage],
+    options: CallOptions,
+    *,
+    stream: bool,
+    model_kwargs: Mapping[str, Any],
+) -> dict[str, Any]:
+    """The JSON body for one call.
+
+    Unset options are left out so OpenRouter's own defaults apply; ``image_config``
+    is sent only with the keys that are set, and only when an image is asked for.
+    """
+    body: dict[str, Any] = {
+        "model": options.model,
+        "messages": to_openrouter_messages(messages),
+        "modalities": list(options.modalities),
+    }
+    image_config = options.placed("image_config")
+    if image_config and "image" in body["modalities"]:
+        body["image_config"] = image_config
+    body.update(options.placed("body"))
+    body.update(model_kwargs)
+    if stream:
+        body["stream"] = True
+    return body
+
+
+def parse_completion(raw: bytes | bytearray) -> Completion:
+    """A response body or chunk payload; anything unreadable becomes OpenRouterAPIError."""
+    try:
+        return Completion.model_validate_json(raw)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"]) or "body"
+        raise unreadable_answer(raw, f"{where}: {first['msg']}") from None
+
+
+def read_answer(raw: bytearray, requested_model: str) -> AIMessage:
+    """The AIMessage for a whole (non-streaming) answer body."""
+    completion = parse_completion(raw)
+    # A 4K answer is 30 MB: let it go before the message copies the image out.
+    del raw
+    return message_from_completion(completion, requested_model)
+
+
+class StreamReader:
+    """Reads one SSE answer, payload by payload, into AIMessageChunks.
+
+    For each ``data:`` payload in arrival order: ``parse`` it, drop the payload
+    (a megabyte line, gone before the image is copied out of it), then yield what
+    ``add`` returns; stop once ``finished`` (``[DONE]`` arrived), then yield
+    ``close()``. An ``OpenRouterError`` raised while reading goes through
+    ``failed`` so it carries what had arrived: nothing paid for is lost.
+    """
+
+    def __init__(self, requested_model: str) -> None:
+        self._assembler = ChunkAssembler(model=requested_model)
+        self.finished = False
+
+    def parse(self, payload: bytes) -> Completion | None:
+        """The chunk a payload holds; None for ``[DONE]``, which finishes the stream."""
+        if payload == _DONE:
+            self.finished = True
+            return None
+        return parse_completion(payload)
+
+    def add(self, completion: Completion | None) -> list[AIMessageChunk]:
+        """What a parsed chunk adds to the message (nothing for an empty delta)."""
+        if completion is None:
+            return []
+        chunk = self._assembler.add(completion)
+        return [chunk] if chunk.content or chunk.additional_kwargs else []
+
+    def close(self) -> AIMessageChunk:
+        """The closing chunk (metadata and usage, once); raises when the stream was cut."""
+        if not self.finished and self._assembler.finish_reason is None:
+            raise self.failed(
+                OpenRouterAPIError(
+                    "The OpenRouter stream ended before the answer was complete "
+                    "(no finish_reason and no [DONE]); the connection was probably cut."
+                )
+            )
+        return self._assembler.final_chunk()
+
+    def failed(self, error: OpenRouterError) -> OpenRouterError:
+        """``error`` with what the stream had produced before it failed attached."""
+        if error.partial_message is None:
+            error.partial_message = self._assembler.partial_message()
+        if error.generation_id is None:
+            error.generation_id = self._assembler.generation_id
+        return error
+
+
+ENDPOINT = Endpoint(path=PATH, read_answer=read_answer, stream_reader=StreamReader)

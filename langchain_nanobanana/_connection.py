@@ -1,0 +1,97 @@
+"""Connection facts, apart from any request: where to send, with which key, over which client.
+
+Everything here is checked before the key travels anywhere: the base URL (https,
+or plain http only to this machine), the key itself, and user-supplied clients.
+httpx is imported only for the checks that need it, not with the package.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from pydantic import SecretStr
+
+from langchain_nanobanana.errors import OpenRouterAuthenticationError
+
+if TYPE_CHECKING:
+    import httpx
+
+DEFAULT_BASE_URL = "https://openrouter.ai/api/v1"
+
+
+@dataclass(frozen=True)
+class ConnectionSettings:
+    """What a model configures about its connection; compared to spot a change."""
+
+    base_url: str
+    timeout: float | httpx.Timeout | None
+    max_retries: int
+    extra_headers: dict[str, str] = field(default_factory=dict)
+    user_client: httpx.Client | None = None
+    user_async_client: httpx.AsyncClient | None = None
+
+    def url(self, path: str) -> str:
+        return f"{self.base_url.rstrip('/')}/{path}"
+
+
+def app_headers(app_url: str | None, app_title: str | None) -> dict[str, str]:
+    """OpenRouter's app attribution: ``HTTP-Referer`` and ``X-Title``, when set."""
+    headers = {}
+    if app_url:
+        headers["HTTP-Referer"] = app_url
+    if app_title:
+        headers["X-Title"] = app_title
+    return headers
+
+
+def api_key_value(api_key: SecretStr | None) -> str:
+    """The key to send; a missing or empty one is refused before any request."""
+    if api_key is None or not api_key.get_secret_value():
+        raise OpenRouterAuthenticationError(
+            "No OpenRouter API key: set the OPENROUTER_API_KEY environment variable "
+            "or pass api_key=... to ChatNanoBanana (keys start with 'sk-or-'). "
+            "To try things offline, use langchain_nanobanana.testing.FakeOpenRouter."
+        )
+    return api_key.get_secret_value()
+
+
+def check_base_url(base_url: str, *, allow_insecure_http: bool) -> None:
+    """Refuse a URL the key must not be sent to: only https, or http to this machine."""
+    url = urlsplit(base_url)
+    if url.scheme == "https" and url.hostname:
+        return
+    if url.scheme == "http" and url.hostname:
+        if allow_insecure_http or _is_loopback(url.hostname):
+            return
+        msg = (
+            f"base_url {base_url!r} is plain http to another machine: the API key would travel "
+            "unencrypted. Use https, or pass allow_insecure_http=True if you really mean it."
+        )
+        raise ValueError(msg)
+    raise ValueError(f"base_url {base_url!r} must be an http(s) URL such as {DEFAULT_BASE_URL!r}.")
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_clients(sync_client: Any, async_client: Any) -> None:
+    """Refuse user-supplied clients that are not httpx's (they would fail on the first call)."""
+    if sync_client is None and async_client is None:
+        return
+    import httpx
+
+    if sync_client is not None and not isinstance(sync_client, httpx.Client):
+        raise TypeError(f"http_client must be an httpx.Client, not {type(sync_client).__name__}.")
+    if async_client is not None and not isinstance(async_client, httpx.AsyncClient):
+        raise TypeError(
+            f"http_async_client must be an httpx.AsyncClient, not {type(async_client).__name__}."
+        )

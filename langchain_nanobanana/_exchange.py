@@ -1,0 +1,102 @@
+"""One call to one endpoint: send the request, read the answer, whole or streamed.
+
+The chat model builds an ``Exchange`` and asks it for the answer (``answer`` /
+``aanswer``) or for its chunks (``chunks`` / ``achunks``); it knows no path, no
+SSE and no ``[DONE]``. An ``Endpoint`` names the three things that differ
+between OpenRouter's endpoints: the path, how a whole answer is read, and the
+stream reader. The transport below is the same for all of them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import aclosing, closing
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
+
+from langchain_core.messages import AIMessage, AIMessageChunk
+
+from langchain_nanobanana.errors import OpenRouterError
+
+if TYPE_CHECKING:
+    from langchain_nanobanana._http import Transport
+
+
+class StreamReading(Protocol):
+    """What an endpoint's stream reader offers (see ``_chat_completions.StreamReader``)."""
+
+    finished: bool
+
+    def parse(self, payload: bytes) -> Any: ...
+
+    def add(self, parsed: Any) -> list[AIMessageChunk]: ...
+
+    def close(self) -> AIMessageChunk: ...
+
+    def failed(self, error: OpenRouterError) -> OpenRouterError: ...
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """An OpenRouter endpoint, as far as sending and reading go."""
+
+    path: str
+    read_answer: Callable[[bytearray, str], AIMessage]
+    stream_reader: Callable[[str], StreamReading]
+
+
+@dataclass(frozen=True)
+class Exchange:
+    """One request, ready to go: ``body`` to ``endpoint`` over ``transport``."""
+
+    endpoint: Endpoint
+    transport: Transport
+    api_key: str
+    body: dict[str, Any]
+    model: str
+    """The model asked for: named in the answer until OpenRouter names its own."""
+
+    def answer(self) -> AIMessage:
+        # The raw body is never bound to a name here, so it is freed once parsed.
+        return self.endpoint.read_answer(
+            self.transport.post(self.endpoint.path, self.api_key, self.body), self.model
+        )
+
+    async def aanswer(self) -> AIMessage:
+        return self.endpoint.read_answer(
+            await self.transport.apost(self.endpoint.path, self.api_key, self.body), self.model
+        )
+
+    def chunks(self) -> Iterator[AIMessageChunk]:
+        """The chunks as they arrive, then the closing one (``chunk_position="last"``)."""
+        reader = self.endpoint.stream_reader(self.model)
+        # closing(): once [DONE] arrives the response is closed at once, returning its
+        # connection to the pool, rather than whenever the generator is collected.
+        stream = self.transport.stream(self.endpoint.path, self.api_key, self.body)
+        try:
+            with closing(stream) as payloads:
+                for payload in payloads:
+                    parsed = reader.parse(payload)
+                    del payload  # free the (megabyte) line before the image is copied out
+                    yield from reader.add(parsed)
+                    if reader.finished:
+                        break
+        except OpenRouterError as error:
+            raise reader.failed(error) from None
+        yield reader.close()
+
+    async def achunks(self) -> AsyncIterator[AIMessageChunk]:
+        reader = self.endpoint.stream_reader(self.model)
+        stream = self.transport.astream(self.endpoint.path, self.api_key, self.body)
+        try:
+            async with aclosing(stream) as payloads:
+                async for payload in payloads:
+                    parsed = reader.parse(payload)
+                    del payload
+                    for chunk in reader.add(parsed):
+                        yield chunk
+                    if reader.finished:
+                        break
+        except OpenRouterError as error:
+            raise reader.failed(error) from None
+        yield reader.close()
