@@ -26,6 +26,7 @@ from langchain_core.messages import AIMessage, HumanMessage
 
 from langchain_nanobanana._catalog import ALL_ASPECT_RATIOS, ALL_IMAGE_SIZES, DEFAULT_MODEL
 from langchain_nanobanana._model_list import fetch_image_models, models_table
+from langchain_nanobanana._no_image import MissingImage
 from langchain_nanobanana._progress import Progress
 from langchain_nanobanana.errors import OpenRouterError
 from langchain_nanobanana.images import GeneratedImage, images_from
@@ -108,13 +109,9 @@ def _output_path(requested: Path | None, prompt: str, extension: str, force: boo
 
 def _first_image(message: AIMessage) -> GeneratedImage:
     images = images_from(message)
-    if images:
-        return images[0]
-    reason = message.response_metadata.get("native_finish_reason") or "no reason given"
-    said = message.text.strip()
-    raise CommandError(
-        f"The model returned no image ({reason})" + (f": {said}" if said else "."), EXIT_NO_IMAGE
-    )
+    if not images:
+        raise CommandError(MissingImage.of(message).sentence(), EXIT_NO_IMAGE)
+    return images[0]
 
 
 def _generate(args: argparse.Namespace) -> dict[str, Any]:

@@ -22,7 +22,8 @@ from typing import Any
 from langchain_core.messages import BaseMessage, ToolMessage
 
 from langchain_nanobanana._dimensions import image_dimensions
-from langchain_nanobanana._media import data_url, sniff_mime_type, split_data_url
+from langchain_nanobanana._image_blocks import UnusableImageBlockError, read_image_block
+from langchain_nanobanana._media import data_url, sniff_mime_type
 
 _EXTENSIONS = {
     "image/png": ".png",
@@ -81,6 +82,13 @@ class GeneratedImage:
         target.write_bytes(self.data)
         return target
 
+    def describe(self) -> str:
+        """``img_1a2b3c4d (1024x768 JPEG)``: the id, pixel size and kind, for a sentence."""
+        kind = self.mime_type.split("/")[-1].upper()
+        size = self.size
+        pixels = f"{size[0]}x{size[1]} " if size else ""
+        return f"{self.id} ({pixels}{kind})"
+
     def with_id(self, id: str) -> GeneratedImage:
         """The same image under another id (a handle, say), keeping its base64 text."""
         return replace(self, id=id)
@@ -104,24 +112,16 @@ class GeneratedImage:
 
 
 def _from_block(block: Any) -> GeneratedImage | None:
-    if not isinstance(block, dict):
+    """The image a block holds with its bytes, in any form ``_image_blocks`` reads."""
+    try:
+        reference = read_image_block(block)
+    except UnusableImageBlockError:
         return None
-    kind = block.get("type")
-    if kind == "image" and isinstance(block.get("base64"), str):
-        data = base64.b64decode(block["base64"])
-        mime_type = block.get("mime_type") or sniff_mime_type(data[:16]) or "image/png"
-        return GeneratedImage(data, mime_type, block.get("id"), encoded=block["base64"])
-    if kind == "image_url":
-        url = (
-            block["image_url"]["url"]
-            if isinstance(block.get("image_url"), dict)
-            else block.get("image_url")
-        )
-        parsed = split_data_url(url) if isinstance(url, str) else None
-        if parsed is not None:
-            mime_type, encoded = parsed
-            return GeneratedImage(base64.b64decode(encoded), mime_type, block.get("id"), encoded)
-    return None
+    if reference is None or reference.base64 is None:
+        return None
+    data = base64.b64decode(reference.base64)
+    mime_type = reference.mime_type or sniff_mime_type(data[:16]) or "image/png"
+    return GeneratedImage(data, mime_type, reference.id, encoded=reference.base64)
 
 
 def _blocks_of(source: Any) -> Iterable[Any]:
@@ -141,6 +141,8 @@ def _blocks_of(source: Any) -> Iterable[Any]:
 def images_from(source: Any) -> list[GeneratedImage]:
     """Every image with its bytes in a message, a tool result or a list of blocks.
 
-    Image blocks that only hold a URL are not fetched and not returned.
+    Every image-block form LangChain apps use is read (standard, legacy
+    ``source_type``, Anthropic ``source``, OpenAI ``image_url``, data URLs). Image
+    blocks that only hold a URL or a file id are not fetched and not returned.
     """
     return [image for image in map(_from_block, _blocks_of(source)) if image is not None]

@@ -16,11 +16,13 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from langchain.agents.middleware import AgentMiddleware, AgentState, ModelRequest, ModelResponse
-from langchain_core.messages import AnyMessage, HumanMessage
+from langchain_core.messages import HumanMessage
+from langchain_core.runnables import RunnableConfig
+from langgraph.config import get_config
 from langgraph.runtime import Runtime
 
-from langchain_nanobanana.images import images_from
-from langchain_nanobanana.tools import ATTACHMENT_LINE, HANDLES_KEY, NanoBananaImageTool
+from langchain_nanobanana._attachments import has_unregistered_images, with_pictures
+from langchain_nanobanana.tools import NanoBananaImageTool
 
 
 class AttachedImagesMiddleware(AgentMiddleware[AgentState[Any], Any]):
@@ -46,12 +48,11 @@ class AttachedImagesMiddleware(AgentMiddleware[AgentState[Any], Any]):
         self.show_attachments_to_model = show_attachments_to_model
 
     def before_agent(self, state: AgentState[Any], runtime: Runtime[Any]) -> dict[str, Any] | None:
+        config = _run_config()
         replaced = [
-            self.image_tool.register_attachments(message)
+            self.image_tool.register_attachments(message, config)
             for message in state["messages"]
-            if isinstance(message, HumanMessage)
-            and HANDLES_KEY not in message.additional_kwargs
-            and images_from(message)
+            if isinstance(message, HumanMessage) and has_unregistered_images(message)
         ]
         return {"messages": replaced} if replaced else None
 
@@ -70,26 +71,13 @@ class AttachedImagesMiddleware(AgentMiddleware[AgentState[Any], Any]):
     def _with_pictures(self, request: ModelRequest[Any]) -> ModelRequest[Any]:
         if not self.show_attachments_to_model:
             return request
-        messages = [self._restored(message) for message in request.messages]
-        return request.override(messages=messages)
+        images = self.image_tool.images_for(_run_config())
+        return request.override(messages=[with_pictures(m, images) for m in request.messages])
 
-    def _restored(self, message: AnyMessage) -> AnyMessage:
-        handles = (
-            message.additional_kwargs.get(HANDLES_KEY)
-            if isinstance(message, HumanMessage)
-            else None
-        )
-        if not handles or isinstance(message.content, str):
-            return message
-        content: list[Any] = []
-        for block in message.content:
-            content.append(block)
-            text = (
-                block.get("text")
-                if isinstance(block, dict) and block.get("type") == "text"
-                else None
-            )
-            found = ATTACHMENT_LINE.match(text) if isinstance(text, str) else None
-            if found and found.group(1) in handles:
-                content.append(self.image_tool.images.get(found.group(1)).to_block())
-        return message.model_copy(update={"content": content})
+
+def _run_config() -> RunnableConfig | None:
+    """The config of the graph run this hook is part of (None outside of one)."""
+    try:
+        return get_config()
+    except RuntimeError:
+        return None

@@ -23,7 +23,11 @@ from langchain_nanobanana._dimensions import image_dimensions
 from langchain_nanobanana._media import sniff_mime_type
 from langchain_nanobanana.images import GeneratedImage
 
-HANDLE_PATTERN = re.compile(r"img_[0-9a-f]{8}")
+_HANDLE_HEX_DIGITS = 8
+HANDLE_PATTERN = re.compile(rf"img_[0-9a-f]{{{_HANDLE_HEX_DIGITS}}}")
+"""What a handle looks like; the store layer is the one place that decides it."""
+HANDLE_EXAMPLE = "img_1a2b3c4d"
+"""A handle-shaped example, for sentences that tell an agent what handles look like."""
 _META_SUFFIX = ".meta.json"
 _KEY_PATTERN = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
 
@@ -38,8 +42,8 @@ class UnknownImageError(KeyError):
     def __str__(self) -> str:
         return (
             f"No image has the handle {self.handle!r}. Use a handle returned by an earlier "
-            "generate_image call or given with an attached image (they look like img_1a2b3c4d), "
-            "or an https:// URL."
+            "generate_image call or given with an attached image (they look like "
+            f"{HANDLE_EXAMPLE}), or an https:// URL."
         )
 
 
@@ -96,7 +100,7 @@ class DirectoryByteStore(BaseStore[str, bytes]):
 class ImageStore:
     """Handles to images over a ``BaseStore[str, bytes]``.
 
-    Each image gets a new handle (``img_`` + 8 hex digits) when stored; its bytes
+    Each image gets a new handle (``HANDLE_PATTERN``) when stored; its bytes
     sit under the handle and a small JSON record (mime type, pixel size, the
     prompt that made it) under ``<handle>.meta.json``.
     """
@@ -106,7 +110,7 @@ class ImageStore:
 
     def _new_handle(self) -> str:
         while True:
-            handle = f"img_{secrets.token_hex(4)}"
+            handle = f"img_{secrets.token_hex(_HANDLE_HEX_DIGITS // 2)}"
             if self.store.mget([handle]) == [None]:
                 return handle
 

@@ -8,7 +8,6 @@ artifact, where UIs can render them and no model is billed for them.
 from __future__ import annotations
 
 import io
-import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, Literal
@@ -20,7 +19,10 @@ from langchain_core.stores import BaseStore, InMemoryByteStore
 from langchain_core.tools import BaseTool, ToolException
 from pydantic import BaseModel, Field, PrivateAttr, create_model
 
+from langchain_nanobanana import _attachments
 from langchain_nanobanana._catalog import ALL_ASPECT_RATIOS, find_model
+from langchain_nanobanana._no_image import MissingImage
+from langchain_nanobanana._text import shorten
 from langchain_nanobanana.chat_models import ChatNanoBanana
 from langchain_nanobanana.errors import (
     OpenRouterAuthenticationError,
@@ -29,21 +31,17 @@ from langchain_nanobanana.errors import (
     OpenRouterRateLimitError,
 )
 from langchain_nanobanana.images import GeneratedImage, images_from
-from langchain_nanobanana.stores import ImageStore, UnknownImageError
+from langchain_nanobanana.stores import HANDLE_EXAMPLE, ImageStore, UnknownImageError
 
-HANDLES_KEY = "nanobanana_handles"
-"""``additional_kwargs`` key listing the handles of a message's attached images."""
-ATTACHMENT_LINE = re.compile(r"\[attached image (img_[0-9a-f]{8})\b")
 MAX_CONTENT_CHARS = 300
 _MODEL_WORDS_CHARS = 160
 _THUMBNAIL_PIXELS = 384
-_REFUSAL_REASONS = ("SAFETY", "PROHIBITED", "RECITATION", "BLOCKLIST", "SPII")
 
 _DESCRIPTION = (
     "Create a new image from a text prompt, or edit/combine earlier images. "
-    "To edit, pass the handles of earlier images (like img_1a2b3c4d) or https URLs in image_ids "
-    "and describe the change in prompt. Returns the handle of the new image; refer to images "
-    "only by handle and never write image data yourself."
+    f"To edit, pass the handles of earlier images (like {HANDLE_EXAMPLE}) or https URLs in "
+    "image_ids and describe the change in prompt. Returns the handle of the new image; refer to "
+    "images only by handle and never write image data yourself."
 )
 
 
@@ -118,30 +116,27 @@ class NanoBananaImageTool(BaseTool):
         """The tool's images by handle: ``tool.images.get("img_...")``, ``.metadata(...)``."""
         return self._images
 
-    def register_attachments(self, message: HumanMessage) -> HumanMessage:
+    def images_for(self, config: RunnableConfig | None = None) -> ImageStore:
+        """The images one run may read and add to.
+
+        Every store access of a call (sources, results, attachments) goes through
+        here: the one place that answers "whose images are these?". Today every
+        run shares the tool's store.
+        """
+        return self._images
+
+    def register_attachments(
+        self, message: HumanMessage, config: RunnableConfig | None = None
+    ) -> HumanMessage:
         """The user's message with each attached image stored and replaced by its handle.
 
         Each image becomes a line such as ``[attached image img_1a2b3c4d (1024x768
         JPEG)]``, so the agent can pass the handle in ``image_ids`` to edit the
         photo, and no base64 stays in the conversation. The handles are also
-        listed in ``additional_kwargs["nanobanana_handles"]``.
+        listed in ``additional_kwargs["nanobanana_handles"]``. Every image-block
+        form is recognised (standard, legacy, Anthropic, OpenAI, data URL).
         """
-        content = [message.content] if isinstance(message.content, str) else message.content
-        handles: list[str] = []
-        new_content: list[Any] = []
-        for block in content:
-            attached = images_from([block])
-            if not attached:
-                new_content.append(
-                    {"type": "text", "text": block} if isinstance(block, str) else block
-                )
-                continue
-            handle = self._images.put(attached[0].data, attached[0].mime_type, origin="attachment")
-            handles.append(handle)
-            stored = attached[0].with_id(handle)
-            new_content.append({"type": "text", "text": f"[attached image {_describe(stored)}]"})
-        kwargs = {**message.additional_kwargs, HANDLES_KEY: handles}
-        return message.model_copy(update={"content": new_content, "additional_kwargs": kwargs})
+        return _attachments.register(message, self.images_for(config))
 
     # ------------------------------------------------------------ running
 
@@ -165,42 +160,44 @@ class NanoBananaImageTool(BaseTool):
         prompt: str,
         image_ids: list[str] | None = None,
         aspect_ratio: str | None = None,
+        config: RunnableConfig | None = None,
         run_manager: CallbackManagerForToolRun | None = None,
     ) -> tuple[str | list[dict[str, Any]], list[dict[str, Any]]]:
-        sources = [_source(handle, self._images) for handle in image_ids or []]
+        images = self.images_for(config)
+        sources = [_source(handle, images) for handle in image_ids or []]
         options: dict[str, Any] = {"aspect_ratio": aspect_ratio} if aspect_ratio else {}
         with _as_tool_errors():
             answer = self.llm.invoke(
                 [self._request(prompt, sources)], self._inner_config(run_manager), **options
             )
-        images = _images_or_explain(answer)
+        made = _images_or_explain(answer)
         handles = [
-            self._images.put(image.data, image.mime_type, **_provenance(prompt, image_ids, answer))
-            for image in images
+            images.put(image.data, image.mime_type, **_provenance(prompt, image_ids, answer))
+            for image in made
         ]
-        return self._result(answer, images, handles, image_ids or [])
+        return self._result(answer, made, handles, image_ids or [])
 
     async def _arun(
         self,
         prompt: str,
         image_ids: list[str] | None = None,
         aspect_ratio: str | None = None,
+        config: RunnableConfig | None = None,
         run_manager: AsyncCallbackManagerForToolRun | None = None,
     ) -> tuple[str | list[dict[str, Any]], list[dict[str, Any]]]:
-        sources = [await _asource(handle, self._images) for handle in image_ids or []]
+        images = self.images_for(config)
+        sources = [await _asource(handle, images) for handle in image_ids or []]
         options: dict[str, Any] = {"aspect_ratio": aspect_ratio} if aspect_ratio else {}
         with _as_tool_errors():
             answer = await self.llm.ainvoke(
                 [self._request(prompt, sources)], self._inner_config(run_manager), **options
             )
-        images = _images_or_explain(answer)
+        made = _images_or_explain(answer)
         handles = [
-            await self._images.aput(
-                image.data, image.mime_type, **_provenance(prompt, image_ids, answer)
-            )
-            for image in images
+            await images.aput(image.data, image.mime_type, **_provenance(prompt, image_ids, answer))
+            for image in made
         ]
-        return self._result(answer, images, handles, image_ids or [])
+        return self._result(answer, made, handles, image_ids or [])
 
     def _result(
         self,
@@ -249,49 +246,22 @@ def _provenance(prompt: str, image_ids: list[str] | None, answer: AIMessage) -> 
     }
 
 
-def _shorten(text: str, limit: int) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 3].rstrip() + "..."
-
-
-def _describe(image: GeneratedImage) -> str:
-    kind = image.mime_type.split("/")[-1].upper()
-    return (
-        f"{image.id} ({image.width}x{image.height} {kind})"
-        if image.size
-        else f"{image.id} ({kind})"
-    )
-
-
 def _sentence(images: list[GeneratedImage], sources: list[str], said: str) -> str:
     verb = "Edited " + ", ".join(sources) + " into" if sources else "Created"
     noun = "image" if len(images) == 1 else "images"
-    sentence = f"{verb} {noun} {', '.join(_describe(image) for image in images)}."
+    sentence = f"{verb} {noun} {', '.join(image.describe() for image in images)}."
     if said.strip():
         room = min(_MODEL_WORDS_CHARS, MAX_CONTENT_CHARS - len(sentence) - 20)
         if room > 20:
-            sentence += f' The image model said: "{_shorten(said, room)}"'
-    return _shorten(sentence, MAX_CONTENT_CHARS)
+            sentence += f' The image model said: "{shorten(said, room)}"'
+    return shorten(sentence, MAX_CONTENT_CHARS)
 
 
 def _images_or_explain(answer: AIMessage) -> list[GeneratedImage]:
     images = images_from(answer)
-    if images:
-        return images
-    reason = answer.response_metadata.get("native_finish_reason") or answer.response_metadata.get(
-        "finish_reason"
-    )
-    said = _shorten(answer.text, _MODEL_WORDS_CHARS)
-    refused = isinstance(reason, str) and any(word in reason for word in _REFUSAL_REASONS)
-    advice = (
-        "Rephrase the prompt to avoid what the safety filter objects to."
-        if refused
-        else "Try again or rephrase the prompt."
-    )
-    words = f' It said: "{said}"' if said else ""
-    raise ToolException(
-        f"The image model returned no image (finish reason {reason or 'unknown'}).{words} {advice}"
-    )
+    if not images:
+        raise ToolException(MissingImage.of(answer).sentence())
+    return images
 
 
 @contextmanager
@@ -320,7 +290,7 @@ def _tool_error(error: OpenRouterError) -> Exception:
             f"The image request was refused by moderation ({reasons}). "
             "Rephrase the prompt without that content."
         )
-    return ToolException(f"The image service failed: {_shorten(error.message, 200)}")
+    return ToolException(f"The image service failed: {shorten(error.message, 200)}")
 
 
 def _artifact_block(image: GeneratedImage, mode: str) -> dict[str, Any]:

@@ -8,9 +8,12 @@ import io
 import re
 from typing import Any
 
+import pytest
 from langchain.agents import create_agent
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMessage
 from langchain_core.prompts import ChatPromptTemplate
+from langchain_core.runnables import RunnableConfig
+from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.graph import END, START, MessagesState, StateGraph
 from langgraph.prebuilt import ToolNode
 from PIL import Image
@@ -153,3 +156,60 @@ def test_async_agent_edits_an_attached_photo_the_model_can_still_see(fake: FakeO
     assert _data_url_bytes(sent) == photo
     assert [image.data for image in images_from(agent_model.seen[0][0])] == [photo]
     assert not any(_has_base64(message) for message in state["messages"])
+
+
+def _photo_in_every_block_form(photo: bytes) -> dict[str, dict[str, Any]]:
+    encoded = base64.b64encode(photo).decode()
+    data_url = f"data:image/jpeg;base64,{encoded}"
+    return {
+        "standard": {"type": "image", "base64": encoded, "mime_type": "image/jpeg"},
+        "standard data url": {"type": "image", "url": data_url},
+        "legacy source_type": {
+            "type": "image",
+            "source_type": "base64",
+            "data": encoded,
+            "mime_type": "image/jpeg",
+        },
+        "anthropic source": {
+            "type": "image",
+            "source": {"type": "base64", "media_type": "image/jpeg", "data": encoded},
+        },
+        "openai image_url": {"type": "image_url", "image_url": {"url": data_url}},
+    }
+
+
+@pytest.mark.parametrize("form", list(_photo_in_every_block_form(b"")))
+def test_a_photo_in_any_block_form_leaves_no_base64_in_the_checkpoint(
+    fake: FakeOpenRouter, form: str
+) -> None:
+    # "reference": the generated image stays out of the state too, so any base64 left is the photo.
+    tool = NanoBananaImageTool(llm=fake.chat_model(), artifact_mode="reference")
+    agent_model = ScriptedAgentModel(
+        turns=[
+            lambda m: _call_tool({"prompt": "add a hat", "image_ids": [_attached_handle(m)]}, "c1"),
+            lambda m: AIMessage(content="done"),
+        ]
+    )
+    checkpointer = InMemorySaver()
+    agent = create_agent(
+        agent_model,
+        tools=[tool],
+        middleware=[AttachedImagesMiddleware(tool)],
+        checkpointer=checkpointer,
+    )
+    photo = _photo()
+    block = _photo_in_every_block_form(photo)[form]
+    config: RunnableConfig = {"configurable": {"thread_id": f"thread-{form}"}}
+
+    agent.invoke({"messages": [HumanMessage([{"type": "text", "text": "a hat"}, block])]}, config)
+
+    sent = fake.requests[-1].body["messages"][-1]["content"][1]
+    assert _data_url_bytes(sent) == photo, "the edit sent the user's own bytes"
+    saved = checkpointer.get_tuple(config)
+    assert saved is not None
+    _, stored = checkpointer.serde.dumps_typed(saved.checkpoint["channel_values"])
+    encoded = base64.b64encode(photo).decode()
+    assert encoded[:64].encode() not in stored
+    assert re.search(rb"[A-Za-z0-9+/]{200,}", stored) is None
+    # What the agent model saw still had the picture, restored for the call only.
+    assert [image.data for image in images_from(agent_model.seen[0][0])] == [photo]
