@@ -3,7 +3,9 @@
 One table serves two readers: the chat model validates aspect ratio and image size
 locally (before any money is spent), and the offline emulator answers with images of
 the right pixel size and a cost computed from the same prices. Facts come from
-``shared/openrouter-wire.md``; values marked "approximate" there are best guesses.
+OpenRouter's model list and documentation and from recorded answers (see "Where the
+facts come from" in docs/architecture.md); values marked "approximate" below are
+best guesses.
 """
 
 from __future__ import annotations
