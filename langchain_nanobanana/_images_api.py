@@ -31,7 +31,13 @@ from langchain_nanobanana._error_mapping import error_from_reported, unreadable_
 from langchain_nanobanana._exchange import Endpoint
 from langchain_nanobanana._media import data_url
 from langchain_nanobanana._options import CallOptions
-from langchain_nanobanana._wire import ErrorObject, GeneratedData, ImageEvent, ImagesAnswer
+from langchain_nanobanana._wire import (
+    CapabilityDescriptor,
+    ErrorObject,
+    GeneratedData,
+    ImageEvent,
+    ImagesAnswer,
+)
 from langchain_nanobanana.errors import OpenRouterAPIError, OpenRouterError
 
 PATH = "images"
@@ -108,6 +114,44 @@ def check_image_api_options(options: CallOptions, spec: ModelSpec | None) -> Non
         raise ValueError(
             f"output_compression={compression!r} must be a whole number from 0 to 100."
         )
+
+
+# Body fields that are not capabilities of a model: always accepted.
+_NOT_CAPABILITIES = frozenset({"model", "prompt", "input_references", "stream", "provider", "user"})
+
+
+def check_discovered(
+    body: Mapping[str, Any], parameters: Mapping[str, CapabilityDescriptor]
+) -> None:
+    """Refuse what OpenRouter's listing says the model cannot take (its typed descriptors).
+
+    Only for models the catalog lacks, and only when the listing gave descriptors.
+    """
+    if not parameters:
+        return
+    model = body.get("model")
+    for name, value in body.items():
+        if name in _NOT_CAPABILITIES:
+            continue
+        descriptor = parameters.get(name)
+        if descriptor is None:
+            listed = ", ".join(sorted(parameters))
+            msg = f"{model!r} does not take {name} on the Image API (OpenRouter lists: {listed})."
+            raise ValueError(msg)
+        if descriptor.type == "enum" and descriptor.values and str(value) not in descriptor.values:
+            msg = (
+                f"{name}={value!r} is not supported by {model!r}; "
+                f"use one of: {', '.join(descriptor.values)}."
+            )
+            raise ValueError(msg)
+        low, high = descriptor.min, descriptor.max
+        if (
+            descriptor.type == "range"
+            and isinstance(value, (int, float))
+            and ((low is not None and value < low) or (high is not None and value > high))
+        ):
+            msg = f"{name}={value!r} is outside what {model!r} takes ({low} to {high})."
+            raise ValueError(msg)
 
 
 def request_body(

@@ -290,6 +290,8 @@ class ChatNanoBanana(BaseChatModel):
         native_stream = endpoint == "chat" or facts.native_stream
         streamed = stream and len(counts) == 1 and native_stream
         body = api.request_body(messages, sized, stream=streamed, model_kwargs=self.model_kwargs)
+        if endpoint == "images":
+            _images_api.check_discovered(body, facts.parameters)
         transport, api_key = self._get_transport(), api_key_value(self.api_key)
         exchanges = [
             Exchange(

@@ -370,6 +370,20 @@ def test_unknown_models_are_discovered_once_and_routed_by_what_openrouter_says()
     assert len(images_from(image_only_chat)) == 1
 
 
+def test_options_are_checked_against_the_discovered_descriptors() -> None:
+    fake = FakeOpenRouter(models=_unknown_models())
+    krea = fake.chat_model(model="krea/krea-2")
+
+    with pytest.raises(ValueError, match=r"aspect_ratio='21:9' is not supported.*1:1, 2:3, 3:2"):
+        krea.invoke("a banana", aspect_ratio="21:9")
+    with pytest.raises(ValueError, match="does not take output_compression"):
+        krea.invoke("a banana", output_compression=50)
+
+    assert not _posts(fake, "/images")
+    krea.invoke("a banana", aspect_ratio="3:2", quality="low")
+    assert _posts(fake, "/images")[-1].body["quality"] == "low"
+
+
 def test_discovered_lists_expire() -> None:
     now = [1000.0]
     discovery = Discovery(clock=lambda: now[0])
