@@ -8,6 +8,7 @@ No I/O here; the stream protocol around it (``[DONE]``, truncation) is in
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,8 +18,17 @@ from langchain_core.messages.ai import InputTokenDetails, OutputTokenDetails, Us
 from langchain_nanobanana import _media
 from langchain_nanobanana._error_mapping import error_from_reported
 from langchain_nanobanana._wire import Completion, Delta, Usage
+from langchain_nanobanana.errors import OpenRouterError
 
 MODEL_PROVIDER = "openrouter"
+
+
+def summed(chunks: Sequence[AIMessageChunk]) -> AIMessageChunk:
+    """The chunks added up the way langchain-core adds them."""
+    total = chunks[0]
+    for chunk in chunks[1:]:
+        total = total + chunk
+    return total
 
 
 def usage_metadata_of(usage: Usage) -> UsageMetadata:
@@ -89,20 +99,20 @@ class ChunkAssembler:
 
     def image_block(self, url_or_data_url: str) -> dict[str, Any]:
         """A standard image block for an image URL or ``data:`` URL, with its own index and id."""
+        parsed = _media.split_data_url(url_or_data_url)
+        if parsed is not None:
+            mime_type, data = parsed
+            return self.inline_image_block(data, mime_type)
+        return {"type": "image", "url": url_or_data_url, **self._next_image()}
+
+    def inline_image_block(self, data: str, mime_type: str) -> dict[str, Any]:
+        """A standard image block for base64 ``data``, with its own index and id."""
+        return {"type": "image", "base64": data, "mime_type": mime_type, **self._next_image()}
+
+    def _next_image(self) -> dict[str, Any]:
         block_id = f"{self.generation_id or 'image'}-{self._images_seen}"
         self._images_seen += 1
-        index = self._index_for("image")
-        parsed = _media.split_data_url(url_or_data_url)
-        if parsed is None:
-            return {"type": "image", "url": url_or_data_url, "id": block_id, "index": index}
-        mime_type, data = parsed
-        return {
-            "type": "image",
-            "base64": data,
-            "mime_type": mime_type,
-            "id": block_id,
-            "index": index,
-        }
+        return {"id": block_id, "index": self._index_for("image")}
 
     def progress_block(self, value: dict[str, Any]) -> dict[str, Any]:
         """Something shown while the answer forms (a partial image): not part of the answer."""
@@ -159,15 +169,21 @@ class ChunkAssembler:
         produced = [chunk for chunk in self._produced if chunk.content or chunk.additional_kwargs]
         if not produced:
             return None
-        total = produced[0]
-        for chunk in produced[1:]:
-            total = total + chunk
+        total = summed(produced)
         return AIMessage(
             content=total.content,
             additional_kwargs=total.additional_kwargs,
             id=self.generation_id,
             response_metadata={"model_provider": MODEL_PROVIDER},
         )
+
+    def attach_partial(self, error: OpenRouterError) -> OpenRouterError:
+        """``error`` with what had been produced before it (and the generation id) on it."""
+        if error.partial_message is None:
+            error.partial_message = self.partial_message()
+        if error.generation_id is None:
+            error.generation_id = self.generation_id
+        return error
 
     def response_metadata(self) -> dict[str, Any]:
         metadata: dict[str, Any] = {
