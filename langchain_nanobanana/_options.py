@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any, Literal
 
 from langchain_nanobanana._catalog import ALL_ASPECT_RATIOS, ALL_IMAGE_SIZES, find_model
+from langchain_nanobanana._names import unknown_names
 
 WirePlace = Literal["body", "image_config"]
 """Top level of the request body, or inside its ``image_config`` object."""
@@ -57,6 +58,8 @@ class CallOptions:
         merged.update((name, value) for name, value in overrides.items() if name in OPTION_NAMES)
         if stop is not None:
             merged["stop"] = stop
+        if merged["modalities"] is None:
+            merged["modalities"] = default_modalities(merged["model"])
         options = cls(**merged)
         check_image_config(options.model, options.aspect_ratio, options.image_size)
         return options
@@ -70,6 +73,16 @@ class CallOptions:
         }
 
 
+def default_modalities(model: str) -> list[str]:
+    """What to ask ``model`` for when the caller did not say.
+
+    Image-only models (FLUX, ...) answer 404 to ``["image", "text"]``; the catalog
+    knows which they are. Any other model, known or not, gets Gemini's pair.
+    """
+    spec = find_model(model)
+    return ["image"] if spec is not None and spec.image_only else ["image", "text"]
+
+
 OPTION_NAMES: tuple[str, ...] = tuple(option.name for option in fields(CallOptions))
 """Every per-call option, in field order: also the chat model's default parameters."""
 
@@ -81,8 +94,9 @@ def _reject_unknown(options: Mapping[str, Any]) -> None:
     unknown = sorted(set(options) - set(OPTION_NAMES) - _FRAMEWORK_KEYS)
     if unknown:
         msg = (
-            f"Unknown option(s) for ChatNanoBanana: {', '.join(unknown)}. Per-call options are "
-            f"{', '.join(sorted(OPTION_NAMES))}; put other OpenRouter body fields in model_kwargs."
+            f"Unknown option(s) for ChatNanoBanana: {unknown_names(unknown, OPTION_NAMES)}. "
+            f"Per-call options are {', '.join(sorted(OPTION_NAMES))}; "
+            "put other OpenRouter body fields in model_kwargs."
         )
         raise TypeError(msg)
 
