@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from langchain_nanobanana._model_list import models_table
 from langchain_nanobanana._progress import Progress
 from langchain_nanobanana.cli import main
 from langchain_nanobanana.testing import FakeOpenRouter, Outcome, describe_image
@@ -159,6 +160,24 @@ def test_models_lists_image_models_with_prices(capsys: pytest.CaptureFixture[str
         "$2.50",
         "$30.00",
     ]
+
+
+def test_models_table_prices_image_output_not_the_input_image_price() -> None:
+    listed = [
+        {
+            "id": "lab/painter",
+            "architecture": {"output_modalities": ["image"]},
+            "pricing": {
+                "prompt": "0",
+                "completion": "0",
+                "image": "0.001",
+                "image_output": "0.00004",
+            },
+        }
+    ]
+    assert models_table(listed).splitlines()[1].split() == [
+        "lab/painter", "image", "$0.00", "$0.00", "$40.00"
+    ]  # fmt: skip
 
 
 def test_models_over_http_as_json(
