@@ -214,7 +214,7 @@ def test_progress_ticks_on_a_terminal_and_erases_itself() -> None:
     with Progress(terminal, "Generating", interval=0.01):
         time.sleep(0.05)
     written = terminal.getvalue()
-    assert written.startswith("\rGenerating... 0s")
+    assert written.startswith("\r\033[KGenerating... 0s")
     assert written.endswith("\r\033[K")
 
 
