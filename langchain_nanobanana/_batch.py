@@ -35,6 +35,7 @@ from langchain_nanobanana._command import (
     generation_flags,
     input_message,
 )
+from langchain_nanobanana._http import backoff_seconds
 from langchain_nanobanana._image_files import extension_for, slug, write_whole
 from langchain_nanobanana._names import unknown_names
 from langchain_nanobanana._no_image import MissingImage
@@ -233,11 +234,12 @@ class _Run:
         try:
             answer = await self.llm.ainvoke([prompt.message()], **options)
         except OpenRouterRateLimitError as exc:
-            if self.requeues.get(prompt.key, 0) < _RATE_LIMIT_REQUEUES:
-                self.requeues[prompt.key] = self.requeues.get(prompt.key, 0) + 1
+            requeued = self.requeues.get(prompt.key, 0)
+            if requeued < _RATE_LIMIT_REQUEUES:
+                self.requeues[prompt.key] = requeued + 1
                 self.jobs = max(1, self.jobs // 2)
                 self.queue.append(prompt)
-                await asyncio.sleep(exc.retry_after or 2.0)
+                await asyncio.sleep(backoff_seconds(requeued, exc.retry_after))
                 return
             self._record(prompt, None, error=str(exc))
             return

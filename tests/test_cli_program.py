@@ -7,10 +7,8 @@ command finds it through OPENROUTER_BASE_URL, as it would find a proxy.
 from __future__ import annotations
 
 import io
-import os
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,35 +17,7 @@ import pytest
 from PIL import Image
 
 from langchain_nanobanana.testing import FAKE_API_KEY, FakeOpenRouter, Outcome, describe_image
-from tests.served import served_emulator
-
-ROOT = Path(__file__).resolve().parents[1]
-_SCRIPT = Path(sys.executable).with_name("nanobanana")
-COMMAND = [str(_SCRIPT)] if _SCRIPT.exists() else [sys.executable, "-m", "langchain_nanobanana.cli"]
-TIMEOUT = 60
-
-
-def _environment(**extra: str) -> dict[str, str]:
-    keep = {k: v for k, v in os.environ.items() if not k.lower().endswith("_proxy")}
-    for name in ("OPENROUTER_API_KEY", "OPENROUTER_BASE_URL", "OPENROUTER_API_BASE"):
-        keep.pop(name, None)
-    python_path = os.pathsep.join(filter(None, [extra.pop("PYTHONPATH", ""), str(ROOT)]))
-    return {**keep, "PYTHONPATH": python_path, **extra}
-
-
-def run(
-    *arguments: str, cwd: Path, stdin: str | None = None, **env: str
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [*COMMAND, *arguments],
-        capture_output=True,
-        text=True,
-        input=stdin,
-        cwd=cwd,
-        env=_environment(**env),
-        timeout=TIMEOUT,
-        check=False,
-    )
+from tests.program import COMMAND, TIMEOUT, environment, run, served_emulator
 
 
 @pytest.fixture
@@ -156,7 +126,7 @@ def test_ctrl_c_is_one_line_exit_130_and_leaves_nothing(
     process = subprocess.Popen(
         [*COMMAND, *arguments],
         cwd=tmp_path,
-        env=_environment(**service),
+        env=environment(**service),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -293,7 +263,7 @@ def test_an_image_only_model_needs_no_flag_and_modalities_can_be_chosen(
 
 
 def test_serve_prints_the_variables_that_point_code_at_the_emulator(tmp_path: Path) -> None:
-    with served_emulator(COMMAND, _environment()) as variables:
+    with served_emulator(COMMAND, environment()) as variables:
         assert variables["OPENROUTER_BASE_URL"].startswith("http://127.0.0.1:")
         done = run("a banana", "-o", "served.png", cwd=tmp_path, **variables)
     assert done.returncode == 0, done.stderr
