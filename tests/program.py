@@ -45,13 +45,15 @@ STARTUP_SECONDS = 30
 
 
 @contextmanager
-def served_emulator(command: Sequence[str], env: dict[str, str]) -> Iterator[dict[str, str]]:
-    """Run ``command serve --port 0`` and yield the ``export NAME=value`` lines it printed."""
+def served_emulator(
+    arguments: Sequence[str] = ("serve",), env: dict[str, str] | None = None
+) -> Iterator[dict[str, str]]:
+    """Run ``nanobanana serve`` (``arguments``) on any free port; yield the variables it printed."""
     process = subprocess.Popen(
-        [*command, "serve", "--port", "0"],
+        [*COMMAND, *arguments, "--port", "0"],
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
-        env=env,
+        env=environment() if env is None else env,
     )
     try:
         assert process.stdout is not None

@@ -263,7 +263,7 @@ def test_an_image_only_model_needs_no_flag_and_modalities_can_be_chosen(
 
 
 def test_serve_prints_the_variables_that_point_code_at_the_emulator(tmp_path: Path) -> None:
-    with served_emulator(COMMAND, environment()) as variables:
+    with served_emulator() as variables:
         assert variables["OPENROUTER_BASE_URL"].startswith("http://127.0.0.1:")
         done = run("a banana", "-o", "served.png", cwd=tmp_path, **variables)
     assert done.returncode == 0, done.stderr
