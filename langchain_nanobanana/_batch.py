@@ -326,8 +326,12 @@ def _read_source(path: Path) -> tuple[str, Path]:
         return sys.stdin.read(), Path.cwd()
     try:
         return path.read_text(), path.parent
-    except (OSError, UnicodeDecodeError) as exc:
-        raise CommandError(f"Cannot read prompts file {path}: {exc}.", EXIT_USAGE) from None
+    except OSError as exc:
+        raise CommandError(
+            f"Cannot read prompts file {path}: {exc.strerror}.", EXIT_USAGE
+        ) from None
+    except UnicodeDecodeError:
+        raise CommandError(f"Prompts file {path} is not UTF-8 text.", EXIT_USAGE) from None
 
 
 async def _work(run: _Run, jobs: int) -> None:

@@ -116,8 +116,8 @@ class ChatNanoBanana(BaseChatModel):
     timeout: float | None = Field(
         default=120.0, validation_alias=AliasChoices("timeout", "request_timeout")
     )
-    """Seconds for the whole call (each retry gets its own); also accepted as
-    ``request_timeout``. Image generation commonly takes 10-40 s."""
+    """Seconds httpx waits to connect and for each read (not a bound on the whole
+    call); also accepted as ``request_timeout``. Image generation commonly takes 10-40 s."""
     max_retries: int = 2
     """Retries of 408, 429, 5xx and connection failures, with backoff and Retry-After."""
     app_url: str | None = None
