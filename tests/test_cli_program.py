@@ -40,23 +40,21 @@ def _one_line(stderr: str) -> str:
 # ------------------------------------------------------------ the output path
 
 
+@pytest.mark.parametrize(
+    ("output", "message"),
+    [
+        ("no/such/dir/out.png", "Folder no/such/dir does not exist"),
+        ("newdir/", "Folder newdir/ does not exist"),  # a trailing slash means a folder
+    ],
+)
 def test_a_missing_folder_is_refused_before_any_request(
-    tmp_path: Path, fake: FakeOpenRouter, service: dict[str, str]
+    tmp_path: Path, fake: FakeOpenRouter, service: dict[str, str], output: str, message: str
 ) -> None:
-    done = run("a banana", "-o", "no/such/dir/out.png", cwd=tmp_path, **service)
+    done = run("a banana", "-o", output, cwd=tmp_path, **service)
     assert done.returncode == 2
-    assert "Folder no/such/dir does not exist" in _one_line(done.stderr)
+    assert message in _one_line(done.stderr)
+    assert list(tmp_path.iterdir()) == [], "no file named after the folder"
     assert fake.requests == [], "nothing was sent, nothing was billed"
-
-
-def test_a_trailing_slash_means_a_folder(
-    tmp_path: Path, fake: FakeOpenRouter, service: dict[str, str]
-) -> None:
-    done = run("a banana", "-o", "newdir/", cwd=tmp_path, **service)
-    assert done.returncode == 2
-    assert "Folder newdir/ does not exist" in _one_line(done.stderr)
-    assert list(tmp_path.iterdir()) == []
-    assert fake.requests == []
 
 
 def test_an_existing_folder_gets_a_file_named_from_the_prompt(tmp_path: Path) -> None:
