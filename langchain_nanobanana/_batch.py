@@ -316,8 +316,13 @@ def run_batch(argv: Sequence[str]) -> int:
         total=len(prompts),
         already_done=len(prompts) - len(queue),
     )
-    with Progress(sys.stderr, run.status):
-        asyncio.run(_work(run, args.jobs))
+    try:
+        with Progress(sys.stderr, run.status):
+            asyncio.run(_work(run, args.jobs))
+    except OSError as exc:  # the folder filled up or went away: the manifest holds what was made
+        raise CommandError(
+            f"Cannot write into {folder}: {exc.strerror or exc}; re-run to resume.", EXIT_API
+        ) from None
     return _report(run, folder, as_json=args.json)
 
 

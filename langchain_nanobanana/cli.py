@@ -218,7 +218,8 @@ def _models(argv: Sequence[str]) -> int:
         models = fetch_image_models(client)
     except (httpx.HTTPError, ValueError) as exc:
         raise CommandError(f"could not list models: {exc}", EXIT_API) from None
-    print(json.dumps(models, indent=2) if args.json else models_table(models))
+    # Model ids and names are the server's text: printed without control sequences.
+    print(json.dumps(models, indent=2) if args.json else printable(models_table(models)))
     return EXIT_OK
 
 

@@ -223,3 +223,17 @@ def test_progress_is_silent_when_piped() -> None:
     with Progress(piped, "Generating", interval=0.01):
         time.sleep(0.03)
     assert piped.getvalue() == ""
+
+
+def test_model_ids_are_printed_without_control_sequences(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from langchain_nanobanana import _model_list
+
+    hostile = [{"id": "lab/\x1b[2Jpainter\x1b]0;owned\x07", "pricing": {"image_output": "0.00004"}}]
+    monkeypatch.setattr(_model_list, "fetch_image_models", lambda client=None: hostile)
+    assert main(["models"]) == 0
+    out = capsys.readouterr().out
+    assert "lab/painter" in out
+    assert "\x1b" not in out
+    assert "\x07" not in out
