@@ -14,7 +14,6 @@ import asyncio
 import hashlib
 import json
 import sys
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -32,18 +31,17 @@ from langchain_nanobanana._command import (
     CommandError,
     call_options,
     chat_model,
+    first_image,
     generation_flags,
     input_message,
 )
 from langchain_nanobanana._http import backoff_seconds
 from langchain_nanobanana._image_files import extension_for, slug, write_whole
 from langchain_nanobanana._names import unknown_names
-from langchain_nanobanana._no_image import MissingImage
 from langchain_nanobanana._options import check_image_config
 from langchain_nanobanana._progress import Progress
 from langchain_nanobanana._text import printable, shorten
 from langchain_nanobanana.errors import OpenRouterError, OpenRouterRateLimitError
-from langchain_nanobanana.images import images_from
 
 MANIFEST = "manifest.jsonl"
 DEFAULT_JOBS = 4
@@ -196,7 +194,6 @@ class _Run:
     most_seen: float = 0.0
     over_budget: int = 0
     requeues: dict[str, int] = field(default_factory=dict)
-    started: float = field(default_factory=time.monotonic)
 
     def status(self, elapsed: float) -> str:
         finished = self.done + self.failed
@@ -252,14 +249,15 @@ class _Run:
         metadata: dict[str, Any] = dict(answer.response_metadata) if answer else {}
         cost = metadata.get("cost") if isinstance(metadata.get("cost"), float) else None
         file_name = None
-        images = images_from(answer) if answer is not None else []
-        if images and error is None:
-            image = images[0]
-            file_name = self._file_name(prompt, extension_for(image.mime_type))
-            write_whole(self.folder / file_name, image.data)
-            metadata.update(mime_type=image.mime_type, width=image.width, height=image.height)
-        elif error is None and answer is not None:
-            error = MissingImage.of(answer).sentence()
+        if answer is not None and error is None:
+            try:
+                image = first_image(answer)
+            except CommandError as missing:
+                error = str(missing)
+            else:
+                file_name = self._file_name(prompt, extension_for(image.mime_type))
+                write_whole(self.folder / file_name, image.data)
+                metadata.update(mime_type=image.mime_type, width=image.width, height=image.height)
         if answer is not None and answer.usage_metadata:
             metadata["usage"] = dict(answer.usage_metadata)
         self.spent += cost or 0.0

@@ -9,10 +9,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from langchain_core.messages import HumanMessage
+from langchain_core.messages import AIMessage, HumanMessage
 
 from langchain_nanobanana._catalog import ALL_ASPECT_RATIOS, ALL_IMAGE_SIZES, DEFAULT_MODEL
-from langchain_nanobanana.images import GeneratedImage
+from langchain_nanobanana._media import sniff_mime_type
+from langchain_nanobanana._no_image import MissingImage
+from langchain_nanobanana.images import GeneratedImage, images_from
 
 if TYPE_CHECKING:
     from langchain_nanobanana.chat_models import ChatNanoBanana
@@ -108,3 +110,17 @@ def input_message(prompt: str, images: Sequence[Path]) -> HumanMessage:
             raise CommandError(f"{path} is not a PNG, JPEG, WebP or GIF image.", EXIT_USAGE)
         content.append(image.to_block())
     return HumanMessage(content=content)  # type: ignore[arg-type]
+
+
+def first_image(message: AIMessage) -> GeneratedImage:
+    """The answer's first image, or CommandError saying why there is none worth saving."""
+    images = images_from(message)
+    if not images:
+        raise CommandError(MissingImage.of(message).sentence(), EXIT_NO_IMAGE)
+    if sniff_mime_type(images[0].data[:16]) is None:
+        raise CommandError(
+            f"The answer's image ({len(images[0].data)} bytes said to be {images[0].mime_type}) "
+            "is not a PNG, JPEG, WebP or GIF; nothing was saved.",
+            EXIT_API,
+        )
+    return images[0]

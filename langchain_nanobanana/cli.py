@@ -30,12 +30,12 @@ from langchain_nanobanana._command import (
     EXIT_API,
     EXIT_CODES_HELP,
     EXIT_INTERRUPTED,
-    EXIT_NO_IMAGE,
     EXIT_OK,
     EXIT_USAGE,
     CommandError,
     call_options,
     chat_model,
+    first_image,
     generation_flags,
     input_message,
 )
@@ -47,12 +47,10 @@ from langchain_nanobanana._image_files import (
     pillow_installed,
     write_whole,
 )
-from langchain_nanobanana._media import sniff_mime_type
-from langchain_nanobanana._no_image import MissingImage
 from langchain_nanobanana._progress import Progress
 from langchain_nanobanana._text import printable
 from langchain_nanobanana.errors import OpenRouterError
-from langchain_nanobanana.images import GeneratedImage, images_from
+from langchain_nanobanana.images import GeneratedImage
 
 _SERVE_PORT = 8790
 
@@ -107,19 +105,6 @@ def _prompt(given: str) -> str:
     return prompt.strip()
 
 
-def _first_image(message: AIMessage) -> GeneratedImage:
-    images = images_from(message)
-    if not images:
-        raise CommandError(MissingImage.of(message).sentence(), EXIT_NO_IMAGE)
-    if sniff_mime_type(images[0].data[:16]) is None:
-        raise CommandError(
-            f"The answer's image ({len(images[0].data)} bytes said to be {images[0].mime_type}) "
-            "is not a PNG, JPEG, WebP or GIF; nothing was saved.",
-            EXIT_API,
-        )
-    return images[0]
-
-
 def save_image(image: GeneratedImage, plan: OutputPlan, prompt: str) -> tuple[Path, str]:
     """Write ``image`` where ``plan`` says, converted to the format its name asks for.
 
@@ -166,7 +151,7 @@ def _generate(argv: Sequence[str]) -> int:
         raise CommandError(str(exc), EXIT_API) from None
     except ValueError as exc:
         raise CommandError(str(exc), EXIT_USAGE) from None
-    image = _first_image(answer)
+    image = first_image(answer)
     path, mime_type = save_image(image, plan, prompt)
     result = _result(answer, path, mime_type, image.size)
     print(json.dumps(result) if args.json else _summary(result))

@@ -219,3 +219,24 @@ def test_the_progress_line_counts_images_failures_spend_and_eta() -> None:
     assert progress.status(0.0) == "2/10 images, 0 failed, $0.0000 spent, ETA ?"
     progress.done, progress.failed, progress.spent = 3, 1, 0.1161
     assert progress.status(8.0) == "5/10 images, 1 failed, $0.1161 spent, ETA 8s"
+
+
+def test_an_answer_whose_image_is_not_an_image_is_a_failure_not_a_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    fake = FakeOpenRouter()
+    not_an_image = (
+        b'{"id":"gen-1","model":"google/gemini-2.5-flash-image","choices":[{"index":0,'
+        b'"finish_reason":"stop","message":{"role":"assistant","content":"",'
+        b'"images":[{"type":"image_url","image_url":{"url":"data:image/png;base64,AAAA"}}]}}]}'
+    )
+    fake.enqueue(Outcome.raw(200, not_an_image, "application/json"))
+    monkeypatch.setattr(testing, "FakeOpenRouter", lambda: fake)
+    Path("prompts.txt").write_text("a banana\n")
+
+    assert main(["batch", "prompts.txt", "-o", "made", "--offline"]) == 1
+    (record,) = _records(Path("made"))
+    assert record["file"] is None
+    assert "is not a PNG, JPEG, WebP or GIF" in str(record["error"])
+    assert list(Path("made").glob("*.png")) == []
