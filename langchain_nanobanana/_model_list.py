@@ -37,7 +37,11 @@ def _per_million(price: Any) -> str:
 
 
 def models_table(models: list[dict[str, Any]]) -> str:
-    """One line per model: id, output modalities, prices per million tokens."""
+    """One line per model: id, output modalities, prices per million tokens.
+
+    The image output price is ``pricing.image_output``; ``pricing.image`` is what an
+    INPUT image costs, so it is not shown as one.
+    """
     rows = [("model", "outputs", "input /M", "output /M", "image output /M")]
     for model in sorted(models, key=lambda m: str(m.get("id"))):
         pricing = model.get("pricing") or {}
@@ -48,7 +52,7 @@ def models_table(models: list[dict[str, Any]]) -> str:
                 outputs,
                 _per_million(pricing.get("prompt")),
                 _per_million(pricing.get("completion")),
-                _per_million(pricing.get("image")),
+                _per_million(pricing.get("image_output")),
             )
         )
     widths = [max(len(row[column]) for row in rows) for column in range(len(rows[0]))]

@@ -19,6 +19,7 @@ from langchain_nanobanana._catalog import (
     MAX_IMAGES_PER_CALL,
     find_model,
 )
+from langchain_nanobanana._names import unknown_names
 
 WirePlace = Literal["body", "image_config", "images"]
 """On the chat endpoint: top level of the body, or inside its ``image_config`` object;
@@ -70,6 +71,8 @@ class CallOptions:
         merged.update((name, value) for name, value in overrides.items() if name in OPTION_NAMES)
         if stop is not None:
             merged["stop"] = stop
+        if merged["modalities"] is None:
+            merged["modalities"] = default_modalities(merged["model"])
         options = cls(**merged)
         check_image_config(options.model, options.aspect_ratio, options.image_size)
         _check_count(options.n)
@@ -89,6 +92,16 @@ class CallOptions:
         }
 
 
+def default_modalities(model: str) -> list[str]:
+    """What to ask ``model`` for when the caller did not say.
+
+    Image-only models (FLUX, ...) answer 404 to ``["image", "text"]``; the catalog
+    knows which they are. Any other model, known or not, gets Gemini's pair.
+    """
+    spec = find_model(model)
+    return ["image"] if spec is not None and spec.image_only else ["image", "text"]
+
+
 OPTION_NAMES: tuple[str, ...] = tuple(option.name for option in fields(CallOptions))
 """Every per-call option, in field order: also the chat model's default parameters."""
 
@@ -100,8 +113,9 @@ def _reject_unknown(options: Mapping[str, Any]) -> None:
     unknown = sorted(set(options) - set(OPTION_NAMES) - _FRAMEWORK_KEYS)
     if unknown:
         msg = (
-            f"Unknown option(s) for ChatNanoBanana: {', '.join(unknown)}. Per-call options are "
-            f"{', '.join(sorted(OPTION_NAMES))}; put other OpenRouter body fields in model_kwargs."
+            f"Unknown option(s) for ChatNanoBanana: {unknown_names(unknown, OPTION_NAMES)}. "
+            f"Per-call options are {', '.join(sorted(OPTION_NAMES))}; "
+            "put other OpenRouter body fields in model_kwargs."
         )
         raise TypeError(msg)
 

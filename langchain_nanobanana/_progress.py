@@ -1,9 +1,10 @@
-"""A progress line for the command: elapsed seconds on a terminal, nothing when piped."""
+"""A progress line for the command: on a terminal only, nothing when piped."""
 
 from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from types import TracebackType
 from typing import TextIO
 
@@ -11,11 +12,15 @@ from typing import TextIO
 class Progress:
     """``with Progress(sys.stderr, "Generating"):`` shows "Generating... 3s" while it runs.
 
-    Only when ``stream`` is a terminal: scripts that pipe or capture stderr see nothing.
-    The line is erased when the block ends, so the final result stands alone.
+    ``label`` may also be a function of the seconds elapsed, for a line that says more
+    (a batch's images done, failures, spend and ETA). Only when ``stream`` is a
+    terminal: scripts that pipe or capture stderr see nothing. The line is erased
+    when the block ends, so the final result stands alone.
     """
 
-    def __init__(self, stream: TextIO, label: str, interval: float = 0.5) -> None:
+    def __init__(
+        self, stream: TextIO, label: str | Callable[[float], str], interval: float = 0.5
+    ) -> None:
         self._stream = stream
         self._label = label
         self._interval = interval
@@ -44,7 +49,13 @@ class Progress:
 
     def _tick(self, started: float) -> None:
         while True:
-            self._stream.write(f"\r{self._label}... {time.monotonic() - started:.0f}s")
+            elapsed = time.monotonic() - started
+            line = (
+                self._label(elapsed)
+                if callable(self._label)
+                else f"{self._label}... {elapsed:.0f}s"
+            )
+            self._stream.write(f"\r\033[K{line}")
             self._stream.flush()
             if self._stop.wait(self._interval):
                 return

@@ -20,7 +20,7 @@ from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResu
 from langchain_core.prompt_values import ChatPromptValue, PromptValue
 from langchain_core.runnables import Runnable
 from langchain_core.utils import from_env, secret_from_env
-from pydantic import ConfigDict, Field, PrivateAttr, SecretStr
+from pydantic import AliasChoices, ConfigDict, Field, PrivateAttr, SecretStr, model_validator
 
 from langchain_nanobanana import _chat_completions, _images_api
 from langchain_nanobanana._catalog import DEFAULT_MODEL, find_model
@@ -36,6 +36,7 @@ from langchain_nanobanana._convert import with_sniffed_mime_types
 from langchain_nanobanana._discovery import DISCOVERY, ModelFacts
 from langchain_nanobanana._exchange import Exchange
 from langchain_nanobanana._fanout import Call
+from langchain_nanobanana._keywords import check_keywords
 from langchain_nanobanana._options import OPTION_NAMES, CallOptions, check_image_config
 
 if TYPE_CHECKING:
@@ -91,29 +92,45 @@ class ChatNanoBanana(BaseChatModel):
         alias="openrouter_api_key",
     )
     """OpenRouter key; read from ``OPENROUTER_API_KEY`` when not given."""
-    base_url: str = Field(default_factory=from_env("OPENROUTER_BASE_URL", default=DEFAULT_BASE_URL))
-    """API root; ``OPENROUTER_BASE_URL`` when set."""
+    base_url: str = Field(
+        default_factory=from_env(
+            ("OPENROUTER_BASE_URL", "OPENROUTER_API_BASE"), default=DEFAULT_BASE_URL
+        ),
+        validation_alias=AliasChoices("base_url", "openai_api_base", "openrouter_api_base"),
+    )
+    """API root; ``OPENROUTER_BASE_URL`` (or ``OPENROUTER_API_BASE``) when set. Also
+    accepted as ``openai_api_base`` or ``openrouter_api_base``, as in langchain-openai."""
     aspect_ratio: str | None = None
     """e.g. "16:9"; checked locally against the model's list."""
     image_size: str | None = None
     """"1K" (default), "2K", "4K" on Gemini 3 models; "0.5K" on 3.1 Flash Image."""
-    modalities: list[str] = Field(default_factory=lambda: ["image", "text"])
-    """["image", "text"] for Gemini; image-only models (FLUX, ...) need ["image"]."""
+    modalities: list[str] | None = None
+    """What to ask for; by default ["image"] for models the catalog knows are
+    image-only (FLUX, ...) and ["image", "text"] for the rest."""
     temperature: float | None = None
     top_p: float | None = None
     seed: int | None = None
-    max_tokens: int | None = None
-    """Also bounds the credit OpenRouter reserves for the call (402 on small balances)."""
+    max_tokens: int | None = Field(
+        default=None, validation_alias=AliasChoices("max_tokens", "max_completion_tokens")
+    )
+    """Also accepted as ``max_completion_tokens``. Also bounds the credit OpenRouter
+    reserves for the call (402 on small balances)."""
     stop: list[str] | None = None
     response_format: dict[str, Any] | None = None
-    timeout: float | None = 120.0
-    """Seconds; image generation commonly takes 10-40 s."""
+    timeout: float | None = Field(
+        default=120.0, validation_alias=AliasChoices("timeout", "request_timeout")
+    )
+    """Seconds httpx waits to connect and for each read (not a bound on the whole
+    call); also accepted as ``request_timeout``. Image generation commonly takes 10-40 s."""
     max_retries: int = 2
     """Retries of 408, 429, 5xx and connection failures, with backoff and Retry-After."""
     app_url: str | None = None
     """Sent as ``HTTP-Referer``: your app's URL in OpenRouter's rankings."""
     app_title: str | None = None
     """Sent as ``X-Title``."""
+    default_headers: dict[str, str] | None = None
+    """Extra HTTP headers sent with every request (e.g. for a proxy); the key goes in
+    ``api_key``, never here."""
     provider: dict[str, Any] | None = None
     endpoint: Literal["chat", "images"] | None = None
     """``"chat"`` (chat/completions) or ``"images"`` (OpenRouter's Image API). Unset: the
@@ -147,6 +164,20 @@ class ChatNanoBanana(BaseChatModel):
     model_config = ConfigDict(populate_by_name=True, arbitrary_types_allowed=True, defer_build=True)
 
     _transport: Any = PrivateAttr(default=None)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _refuse_unknown_keywords(cls, values: Any) -> Any:
+        # Before anything else: a misspelt or foreign keyword must not be dropped
+        # (a lost base URL would send the key to OpenRouter instead of a proxy).
+        if isinstance(values, dict):
+            check_keywords(values, cls.model_fields)
+        return values
+
+    @property
+    def model_name(self) -> str:
+        """The model id (``model``), under the name other LangChain chat models use."""
+        return self.model
 
     def model_post_init(self, context: Any, /) -> None:
         super().model_post_init(context)
@@ -223,7 +254,10 @@ class ChatNanoBanana(BaseChatModel):
             base_url=self.base_url,
             timeout=self.timeout,
             max_retries=self.max_retries,
-            extra_headers=app_headers(self.app_url, self.app_title),
+            extra_headers={
+                **(self.default_headers or {}),
+                **app_headers(self.app_url, self.app_title),
+            },
             user_client=self.http_client,
             user_async_client=self.http_async_client,
         )
@@ -279,7 +313,9 @@ class ChatNanoBanana(BaseChatModel):
         """This call's request(s), checked and built (before the key is looked at)."""
         options = CallOptions.resolve(self._default_params, overrides, stop=stop)
         facts = facts or self._model_facts(options.model)
-        if facts.image_only and "modalities" not in {*self.model_fields_set, *overrides}:
+        # Discovery's half of "image-only models ask for images only" (the catalog's is
+        # in CallOptions.resolve): only where neither the model nor the call chose.
+        if facts.image_only and self.modalities is None and overrides.get("modalities") is None:
             options = replace(options, modalities=["image"])
         endpoint = _endpoint_for(self.endpoint, options.model, facts)
         per_request = 1 if endpoint == "chat" else facts.images_per_request or options.count

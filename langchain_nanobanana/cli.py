@@ -1,55 +1,90 @@
-"""The ``nanobanana`` command: make or edit an image from the shell.
+"""The ``nanobanana`` command: make or edit images from the shell.
 
     nanobanana "a nano banana dish in a fancy restaurant" -o banana.png
-    nanobanana "make it blue" -i banana.png -o blue.png
+    nanobanana "make it blue" -i banana.png -o blue.jpg
     nanobanana --offline "a test picture"      # built-in emulator: no key, no network
+    nanobanana batch prompts.txt -o posters/   # one image per line, resumable
     nanobanana models                          # image-capable models and their prices
+    nanobanana serve                           # the emulator on 127.0.0.1, for your own code
 
-Expected failures print one sentence on stderr and exit non-zero, no traceback:
-2 for usage problems (no key, bad option, file exists), 1 when OpenRouter
-refused or failed, 3 when the answer held no image.
+Expected failures print one sentence on stderr and exit non-zero, no traceback
+(the codes are in ``EXIT_CODES_HELP``). Subcommands are recognised wherever the
+flags stand: ``nanobanana --offline models`` lists models.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
-import os
-import re
 import sys
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-import httpx
-from langchain_core.messages import AIMessage, HumanMessage
+from langchain_core.messages import AIMessage
 
-from langchain_nanobanana._catalog import ALL_ASPECT_RATIOS, ALL_IMAGE_SIZES, DEFAULT_MODEL
-from langchain_nanobanana._model_list import fetch_image_models, models_table
-from langchain_nanobanana._no_image import MissingImage
+from langchain_nanobanana._batch import batch_parser, run_batch
+from langchain_nanobanana._command import (
+    EXIT_API,
+    EXIT_CODES_HELP,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_USAGE,
+    CommandError,
+    call_options,
+    chat_model,
+    first_image,
+    generation_flags,
+    input_message,
+)
+from langchain_nanobanana._image_files import (
+    OutputError,
+    OutputPlan,
+    converted,
+    extension_for,
+    pillow_installed,
+    write_whole,
+)
 from langchain_nanobanana._progress import Progress
+from langchain_nanobanana._text import printable
 from langchain_nanobanana.errors import OpenRouterError
-from langchain_nanobanana.images import GeneratedImage, images_from
+from langchain_nanobanana.images import GeneratedImage
 
-EXIT_OK, EXIT_API, EXIT_USAGE, EXIT_NO_IMAGE = 0, 1, 2, 3
+_SERVE_PORT = 8790
 
+_EPILOG = f"""\
+commands:
+  nanobanana PROMPT [options]        make or edit one image (PROMPT "-" reads it from stdin)
+  nanobanana batch PROMPTS -o DIR    one image per line of a text or JSONL file
+  nanobanana models                  image-capable models and their prices
+  nanobanana serve                   the offline emulator on 127.0.0.1, for your own code
+  (to draw the word "models" itself: nanobanana -- models)
 
-class CommandError(Exception):
-    """An expected failure: its message is printed as is, with its exit code."""
+environment:
+  OPENROUTER_API_KEY   your OpenRouter key (not needed with --offline)
+  OPENROUTER_BASE_URL  the API root (default https://openrouter.ai/api/v1)
 
-    def __init__(self, message: str, exit_code: int) -> None:
-        super().__init__(message)
-        self.exit_code = exit_code
+{EXIT_CODES_HELP}
+"""
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="nanobanana",
         description="Create or edit an image with Gemini (Nano Banana) via OpenRouter.",
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        parents=[generation_flags()],
     )
-    parser.add_argument("prompt", help="what to draw, or how to change the input image(s)")
     parser.add_argument(
-        "-o", "--output", type=Path, help="file or folder to write (default: a new file here)"
+        "prompt", help='what to draw, or how to change the input image(s); "-": stdin'
+    )
+    parser.add_argument(
+        "-o",
+        "--output",
+        help="file (its extension picks the format: .png, .jpg, .webp) or existing folder",
     )
     parser.add_argument(
         "-i",
@@ -59,96 +94,78 @@ def _parser() -> argparse.ArgumentParser:
         default=[],
         help="input image to edit or combine (repeatable)",
     )
-    parser.add_argument("--aspect-ratio", choices=ALL_ASPECT_RATIOS)
-    parser.add_argument("--image-size", choices=ALL_IMAGE_SIZES)
-    parser.add_argument("--model", default=DEFAULT_MODEL)
-    parser.add_argument("--seed", type=int)
-    parser.add_argument(
-        "--offline", action="store_true", help="use the built-in emulator (no key, no network)"
-    )
     parser.add_argument("--force", action="store_true", help="overwrite an existing output file")
-    parser.add_argument("--json", action="store_true", help="print the result as one JSON object")
     return parser
 
 
-def _input_message(prompt: str, images: Sequence[Path]) -> HumanMessage:
-    content: list[dict[str, Any]] = [{"type": "text", "text": prompt}]
-    for path in images:
+def _prompt(given: str) -> str:
+    prompt = sys.stdin.read() if given == "-" else given
+    if not prompt.strip():
+        raise CommandError("The prompt is empty: say what to draw.", EXIT_USAGE)
+    return prompt.strip()
+
+
+def save_image(image: GeneratedImage, plan: OutputPlan, prompt: str) -> tuple[Path, str]:
+    """Write ``image`` where ``plan`` says, converted to the format its name asks for.
+
+    Returns the path and the format written. An answer in another format than the
+    file's extension, with no Pillow to convert it, is kept under its own extension
+    (said on stderr): it was paid for.
+    """
+    data, mime_type = image.data, image.mime_type
+    path = plan.path_for(prompt, mime_type)
+    if plan.mime_type is not None and plan.mime_type != mime_type:
         try:
-            data = path.read_bytes()
+            if not pillow_installed():
+                raise OSError("Pillow is not installed")
+            data, mime_type = converted(data, mime_type, plan.mime_type)
         except OSError as exc:
-            raise CommandError(
-                f"Cannot read input image {path}: {exc.strerror}.", EXIT_USAGE
-            ) from None
-        image = GeneratedImage.from_bytes(data)
-        if not image.mime_type.startswith("image/"):
-            raise CommandError(f"{path} is not a PNG, JPEG, WebP or GIF image.", EXIT_USAGE)
-        content.append(image.to_block())
-    return HumanMessage(content=content)  # type: ignore[arg-type]
-
-
-def _slug(prompt: str) -> str:
-    words = re.findall(r"[a-z0-9]+", prompt.lower())[:6]
-    return "-".join(words) or "image"
-
-
-def _output_path(requested: Path | None, prompt: str, extension: str, force: bool) -> Path:
-    """Where to write: never over an existing file unless --force."""
-    if requested is not None and not requested.is_dir():
-        if requested.exists() and not force:
-            raise CommandError(f"{requested} exists; pass --force to overwrite it.", EXIT_USAGE)
-        return requested
-    folder = requested or Path.cwd()
-    candidate = folder / f"{_slug(prompt)}{extension}"
-    counter = 1
-    while candidate.exists():
-        candidate = folder / f"{_slug(prompt)}-{counter}{extension}"
-        counter += 1
-    return candidate
-
-
-def _first_image(message: AIMessage) -> GeneratedImage:
-    images = images_from(message)
-    if not images:
-        raise CommandError(MissingImage.of(message).sentence(), EXIT_NO_IMAGE)
-    return images[0]
-
-
-def _generate(args: argparse.Namespace) -> dict[str, Any]:
-    # Passed per call, not to the constructor: a bad value then fails with the
-    # model's own one-line ValueError rather than a pydantic validation report.
-    chosen = {"aspect_ratio": args.aspect_ratio, "image_size": args.image_size, "seed": args.seed}
-    options = {name: value for name, value in chosen.items() if value is not None}
-    message = _input_message(args.prompt, args.image)
-    if args.offline:
-        from langchain_nanobanana.testing import FakeOpenRouter
-
-        llm = FakeOpenRouter().chat_model(model=args.model)
-    else:
-        if not os.environ.get("OPENROUTER_API_KEY"):
-            raise CommandError(
-                "No OpenRouter key: set OPENROUTER_API_KEY, "
-                "or pass --offline to try the built-in emulator.",
-                EXIT_USAGE,
+            path = path.with_suffix(extension_for(mime_type))
+            print(
+                f"nanobanana: the model answered {mime_type} and it could not be converted "
+                f"({exc}); saved as {path}.",
+                file=sys.stderr,
             )
-        from langchain_nanobanana.chat_models import ChatNanoBanana
+    try:
+        write_whole(path, data)
+    except OSError as exc:
+        raise CommandError(f"Cannot write {path}: {exc.strerror or exc}.", EXIT_API) from None
+    return path, mime_type
 
-        llm = ChatNanoBanana(model_name=args.model)
+
+def _generate(argv: Sequence[str]) -> int:
+    args = _parser().parse_args(argv)
+    prompt = _prompt(args.prompt)
+    try:
+        plan = OutputPlan.check(args.output, force=args.force)
+    except OutputError as exc:
+        raise CommandError(str(exc), EXIT_USAGE) from None
+    message = input_message(prompt, args.image)
+    llm = chat_model(offline=args.offline, model=args.model)
     try:
         with Progress(sys.stderr, f"Generating with {args.model}"):
-            answer = llm.invoke([message], **options)
-    except ValueError as exc:
-        raise CommandError(str(exc), EXIT_USAGE) from None
+            # Options go per call, not to the constructor: a bad value then fails
+            # with the model's own one-line ValueError.
+            answer = llm.invoke([message], **call_options(args))
     except OpenRouterError as exc:
         raise CommandError(str(exc), EXIT_API) from None
-    image = _first_image(answer)
-    path = _output_path(args.output, args.prompt, image.extension, args.force)
-    image.save(path)
-    width, height = image.size or (None, None)
+    except ValueError as exc:
+        raise CommandError(str(exc), EXIT_USAGE) from None
+    image = first_image(answer)
+    path, mime_type = save_image(image, plan, prompt)
+    result = _result(answer, path, mime_type, image.size)
+    print(json.dumps(result) if args.json else _summary(result))
+    return EXIT_OK
+
+
+def _result(
+    answer: AIMessage, path: Path, mime_type: str, size: tuple[int, int] | None
+) -> dict[str, Any]:
+    width, height = size or (None, None)
     usage: dict[str, Any] = dict(answer.usage_metadata or {})
     return {
         "path": str(path),
-        "mime_type": image.mime_type,
+        "mime_type": mime_type,
         "width": width,
         "height": height,
         "input_tokens": usage.get("input_tokens"),
@@ -162,11 +179,15 @@ def _generate(args: argparse.Namespace) -> dict[str, Any]:
 
 def _summary(result: dict[str, Any]) -> str:
     size = f"{result['width']}x{result['height']}" if result["width"] else "unknown size"
-    cost = f"${result['cost_usd']:.4f}" if result["cost_usd"] is not None else "cost unknown"
+    cost = f"${result['cost_usd']:.4f}" if isinstance(result["cost_usd"], float) else "cost unknown"
     return f"Saved {result['path']} ({size}, {result['output_tokens']} output tokens, {cost})"
 
 
 def _models(argv: Sequence[str]) -> int:
+    import httpx
+
+    from langchain_nanobanana._model_list import fetch_image_models, models_table
+
     parser = argparse.ArgumentParser(
         prog="nanobanana models", description="List image-capable models."
     )
@@ -181,24 +202,84 @@ def _models(argv: Sequence[str]) -> int:
     try:
         models = fetch_image_models(client)
     except (httpx.HTTPError, ValueError) as exc:
-        print(f"nanobanana: could not list models: {exc}", file=sys.stderr)
-        return EXIT_API
-    print(json.dumps(models, indent=2) if args.json else models_table(models))
+        raise CommandError(f"could not list models: {exc}", EXIT_API) from None
+    # Model ids and names are the server's text: printed without control sequences.
+    print(json.dumps(models, indent=2) if args.json else printable(models_table(models)))
     return EXIT_OK
+
+
+def _serve(argv: Sequence[str]) -> int:
+    from langchain_nanobanana.testing import FAKE_API_KEY, FakeOpenRouter
+
+    parser = argparse.ArgumentParser(
+        prog="nanobanana serve",
+        description="Run the offline emulator on 127.0.0.1 and print the variables that point "
+        "ChatNanoBanana (and any OpenAI-compatible client) at it. Ctrl-C stops it.",
+    )
+    parser.add_argument("--port", type=int, default=_SERVE_PORT, help="0 picks a free port")
+    parser.add_argument("--offline", action="store_true", help="accepted; serve is always offline")
+    args = parser.parse_args(argv)
+    with contextlib.ExitStack() as stack:
+        try:
+            base_url = stack.enter_context(FakeOpenRouter().serve(args.port))
+        except OSError as exc:
+            raise CommandError(
+                f"Cannot listen on 127.0.0.1:{args.port}: {exc.strerror}; "
+                "pass --port 0 for any free port.",
+                EXIT_USAGE,
+            ) from None
+        print(f"export OPENROUTER_BASE_URL={base_url}")
+        print(f"export OPENROUTER_API_KEY={FAKE_API_KEY}", flush=True)
+        print("nanobanana: emulator serving; run the lines above in your shell.", file=sys.stderr)
+        threading.Event().wait()  # until Ctrl-C or a signal ends the process
+    return EXIT_OK
+
+
+_SUBCOMMANDS: dict[str, Callable[[Sequence[str]], int]] = {
+    "models": _models,
+    "batch": run_batch,
+    "serve": _serve,
+}
+
+
+def _split_subcommand(arguments: list[str]) -> tuple[Callable[[Sequence[str]], int], list[str]]:
+    """The subcommand named by the first positional argument, wherever the flags stand.
+
+    Flags that take a value are skipped with their value, so ``--model models`` is
+    not the ``models`` subcommand; after ``--`` everything is the prompt.
+    """
+    takes_value = {
+        option
+        for parser in (_parser(), batch_parser())
+        for action in parser._actions
+        if action.nargs != 0
+        for option in action.option_strings
+    }
+    position = 0
+    while position < len(arguments):
+        argument = arguments[position]
+        if argument == "--":
+            break
+        if argument.startswith("-") and argument != "-":
+            position += 2 if argument in takes_value else 1
+            continue
+        if argument in _SUBCOMMANDS:
+            return _SUBCOMMANDS[argument], arguments[:position] + arguments[position + 1 :]
+        break
+    return _generate, arguments
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     arguments = list(sys.argv[1:] if argv is None else argv)
-    if arguments[:1] == ["models"]:
-        return _models(arguments[1:])
-    args = _parser().parse_args(arguments)
     try:
-        result = _generate(args)
+        command, rest = _split_subcommand(arguments)
+        return command(rest)
     except CommandError as exc:
-        print(f"nanobanana: {exc}", file=sys.stderr)
+        print(f"nanobanana: {printable(str(exc))}", file=sys.stderr)
         return exc.exit_code
-    print(json.dumps(result) if args.json else _summary(result))
-    return EXIT_OK
+    except KeyboardInterrupt:
+        print("nanobanana: interrupted; nothing half-written was left behind.", file=sys.stderr)
+        return EXIT_INTERRUPTED
 
 
 if __name__ == "__main__":

@@ -1,7 +1,8 @@
 """Agent middleware that lets an agent edit the photos a user attaches.
 
-Needs ``langchain`` (1.x), which this package does not depend on: import this
-module only in apps that use ``langchain.agents.create_agent``.
+Needs ``langchain`` (1.x), which this package does not depend on: install the
+``[agents]`` extra, and import this module only in apps that use
+``langchain.agents.create_agent``.
 
     tool = NanoBananaImageTool(llm=ChatNanoBanana())
     agent = create_agent(model, tools=[tool], middleware=[AttachedImagesMiddleware(tool)])
@@ -15,7 +16,18 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from langchain.agents.middleware import AgentMiddleware, AgentState, ModelRequest, ModelResponse
+try:
+    from langchain.agents.middleware import (
+        AgentMiddleware,
+        AgentState,
+        ModelRequest,
+        ModelResponse,
+    )
+except ImportError as missing:  # the one optional dependency of this module
+    raise ImportError(
+        "langchain_nanobanana.middleware needs langchain 1.x, which this package does not "
+        "install by default: pip install 'langchain-nanobanana[agents]'."
+    ) from missing
 from langchain_core.messages import HumanMessage
 from langchain_core.runnables import RunnableConfig
 from langgraph.config import get_config

@@ -6,6 +6,9 @@ import asyncio
 import base64
 import io
 import re
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,6 +24,7 @@ from PIL import Image
 from langchain_nanobanana import NanoBananaImageTool, images_from
 from langchain_nanobanana.middleware import AttachedImagesMiddleware
 from langchain_nanobanana.testing import FakeOpenRouter, ScriptedAgentModel
+from tests.program import TIMEOUT, environment
 
 _HANDLE = re.compile(r"img_[0-9a-f]{8}")
 
@@ -213,3 +217,20 @@ def test_a_photo_in_any_block_form_leaves_no_base64_in_the_checkpoint(
     assert re.search(rb"[A-Za-z0-9+/]{200,}", stored) is None
     # What the agent model saw still had the picture, restored for the call only.
     assert [image.data for image in images_from(agent_model.seen[0][0])] == [photo]
+
+
+def test_the_middleware_without_langchain_says_which_extra_to_install(tmp_path: Path) -> None:
+    blocker = tmp_path / "no_langchain" / "langchain"
+    blocker.mkdir(parents=True)
+    (blocker / "__init__.py").write_text("raise ImportError('langchain is not installed')\n")
+    done = subprocess.run(
+        [sys.executable, "-c", "import langchain_nanobanana.middleware"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=environment(PYTHONPATH=str(blocker.parent)),
+        timeout=TIMEOUT,
+        check=False,
+    )
+    assert done.returncode == 1
+    assert "pip install 'langchain-nanobanana[agents]'" in done.stderr

@@ -179,6 +179,12 @@ def test_unknown_call_option_is_refused(fake: FakeOpenRouter) -> None:
     assert fake.requests == []
 
 
+def test_an_image_only_model_is_asked_for_images_only(fake: FakeOpenRouter) -> None:
+    answer = fake.chat_model(model="black-forest-labs/flux.2-pro").invoke("a banana")
+    assert fake.requests[-1].body["modalities"] == ["image"]
+    assert [b["type"] for b in answer.content if isinstance(b, dict)] == ["image"]
+
+
 def test_model_kwargs_and_provider_go_into_the_body(fake: FakeOpenRouter) -> None:
     llm = fake.chat_model(model_kwargs={"user": "u-42"}, provider={"order": ["google-ai-studio"]})
     llm.invoke("a banana")

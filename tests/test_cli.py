@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from langchain_nanobanana._model_list import models_table
 from langchain_nanobanana._progress import Progress
 from langchain_nanobanana.cli import main
 from langchain_nanobanana.testing import FakeOpenRouter, Outcome, describe_image
@@ -161,6 +162,24 @@ def test_models_lists_image_models_with_prices(capsys: pytest.CaptureFixture[str
     ]
 
 
+def test_models_table_prices_image_output_not_the_input_image_price() -> None:
+    listed = [
+        {
+            "id": "lab/painter",
+            "architecture": {"output_modalities": ["image"]},
+            "pricing": {
+                "prompt": "0",
+                "completion": "0",
+                "image": "0.001",
+                "image_output": "0.00004",
+            },
+        }
+    ]
+    assert models_table(listed).splitlines()[1].split() == [
+        "lab/painter", "image", "$0.00", "$0.00", "$40.00"
+    ]  # fmt: skip
+
+
 def test_models_over_http_as_json(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -195,7 +214,7 @@ def test_progress_ticks_on_a_terminal_and_erases_itself() -> None:
     with Progress(terminal, "Generating", interval=0.01):
         time.sleep(0.05)
     written = terminal.getvalue()
-    assert written.startswith("\rGenerating... 0s")
+    assert written.startswith("\r\033[KGenerating... 0s")
     assert written.endswith("\r\033[K")
 
 
@@ -204,3 +223,17 @@ def test_progress_is_silent_when_piped() -> None:
     with Progress(piped, "Generating", interval=0.01):
         time.sleep(0.03)
     assert piped.getvalue() == ""
+
+
+def test_model_ids_are_printed_without_control_sequences(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from langchain_nanobanana import _model_list
+
+    hostile = [{"id": "lab/\x1b[2Jpainter\x1b]0;owned\x07", "pricing": {"image_output": "0.00004"}}]
+    monkeypatch.setattr(_model_list, "fetch_image_models", lambda client=None: hostile)
+    assert main(["models"]) == 0
+    out = capsys.readouterr().out
+    assert "lab/painter" in out
+    assert "\x1b" not in out
+    assert "\x07" not in out

@@ -302,7 +302,8 @@ def test_models_lists_image_models_with_prices(client: httpx.Client) -> None:
     by_id = {model["id"]: model for model in listed}
     flash = by_id["google/gemini-2.5-flash-image"]
     assert flash["architecture"]["output_modalities"] == ["image", "text"]
-    assert float(flash["pricing"]["image"]) == pytest.approx(30e-6)
+    assert float(flash["pricing"]["image_output"]) == pytest.approx(30e-6)
+    assert "image" not in flash["pricing"], "that key is an input image's price"
     assert "structured_outputs" in flash["supported_parameters"]
     assert by_id["black-forest-labs/flux.2-pro"]["architecture"]["output_modalities"] == ["image"]
     assert client.get("/models", params={"output_modalities": "audio"}).json()["data"] == []

@@ -10,14 +10,16 @@ import pytest
 from nbclient import NotebookClient
 
 ROOT = Path(__file__).resolve().parents[1]
-NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+# The integration page in LangChain's docs style runs like the notebooks.
+NOTEBOOKS = [*sorted((ROOT / "notebooks").glob("*.ipynb")), ROOT / "docs" / "chat_nanobanana.ipynb"]
 
 
-def test_there_are_three_notebooks() -> None:
-    assert [path.name for path in NOTEBOOKS] == [
-        "agent_workflow.ipynb",
-        "lcel_chain.ipynb",
-        "quickstart.ipynb",
+def test_there_are_the_notebooks_we_expect() -> None:
+    assert [path.relative_to(ROOT).as_posix() for path in NOTEBOOKS] == [
+        "notebooks/agent_workflow.ipynb",
+        "notebooks/lcel_chain.ipynb",
+        "notebooks/quickstart.ipynb",
+        "docs/chat_nanobanana.ipynb",
     ]
 
 

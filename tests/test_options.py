@@ -78,7 +78,9 @@ def test_an_override_of_none_clears_the_default() -> None:
 
 
 def test_unknown_options_and_impossible_values_are_refused() -> None:
-    with pytest.raises(TypeError, match=r"aspect_ration.*put other OpenRouter body fields"):
+    with pytest.raises(
+        TypeError, match=r"'aspect_ration' \(did you mean 'aspect_ratio'\?\).*put other OpenRouter"
+    ):
         CallOptions.resolve(DEFAULTS, {"aspect_ration": "16:9"})
     with pytest.raises(ValueError, match=r"aspect_ratio='8:1' is not supported"):
         CallOptions.resolve(DEFAULTS, {"aspect_ratio": "8:1"})
@@ -86,3 +88,25 @@ def test_unknown_options_and_impossible_values_are_refused() -> None:
         CallOptions.resolve(DEFAULTS, {"image_size": "0.5K"})
     # What langchain-core itself passes down is not an option, and not an error.
     assert CallOptions.resolve(DEFAULTS, {"stream": True}).model == DEFAULTS["model"]
+
+
+@pytest.mark.parametrize(
+    ("model", "modalities"),
+    [
+        ("black-forest-labs/flux.2-pro", ["image"]),
+        ("google/gemini-2.5-flash-image", ["image", "text"]),
+        ("some-lab/a-model-we-do-not-know", ["image", "text"]),
+    ],
+)
+def test_unset_modalities_follow_the_catalog(model: str, modalities: list[str]) -> None:
+    assert CallOptions.resolve({"model": model, "modalities": None}, {}).modalities == modalities
+
+
+def test_a_per_call_model_change_picks_that_models_modalities() -> None:
+    defaults = {"model": "google/gemini-2.5-flash-image", "modalities": None}
+    flux = CallOptions.resolve(defaults, {"model": "black-forest-labs/flux.2-pro"})
+    assert flux.modalities == ["image"]
+    chosen = CallOptions.resolve(
+        defaults, {"model": "black-forest-labs/flux.2-pro", "modalities": ["image", "text"]}
+    )
+    assert chosen.modalities == ["image", "text"], "an explicit choice is kept"

@@ -396,7 +396,8 @@ def _model_entry(spec: ModelSpec) -> dict[str, Any]:
         "pricing": {
             "prompt": f"{spec.prices.prompt:.10f}".rstrip("0"),
             "completion": f"{spec.prices.text_output:.10f}".rstrip("0"),
-            "image": f"{spec.prices.image_output:.10f}".rstrip("0"),
+            # "image" would be the price of an INPUT image, which the catalog does not know.
+            "image_output": f"{spec.prices.image_output:.10f}".rstrip("0"),
             "request": "0",
         },
         "supported_parameters": list(spec.supported_parameters),
