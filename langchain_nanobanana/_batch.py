@@ -307,7 +307,7 @@ def run_batch(argv: Sequence[str]) -> int:
     queue = [prompt for prompt in prompts if prompt.key not in done_keys]
     run = _Run(
         folder=folder,
-        llm=chat_model(offline=args.offline, model=args.model),
+        llm=chat_model(offline=args.offline, model=args.model, endpoint=args.endpoint),
         max_cost=args.max_cost,
         jobs=args.jobs,
         queue=queue,

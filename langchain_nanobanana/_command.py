@@ -11,7 +11,13 @@ from typing import TYPE_CHECKING, Any
 
 from langchain_core.messages import AIMessage, HumanMessage
 
-from langchain_nanobanana._catalog import ALL_ASPECT_RATIOS, ALL_IMAGE_SIZES, DEFAULT_MODEL
+from langchain_nanobanana._catalog import (
+    ALL_ASPECT_RATIOS,
+    ALL_BACKGROUNDS,
+    ALL_IMAGE_SIZES,
+    ALL_QUALITIES,
+    DEFAULT_MODEL,
+)
 from langchain_nanobanana._media import sniff_mime_type
 from langchain_nanobanana._no_image import MissingImage
 from langchain_nanobanana.images import GeneratedImage, images_from
@@ -71,6 +77,19 @@ def generation_flags() -> argparse.ArgumentParser:
         "knows, such as FLUX, get image by themselves)",
     )
     flags.add_argument(
+        "--endpoint",
+        choices=("chat", "images"),
+        help="OpenRouter endpoint (default: chat, or the Image API for models served only there)",
+    )
+    flags.add_argument("--quality", choices=ALL_QUALITIES, help="Image API only")
+    flags.add_argument(
+        "--format",
+        dest="output_format",
+        choices=("png", "jpeg", "webp"),
+        help="the format the model makes (Image API only; -o's extension still decides the file)",
+    )
+    flags.add_argument("--background", choices=ALL_BACKGROUNDS, help="Image API only")
+    flags.add_argument(
         "--offline", action="store_true", help="use the built-in emulator (no key, no network)"
     )
     flags.add_argument("--json", action="store_true", help="print the result as JSON")
@@ -91,6 +110,10 @@ def call_options(args: argparse.Namespace) -> dict[str, Any]:
         "image_size": args.image_size,
         "seed": args.seed,
         "modalities": args.modalities,
+        "quality": args.quality,
+        "output_format": args.output_format,
+        "background": args.background,
+        "n": getattr(args, "n", None),
     }
     return {name: value for name, value in chosen.items() if value is not None}
 
@@ -112,15 +135,21 @@ def input_message(prompt: str, images: Sequence[Path]) -> HumanMessage:
     return HumanMessage(content=content)  # type: ignore[arg-type]
 
 
-def first_image(message: AIMessage) -> GeneratedImage:
-    """The answer's first image, or CommandError saying why there is none worth saving."""
+def answer_images(message: AIMessage) -> list[GeneratedImage]:
+    """The answer's images, or CommandError saying why there is none worth saving."""
     images = images_from(message)
     if not images:
         raise CommandError(MissingImage.of(message).sentence(), EXIT_NO_IMAGE)
-    if sniff_mime_type(images[0].data[:16]) is None:
-        raise CommandError(
-            f"The answer's image ({len(images[0].data)} bytes said to be {images[0].mime_type}) "
-            "is not a PNG, JPEG, WebP or GIF; nothing was saved.",
-            EXIT_API,
-        )
-    return images[0]
+    for image in images:
+        if sniff_mime_type(image.data[:16]) is None:
+            raise CommandError(
+                f"The answer's image ({len(image.data)} bytes said to be {image.mime_type}) "
+                "is not a PNG, JPEG, WebP or GIF; nothing was saved.",
+                EXIT_API,
+            )
+    return images
+
+
+def first_image(message: AIMessage) -> GeneratedImage:
+    """The answer's first image, checked like every one (see ``answer_images``)."""
+    return answer_images(message)[0]

@@ -10,7 +10,7 @@ import io
 import os
 import re
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 FORMATS = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".webp": "image/webp"}
@@ -55,6 +55,8 @@ class OutputPlan:
     """The named file, or None to name one from the prompt inside ``folder``."""
     mime_type: str | None
     """The format the file's extension asks for; None keeps the model's own."""
+    numbered_files: bool = False
+    """Several images to a named file: each under the name with its number."""
 
     @classmethod
     def check(cls, given: str | None, *, force: bool) -> OutputPlan:
@@ -101,10 +103,24 @@ class OutputPlan:
         if not os.access(folder, os.W_OK | os.X_OK):
             raise OutputError(f"Cannot write into {folder}: permission denied.")
 
-    def path_for(self, prompt: str, mime_type: str) -> Path:
+    def numbered(self, count: int, *, force: bool) -> OutputPlan:
+        """The plan for ``count`` images: a named file becomes ``name-1``, ``name-2``, ...,
+        each checked now, before anything is sent."""
+        if self.file is None or count == 1:
+            return self
+        plan = replace(self, numbered_files=True)
+        for number in range(1, count + 1):
+            path = plan.path_for("", "", number)
+            if path.exists() and not force:
+                raise OutputError(f"{path} exists; pass --force to overwrite it.")
+        return plan
+
+    def path_for(self, prompt: str, mime_type: str, number: int = 1) -> Path:
         """The named file, or a new name from the prompt that takes no existing file."""
         if self.file is not None:
-            return self.file
+            if not self.numbered_files and number == 1:
+                return self.file
+            return self.file.with_name(f"{self.file.stem}-{number}{self.file.suffix}")
         extension = extension_for(mime_type)
         candidate = self.folder / f"{slug(prompt)}{extension}"
         counter = 1

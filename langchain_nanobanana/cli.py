@@ -26,6 +26,7 @@ from typing import Any
 from langchain_core.messages import AIMessage
 
 from langchain_nanobanana._batch import batch_parser, run_batch
+from langchain_nanobanana._catalog import MAX_IMAGES_PER_CALL
 from langchain_nanobanana._command import (
     EXIT_API,
     EXIT_CODES_HELP,
@@ -33,9 +34,9 @@ from langchain_nanobanana._command import (
     EXIT_OK,
     EXIT_USAGE,
     CommandError,
+    answer_images,
     call_options,
     chat_model,
-    first_image,
     generation_flags,
     input_message,
 )
@@ -94,8 +95,19 @@ def _parser() -> argparse.ArgumentParser:
         default=[],
         help="input image to edit or combine (repeatable)",
     )
+    parser.add_argument(
+        "-n",
+        type=_image_count,
+        help="how many images (1-10); -o FILE then writes FILE-1, FILE-2, ...",
+    )
     parser.add_argument("--force", action="store_true", help="overwrite an existing output file")
     return parser
+
+
+def _image_count(value: str) -> int:
+    if not value.isdigit() or not 1 <= int(value) <= MAX_IMAGES_PER_CALL:
+        raise argparse.ArgumentTypeError(f"use a whole number from 1 to {MAX_IMAGES_PER_CALL}")
+    return int(value)
 
 
 def _prompt(given: str) -> str:
@@ -105,7 +117,9 @@ def _prompt(given: str) -> str:
     return prompt.strip()
 
 
-def save_image(image: GeneratedImage, plan: OutputPlan, prompt: str) -> tuple[Path, str]:
+def save_image(
+    image: GeneratedImage, plan: OutputPlan, prompt: str, number: int = 1
+) -> tuple[Path, str]:
     """Write ``image`` where ``plan`` says, converted to the format its name asks for.
 
     Returns the path and the format written. An answer in another format than the
@@ -113,7 +127,7 @@ def save_image(image: GeneratedImage, plan: OutputPlan, prompt: str) -> tuple[Pa
     (said on stderr): it was paid for.
     """
     data, mime_type = image.data, image.mime_type
-    path = plan.path_for(prompt, mime_type)
+    path = plan.path_for(prompt, mime_type, number)
     if plan.mime_type is not None and plan.mime_type != mime_type:
         try:
             if not pillow_installed():
@@ -137,11 +151,13 @@ def _generate(argv: Sequence[str]) -> int:
     args = _parser().parse_args(argv)
     prompt = _prompt(args.prompt)
     try:
-        plan = OutputPlan.check(args.output, force=args.force)
+        plan = OutputPlan.check(args.output, force=args.force).numbered(
+            args.n or 1, force=args.force
+        )
     except OutputError as exc:
         raise CommandError(str(exc), EXIT_USAGE) from None
     message = input_message(prompt, args.image)
-    llm = chat_model(offline=args.offline, model=args.model)
+    llm = chat_model(offline=args.offline, model=args.model, endpoint=args.endpoint)
     try:
         with Progress(sys.stderr, f"Generating with {args.model}"):
             # Options go per call, not to the constructor: a bad value then fails
@@ -151,10 +167,14 @@ def _generate(argv: Sequence[str]) -> int:
         raise CommandError(str(exc), EXIT_API) from None
     except ValueError as exc:
         raise CommandError(str(exc), EXIT_USAGE) from None
-    image = first_image(answer)
-    path, mime_type = save_image(image, plan, prompt)
-    result = _result(answer, path, mime_type, image.size)
-    print(json.dumps(result) if args.json else _summary(result))
+    results = []
+    for number, image in enumerate(answer_images(answer), start=1):
+        path, mime_type = save_image(image, plan, prompt, number)
+        results.append(_result(answer, path, mime_type, image.size))
+    for result in results:
+        print(json.dumps(result) if args.json else _summary(result))
+    for error in answer.response_metadata.get("errors", []):
+        print(f"nanobanana: one request failed: {printable(error['message'])}", file=sys.stderr)
     return EXIT_OK
 
 
@@ -186,7 +206,12 @@ def _summary(result: dict[str, Any]) -> str:
 def _models(argv: Sequence[str]) -> int:
     import httpx
 
-    from langchain_nanobanana._model_list import fetch_image_models, models_table
+    from langchain_nanobanana._model_list import (
+        fetch_image_api_models,
+        fetch_image_models,
+        image_api_table,
+        models_table,
+    )
 
     parser = argparse.ArgumentParser(
         prog="nanobanana models", description="List image-capable models."
@@ -201,10 +226,16 @@ def _models(argv: Sequence[str]) -> int:
         client = FakeOpenRouter().client()
     try:
         models = fetch_image_models(client)
+        image_api = fetch_image_api_models(client)
     except (httpx.HTTPError, ValueError) as exc:
         raise CommandError(f"could not list models: {exc}", EXIT_API) from None
+    if args.json:
+        print(json.dumps({"chat": models, "images": image_api}, indent=2))
+        return EXIT_OK
     # Model ids and names are the server's text: printed without control sequences.
-    print(json.dumps(models, indent=2) if args.json else printable(models_table(models)))
+    print(printable(models_table(models)))
+    print()
+    print(printable(image_api_table(image_api)))
     return EXIT_OK
 
 

@@ -160,6 +160,16 @@ def test_models_lists_image_models_with_prices(capsys: pytest.CaptureFixture[str
         "$2.50",
         "$30.00",
     ]
+    # The Image API's own list, priced per image from each model's endpoints.
+    gpt_image = next(line for line in lines if line.startswith("openai/gpt-image-1 "))
+    assert gpt_image.split() == [
+        "openai/gpt-image-1",
+        "image",
+        "yes",
+        "10",
+        "$0.0422/image",
+        "(1K)",
+    ]
 
 
 def test_models_table_prices_image_output_not_the_input_image_price() -> None:
@@ -188,12 +198,15 @@ def test_models_over_http_as_json(
         monkeypatch.setenv("OPENROUTER_BASE_URL", base_url)
         assert main(["models", "--json"]) == 0
     listed = json.loads(capsys.readouterr().out)
-    assert {m["id"] for m in listed} >= {
+    assert {m["id"] for m in listed["chat"]} >= {
         "google/gemini-2.5-flash-image",
         "black-forest-labs/flux.2-pro",
     }
-    assert fake.requests[-1].query == {"output_modalities": "image"}
-    assert fake.requests[-1].bearer_token is None, "no key is needed or sent"
+    assert "openai/gpt-image-1" not in {m["id"] for m in listed["chat"]}
+    gpt_image = next(m for m in listed["images"] if m["id"] == "openai/gpt-image-1")
+    assert gpt_image["pricing_lines"][0]["billable"] == "output_image"
+    assert fake.requests[0].query == {"output_modalities": "image"}
+    assert all(r.bearer_token is None for r in fake.requests), "no key is needed or sent"
 
 
 def test_models_when_unreachable_is_one_sentence(
@@ -232,8 +245,13 @@ def test_model_ids_are_printed_without_control_sequences(
 
     hostile = [{"id": "lab/\x1b[2Jpainter\x1b]0;owned\x07", "pricing": {"image_output": "0.00004"}}]
     monkeypatch.setattr(_model_list, "fetch_image_models", lambda client=None: hostile)
+    hostile_image_api = [{"id": "lab/\x1b[31mvector", "pricing_lines": []}]
+    monkeypatch.setattr(
+        _model_list, "fetch_image_api_models", lambda client=None: hostile_image_api
+    )
     assert main(["models"]) == 0
     out = capsys.readouterr().out
     assert "lab/painter" in out
+    assert "lab/vector" in out
     assert "\x1b" not in out
     assert "\x07" not in out

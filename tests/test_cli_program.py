@@ -268,3 +268,54 @@ def test_serve_prints_the_variables_that_point_code_at_the_emulator(tmp_path: Pa
     picture = Image.open(io.BytesIO((tmp_path / "served.png").read_bytes()))
     assert picture.size == (1024, 1024)
     assert variables["OPENROUTER_API_KEY"] == FAKE_API_KEY
+
+
+def test_n_images_and_image_api_options_from_the_shell(
+    tmp_path: Path, fake: FakeOpenRouter, service: dict[str, str]
+) -> None:
+    done = run(
+        "a banana logo",
+        "--model",
+        "openai/gpt-image-1",
+        "-n",
+        "3",
+        "--quality",
+        "high",
+        "--format",
+        "webp",
+        "--background",
+        "transparent",
+        "-o",
+        "logo.png",
+        cwd=tmp_path,
+        **service,
+    )
+
+    assert done.returncode == 0, done.stderr
+    (request,) = [r for r in fake.requests if r.path.endswith("/images")]
+    assert {k: request.body[k] for k in ("n", "quality", "output_format", "background")} == {
+        "n": 3,
+        "quality": "high",
+        "output_format": "webp",
+        "background": "transparent",
+    }
+    names = sorted(p.name for p in tmp_path.iterdir())
+    assert names == ["logo-1.png", "logo-2.png", "logo-3.png"]
+    for name in names:
+        with Image.open(tmp_path / name) as picture:
+            assert picture.format == "PNG", "the extension decides the file's format"
+
+
+def test_n_on_the_chat_endpoint_and_options_it_cannot_take(
+    tmp_path: Path, fake: FakeOpenRouter, service: dict[str, str]
+) -> None:
+    done = run("a banana", "-n", "2", "--seed", "4", "--json", cwd=tmp_path, **service)
+    assert done.returncode == 0, done.stderr
+    assert sorted(r.body["seed"] for r in fake.requests if r.method == "POST") == [4, 5]
+    assert len(list(tmp_path.iterdir())) == 2
+
+    refused = run("a banana", "--quality", "high", cwd=tmp_path, **service)
+    assert refused.returncode == 2
+    assert "Image API only" in refused.stderr
+    assert len([r for r in fake.requests if r.method == "POST"]) == 2, "nothing more was sent"
+    assert run("a banana", "-n", "11", cwd=tmp_path, **service).returncode == 2

@@ -19,7 +19,11 @@ from urllib.parse import parse_qs
 
 from langchain_nanobanana._catalog import ModelSpec
 from langchain_nanobanana.testing._answer import Answer, compose
-from langchain_nanobanana.testing._images import InvalidImagesRequestError, image_models
+from langchain_nanobanana.testing._images import (
+    InvalidImagesRequestError,
+    image_endpoints,
+    image_models,
+)
 from langchain_nanobanana.testing._images import compose as compose_images
 from langchain_nanobanana.testing._images import validated as validate_images_request
 from langchain_nanobanana.testing._outcomes import Outcome
@@ -149,6 +153,8 @@ class EmulatedOpenRouter:
             return self._images(bearer, body)
         if route == ("GET", "/images/models"):
             return Reply(200, image_models(self.models.values()))
+        if method == "GET" and route[1].startswith("/images/models/"):
+            return self._image_endpoints(route[1])
         if route == ("GET", "/models"):
             return self._models(query)
         if route == ("GET", "/generation"):
@@ -165,6 +171,13 @@ class EmulatedOpenRouter:
             if "chat" in spec.endpoints and (not wanted or wanted in spec.output_modalities)
         ]
         return Reply(200, json.dumps({"data": listed}).encode())
+
+    def _image_endpoints(self, path: str) -> Reply:
+        model_id = path.removeprefix("/images/models/").removesuffix("/endpoints")
+        spec = self.models.get(model_id)
+        if spec is None or "images" not in spec.endpoints:
+            return Reply(404, error_body(404, f"No image model {model_id}"))
+        return Reply(200, image_endpoints(spec))
 
     def _generation(self, query: dict[str, str]) -> Reply:
         record = self.generations.get(query.get("id", ""))

@@ -258,3 +258,23 @@ def model_entry(spec: ModelSpec) -> dict[str, Any]:
 def image_models(models: Iterable[ModelSpec]) -> bytes:
     listed = [model_entry(spec) for spec in models if "images" in spec.endpoints]
     return json.dumps({"data": listed}).encode()
+
+
+def image_endpoints(spec: ModelSpec) -> bytes:
+    """``GET /images/models/{id}/endpoints``: one provider, its parameters and price lines."""
+    pricing = [
+        {
+            "billable": "output_image",
+            "unit": "image",
+            "cost_usd": round(spec.image_tokens(size) * spec.prices.image_output, 6),
+            "variant": IMAGE_API_RESOLUTIONS[size],
+        }
+        for size in spec.image_sizes
+    ]
+    endpoint = {
+        "provider_name": spec.id.split("/")[0],
+        "supported_parameters": sorted(model_entry(spec)["supported_parameters"]),
+        "allowed_passthrough_parameters": [],
+        "pricing": pricing,
+    }
+    return json.dumps({"data": {"id": spec.id, "endpoints": [endpoint]}}).encode()
