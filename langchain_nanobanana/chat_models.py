@@ -27,6 +27,7 @@ from langchain_nanobanana._connection import (
     ConnectionSettings,
     api_key_value,
     app_headers,
+    check_api_key,
     check_base_url,
     check_clients,
 )
@@ -103,8 +104,14 @@ class ChatNanoBanana(BaseChatModel):
     stop: list[str] | None = None
     response_format: dict[str, Any] | None = None
     timeout: float | None = 120.0
-    """Seconds; image generation commonly takes 10-40 s."""
-    max_retries: int = 2
+    """Seconds to wait for each read (and to connect); image generation commonly
+    takes 10-40 s. Bytes that trickle in reset it: ``deadline`` bounds the call."""
+    deadline: float | None = Field(default=600.0, gt=0)
+    """Seconds for the whole call, retries and backoff included, however the server
+    trickles bytes or keep-alives; None for no limit. A 4K image on Gemini 3 Pro
+    Image is reported taking 60-120 s and more behind proxies, so the default
+    leaves room for retries of a slow 4K call."""
+    max_retries: int = Field(default=2, ge=0)
     """Retries of 408, 429, 5xx and connection failures, with backoff and Retry-After."""
     app_url: str | None = None
     """Sent as ``HTTP-Referer``: your app's URL in OpenRouter's rankings."""
@@ -135,6 +142,36 @@ class ChatNanoBanana(BaseChatModel):
         check_image_config(self.model, self.aspect_ratio, self.image_size)
         check_base_url(self.base_url, allow_insecure_http=self.allow_insecure_http)
         check_clients(self.http_client, self.http_async_client)
+        check_api_key(self.api_key)
+
+    # ------------------------------------------------------------ closing
+
+    def close(self) -> None:
+        """Close this model's pooled connections (never clients you passed in).
+
+        Async clients are closed on their own event loops; from inside a running
+        loop prefer ``await llm.aclose()``. The model stays usable: a later call
+        opens new connections.
+        """
+        if self._transport is not None:
+            self._transport.close()
+
+    async def aclose(self) -> None:
+        """Close this model's pooled connections, the running loop's at once."""
+        if self._transport is not None:
+            await self._transport.aclose()
+
+    def __enter__(self) -> ChatNanoBanana:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    async def __aenter__(self) -> ChatNanoBanana:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
 
     # ------------------------------------------------------------ identity
 
@@ -205,6 +242,7 @@ class ChatNanoBanana(BaseChatModel):
             base_url=self.base_url,
             timeout=self.timeout,
             max_retries=self.max_retries,
+            deadline=self.deadline,
             extra_headers=app_headers(self.app_url, self.app_title),
             user_client=self.http_client,
             user_async_client=self.http_async_client,
