@@ -13,10 +13,12 @@ from typing import Any
 
 from langchain_core.messages import AIMessage, AIMessageChunk
 from langchain_core.messages.ai import InputTokenDetails, OutputTokenDetails, UsageMetadata
+from langchain_core.utils._merge import merge_dicts
 
 from langchain_nanobanana import _media
-from langchain_nanobanana._error_mapping import error_from_reported
+from langchain_nanobanana._error_mapping import error_from_reported, excerpt
 from langchain_nanobanana._wire import Completion, Delta, ImagePart, Usage
+from langchain_nanobanana.errors import OpenRouterAPIError
 
 MODEL_PROVIDER = "openrouter"
 
@@ -41,12 +43,20 @@ def usage_metadata_of(usage: Usage) -> UsageMetadata:
     return metadata
 
 
-def _image_block(image: ImagePart, block_id: str, index: int) -> dict[str, Any]:
+def _image_block(image: ImagePart, block_id: str, index: int) -> dict[str, Any] | str:
+    """The image's block, or why it was refused: inline images count by their bytes,
+    so SVG, HTML or text labelled image/png never reach a notebook or a store."""
     url = image.image_url.url
     parsed = _media.split_data_url(url)
     if parsed is None:
         return {"type": "image", "url": url, "id": block_id, "index": index}
-    mime_type, data = parsed
+    label, data = parsed
+    mime_type = _media.image_type_of(data)
+    if mime_type is None:
+        return (
+            f"OpenRouter sent an image (labelled {label[:60]!r}) whose bytes are not a "
+            f"PNG, JPEG, WebP or GIF in valid base64; it was refused [image {block_id}]."
+        )
     return {"type": "image", "base64": data, "mime_type": mime_type, "id": block_id, "index": index}
 
 
@@ -68,10 +78,18 @@ class ChunkAssembler:
     finish_reason: str | None = None
     native_finish_reason: str | None = None
     usage: Usage | None = None
+    choices_seen: int = 0
+    _choiceless: Completion | None = None
+    """The last answer (or chunk) that held no choice, for the error that says so."""
     _next_index: int = 0
     _open_run: str | None = None
     _images_seen: int = 0
-    _produced: list[AIMessageChunk] = field(default_factory=list)
+    # What arrived so far, for an error to carry: blocks by index (a text run as its
+    # pieces, joined only when asked), not every chunk: a stream of a million tiny
+    # deltas must not keep a million messages.
+    _blocks: dict[int, dict[str, Any]] = field(default_factory=dict)
+    _pieces: dict[int, list[str]] = field(default_factory=dict)
+    _additional: list[dict[str, Any]] = field(default_factory=list)
 
     def _index_for(self, kind: str) -> int:
         # Deltas of one text (or reasoning) run share an index, so they concatenate;
@@ -92,12 +110,16 @@ class ChunkAssembler:
     def add(self, completion: Completion) -> AIMessageChunk:
         """The content one answer (or stream chunk) adds; raises on a reported error."""
         self._note_envelope(completion)
+        if not completion.choices:
+            self._choiceless = completion
         blocks: list[dict[str, Any]] = []
         additional: dict[str, Any] = {}
         failed = completion.error is not None
         choice_error = None
+        refused: str | None = None
         # OpenRouter's image models answer with one choice (no ``n``).
         for choice in completion.choices[:1]:
+            self.choices_seen += 1
             payload: Delta = choice.payload
             self.finish_reason = choice.finish_reason or self.finish_reason
             self.native_finish_reason = choice.native_finish_reason or self.native_finish_reason
@@ -119,12 +141,22 @@ class ChunkAssembler:
                 additional["reasoning_details"] = payload.reasoning_details
             for image in payload.images or []:
                 block_id = f"{self.generation_id or 'image'}-{self._images_seen}"
-                blocks.append(_image_block(image, block_id, self._index_for("image")))
                 self._images_seen += 1
+                block = _image_block(image, block_id, self._index_for("image"))
+                if isinstance(block, str):
+                    refused = refused or block
+                else:
+                    blocks.append(block)
             failed = failed or choice.finish_reason == "error" or choice.error is not None
             choice_error = choice.error
         chunk = AIMessageChunk(content=blocks, additional_kwargs=additional, id=self.generation_id)  # type: ignore[arg-type]
-        self._produced.append(chunk)
+        self._keep(blocks, additional)
+        if refused is not None:
+            raise OpenRouterAPIError(
+                refused,
+                generation_id=self.generation_id,
+                partial_message=self.partial_message(),
+            )
         if failed:
             raise error_from_reported(
                 completion.error or choice_error,
@@ -133,20 +165,51 @@ class ChunkAssembler:
             )
         return chunk
 
+    def _keep(self, blocks: list[dict[str, Any]], additional: dict[str, Any]) -> None:
+        for block in blocks:
+            index = block["index"]
+            kind = block["type"]
+            if index not in self._blocks:
+                self._blocks[index] = block
+                self._pieces[index] = []
+            if kind in ("text", "reasoning"):
+                self._pieces[index].append(block[kind])
+        if additional:
+            self._additional.append(additional)
+
     def partial_message(self) -> AIMessage | None:
-        """Everything produced so far, for an error to carry; None when nothing came."""
-        produced = [chunk for chunk in self._produced if chunk.content or chunk.additional_kwargs]
-        if not produced:
+        """Everything produced so far, for an error to carry; None when nothing came.
+
+        The same content and additional_kwargs as the sum of the chunks ``add``
+        returned."""
+        if not self._blocks and not self._additional:
             return None
-        total = produced[0]
-        for chunk in produced[1:]:
-            total = total + chunk
+        content: list[dict[str, Any]] = []
+        for index, block in self._blocks.items():
+            kind = block["type"]
+            joined = {kind: "".join(self._pieces[index])} if kind in ("text", "reasoning") else {}
+            content.append({**block, **joined})
+        additional: dict[str, Any] = {}
+        for more in self._additional:
+            additional = merge_dicts(additional, more)
         return AIMessage(
-            content=total.content,
-            additional_kwargs=total.additional_kwargs,
+            content=content,  # type: ignore[arg-type]
+            additional_kwargs=additional,
             id=self.generation_id,
             response_metadata={"model_provider": MODEL_PROVIDER},
         )
+
+    def check_answered(self) -> None:
+        """Raise when the whole answer held no choice at all: nothing to read, whether
+        it came whole or streamed (a usage-only chunk is not an answer)."""
+        if self.choices_seen == 0:
+            seen = self._choiceless
+            raise OpenRouterAPIError(
+                "OpenRouter's answer held no choices (no message, no error): nothing was "
+                "generated. Try again; if it repeats, check the model id and modalities.",
+                body={"raw": excerpt(seen.model_dump_json(exclude_unset=True) if seen else "")},
+                generation_id=self.generation_id,
+            )
 
     def response_metadata(self) -> dict[str, Any]:
         metadata: dict[str, Any] = {
@@ -189,6 +252,7 @@ def message_from_completion(
     """
     assembler = ChunkAssembler(model=requested_model)
     content = assembler.add(completion)
+    assembler.check_answered()
     return AIMessage(
         content=content.content,
         additional_kwargs=content.additional_kwargs,

@@ -177,7 +177,20 @@ def to_openrouter_messages(messages: Sequence[BaseMessage]) -> list[dict[str, An
         converted.append(entry)
     if carried_media:
         converted.append({"role": "user", "content": carried_media})
+    _media.check_request_media_size(_data_urls(converted))
     return converted
+
+
+def _data_urls(messages: list[dict[str, Any]]) -> list[str]:
+    """Every inline (data: URL) image and file of a converted request."""
+    urls = []
+    for message in messages:
+        for part in message["content"] if isinstance(message["content"], list) else []:
+            inner = part.get("image_url") or part.get("file") or {}
+            url = inner.get("url") or inner.get("file_data") or ""
+            if isinstance(url, str) and url.startswith("data:"):
+                urls.append(url)
+    return urls
 
 
 def with_sniffed_mime_types(message: BaseMessage) -> BaseMessage:
