@@ -88,7 +88,6 @@ class SSEDecoder:
         # Comments (":" keep-alives) and the event, id and retry fields carry nothing we use.
         return None
 
-
     def _check_size(self, unfinished_line: int) -> None:
         if self._data_bytes + unfinished_line > self._max_event_bytes:
             raise OpenRouterAPIError(
