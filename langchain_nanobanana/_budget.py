@@ -30,7 +30,7 @@ class Budget:
     """The deadline and byte cap of one call; ``None`` deadline means no deadline."""
 
     seconds: float | None
-    max_bytes: int = MAX_ANSWER_BYTES
+    max_bytes: int = field(default_factory=lambda: MAX_ANSWER_BYTES)
     _ends_at: float | None = field(default=None, init=False)
 
     def __post_init__(self) -> None:

@@ -15,6 +15,9 @@ from langchain_nanobanana.errors import OpenRouterAPIError
 
 MAX_EVENT_BYTES = 64 * 1024 * 1024
 """The longest line, and the largest event (its ``data:`` lines together), read."""
+MAX_EVENTS = 100_000
+"""Events in one stream: an image answer has tens to a few thousand (text deltas);
+a million one-letter events would only grow memory and time for everyone reading."""
 
 
 class SSEDecoder:
@@ -25,8 +28,9 @@ class SSEDecoder:
     ``event:``, ``id:`` and ``retry:`` fields are accepted and ignored.
     """
 
-    def __init__(self, max_event_bytes: int = MAX_EVENT_BYTES) -> None:
-        self._max_event_bytes = max_event_bytes
+    def __init__(self, max_event_bytes: int | None = None, max_events: int | None = None) -> None:
+        self._max_event_bytes = MAX_EVENT_BYTES if max_event_bytes is None else max_event_bytes
+        self._events_left = MAX_EVENTS if max_events is None else max_events
         self._data_bytes = 0
         self._buffer = bytearray()
         self._scanned = 0
@@ -79,6 +83,12 @@ class SSEDecoder:
             data = self._data[0] if len(self._data) == 1 else b"\n".join(self._data)
             self._data = []
             self._data_bytes = 0
+            self._events_left -= 1
+            if self._events_left < 0:
+                raise OpenRouterAPIError(
+                    f"OpenRouter's stream went past {MAX_EVENTS:,} events, far more than any "
+                    "image answer sends; it was not read further."
+                )
             return data
         if line[:5].tobytes() == b"data:":
             skip = 6 if line[5:6].tobytes() == b" " else 5

@@ -132,8 +132,15 @@ class ChatNanoBanana(BaseChatModel):
     unencrypted); loopback addresses are always allowed."""
 
     # defer_build: the validator is built on first construction, not at import
-    # (about half of the package's own import cost).
-    model_config = ConfigDict(populate_by_name=True, arbitrary_types_allowed=True, defer_build=True)
+    # (about half of the package's own import cost). hide_input_in_errors: a
+    # validation error would otherwise show the constructor's arguments, the key
+    # and a base_url's password among them.
+    model_config = ConfigDict(
+        populate_by_name=True,
+        arbitrary_types_allowed=True,
+        defer_build=True,
+        hide_input_in_errors=True,
+    )
 
     _transport: Any = PrivateAttr(default=None)
 
