@@ -37,7 +37,9 @@ class LoopClients:
 
     def __init__(self) -> None:
         self._clients: dict[asyncio.AbstractEventLoop, httpx.AsyncClient] = {}
-        self._closer_of: dict[asyncio.AbstractEventLoop, asyncio.Task[None]] = {}
+        self._closer_of: dict[
+            asyncio.AbstractEventLoop, tuple[asyncio.Task[None], weakref.finalize[..., Any]]
+        ] = {}
 
     def get(self, make_client: Callable[[], httpx.AsyncClient]) -> httpx.AsyncClient:
         """The running loop's client, made with ``make_client`` on first use."""
@@ -57,7 +59,7 @@ class LoopClients:
     def close_all(self) -> None:
         """Forget every client; each is closed by its loop's closer task on that loop's
         next turn (an async client can only be closed on its own loop)."""
-        for loop, task in list(self._closer_of.items()):
+        for loop, (task, _) in list(self._closer_of.items()):
             self._forget(loop)
             _cancel_from_any_thread(loop, task)
 
@@ -75,7 +77,9 @@ class LoopClients:
 
     def _forget(self, loop: asyncio.AbstractEventLoop) -> None:
         self._clients.pop(loop, None)
-        self._closer_of.pop(loop, None)
+        closer = self._closer_of.pop(loop, None)
+        if closer is not None and loop.is_closed():
+            closer[1].detach()  # it holds the closed loop, and through it the client
 
 
 def pending_closers(loop: asyncio.AbstractEventLoop) -> int:
@@ -99,7 +103,7 @@ def _cancel_from_any_thread(loop: asyncio.AbstractEventLoop, task: asyncio.Task[
 
 def _close_later(
     owner: LoopClients, loop: asyncio.AbstractEventLoop, client: httpx.AsyncClient
-) -> asyncio.Task[None]:
+) -> tuple[asyncio.Task[None], weakref.finalize[..., Any]]:
     owner_gone = loop.create_future()
     finalizer = weakref.finalize(owner, _resolve_from_any_thread, loop, owner_gone)
     finalizer.atexit = False  # at exit the loop is gone; so are its sockets
@@ -109,7 +113,7 @@ def _close_later(
     )
     _closers.setdefault(loop, set()).add(task)
     task.add_done_callback(lambda done: _drop_closer(loop, done))
-    return task
+    return task, finalizer
 
 
 async def _close_when_done(
@@ -126,7 +130,10 @@ async def _close_when_done(
         owner = owner_ref()
         if owner is not None:
             owner._forget(loop)
-        await client.aclose()
+        # A loop closed by hand with this task pending: the task is being collected
+        # and nothing can be awaited; the sockets close as their objects are freed.
+        if not loop.is_closed():
+            await client.aclose()
 
 
 def _resolve_from_any_thread(loop: asyncio.AbstractEventLoop, future: asyncio.Future[None]) -> None:

@@ -176,10 +176,7 @@ class ImageStore:
             raise UnknownImageError(handle)
         if record is None:  # stored by something other than ImageStore.put
             return GeneratedImage.from_bytes(data, handle)
-        mime_type = _read_record(handle, record).get("mime_type")
-        if not isinstance(mime_type, str):
-            raise UnknownImageError(handle)
-        return GeneratedImage(data, mime_type, handle)
+        return GeneratedImage(data, _read_record(handle, record)["mime_type"], handle)
 
     def metadata(self, handle: str) -> dict[str, Any]:
         """What was recorded with the image (mime type, size, prompt, sources)."""
@@ -196,6 +193,6 @@ def _read_record(handle: str, record: bytes) -> dict[str, Any]:
         value = json.loads(record)
     except (ValueError, RecursionError):
         raise UnknownImageError(handle) from None
-    if not isinstance(value, dict):
+    if not isinstance(value, dict) or not isinstance(value.get("mime_type"), str):
         raise UnknownImageError(handle)
     return value

@@ -29,9 +29,10 @@ PNG = encode_png(2, 2, b"\0" + b"\xff\x00\x00" * 2 + b"\0" + b"\x00\xff\x00" * 2
 class Connection:
     """One accepted client connection, for a script to write to."""
 
-    def __init__(self, sock: socket.socket, stopping: threading.Event) -> None:
+    def __init__(self, sock: socket.socket, stopping: threading.Event, keep_alive: bool) -> None:
         self._sock = sock
         self._stopping = stopping
+        self._keep_alive = keep_alive
         self.request_body = b""
 
     def send(self, data: bytes) -> bool:
@@ -51,17 +52,25 @@ class Connection:
     def head(self, status: int, headers: Iterable[tuple[str, str]] = ()) -> bool:
         lines = [f"HTTP/1.1 {status} Whatever".encode()]
         lines += [f"{name}: {value}".encode("latin-1") for name, value in headers]
-        return self.send(b"\r\n".join([*lines, b"Connection: close", b"", b""]))
+        if not self._keep_alive:
+            lines.append(b"Connection: close")
+        return self.send(b"\r\n".join([*lines, b"", b""]))
 
 
 Play = Callable[[Connection], None]
 
 
 class HostileServer:
-    """Accepts connections on 127.0.0.1 and plays ``script`` to each request."""
+    """Accepts connections on 127.0.0.1 and plays ``script`` to each request.
 
-    def __init__(self, script: Play) -> None:
+    Each connection serves one request and is closed, unless ``keep_alive``: then
+    it serves requests until the client closes it (scripts must send whole,
+    length-delimited answers for that).
+    """
+
+    def __init__(self, script: Play, *, keep_alive: bool = False) -> None:
         self.script = script
+        self.keep_alive = keep_alive
         self.requests: list[bytes] = []
         """Each request's head and body, as received."""
         self._stopping = threading.Event()
@@ -99,23 +108,37 @@ class HostileServer:
 
     def _serve(self, sock: socket.socket) -> None:
         with sock:
-            sock.settimeout(5)
-            try:
-                request = _read_request(sock)
-            except OSError:
-                return
-            if request is None:
-                return
-            self.requests.append(request)
-            connection = Connection(sock, self._stopping)
-            connection.request_body = request.partition(b"\r\n\r\n")[2]
-            self.script(connection)
+            for _ in range(MAX_STEPS):
+                try:
+                    request = _read_request(sock, self._stopping)
+                except OSError:
+                    return
+                if request is None:
+                    return
+                self.requests.append(request)
+                connection = Connection(sock, self._stopping, self.keep_alive)
+                connection.request_body = request.partition(b"\r\n\r\n")[2]
+                self.script(connection)
+                if not self.keep_alive:
+                    return
+
+    @property
+    def open_connections(self) -> int:
+        """Client connections the server still holds open."""
+        return sum(thread.is_alive() for thread in self._threads)
 
 
-def _read_request(sock: socket.socket) -> bytes | None:
+def _read_request(sock: socket.socket, stopping: threading.Event) -> bytes | None:
+    """The next request on ``sock``; None once the client closed it or the test ended."""
+    sock.settimeout(0.2)
     data = b""
     while b"\r\n\r\n" not in data:
-        chunk = sock.recv(65536)
+        if stopping.is_set():
+            return None
+        try:
+            chunk = sock.recv(65536)
+        except TimeoutError:
+            continue
         if not chunk:
             return None
         data += chunk
@@ -125,6 +148,7 @@ def _read_request(sock: socket.socket) -> bytes | None:
         name, _, value = line.partition(b":")
         if name.strip().lower() == b"content-length":
             length = int(value.strip())
+    sock.settimeout(5)
     while len(body) < length:
         chunk = sock.recv(1024 * 1024)
         if not chunk:
@@ -136,9 +160,7 @@ def _read_request(sock: socket.socket) -> bytes | None:
 # ---------------------------------------------------------------- scripts
 
 
-def answer(
-    body: bytes, status: int = 200, headers: Iterable[tuple[str, str]] = ()
-) -> Play:
+def answer(body: bytes, status: int = 200, headers: Iterable[tuple[str, str]] = ()) -> Play:
     """One whole answer, with a right Content-Length unless ``headers`` says otherwise."""
     given = list(headers)
     if not any(name.lower() in ("content-length", "transfer-encoding") for name, _ in given):
@@ -236,6 +258,24 @@ def as_chunks(whole: dict[str, Any]) -> list[bytes]:
     for choice in chunk["choices"]:
         choice["delta"] = choice.pop("message")
     return [json.dumps(chunk).encode(), b"[DONE]"]
+
+
+def held(whole: dict[str, Any], seconds: float, every: float = 0.05) -> Play:
+    """``whole`` as a JSON answer that takes ``seconds``: leading spaces (valid JSON
+    whitespace) trickle in first, so no read waits long, but the connection is busy."""
+    body = json.dumps(whole).encode()
+    spaces = int(seconds / every)
+
+    def play(connection: Connection) -> None:
+        head = [("Content-Type", "application/json"), ("Content-Length", str(spaces + len(body)))]
+        if not connection.head(200, head):
+            return
+        for _ in range(spaces):
+            if not (connection.send(b" ") and connection.pause(every)):
+                return
+        connection.send(body)
+
+    return play
 
 
 def whole_or_streamed(whole: dict[str, Any], content_type: str = "text/event-stream") -> Play:

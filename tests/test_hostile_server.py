@@ -8,15 +8,30 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import gc
 import json
+import os
+import struct
 import time
+import zlib
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
-from langchain_core.messages import AIMessage, HumanMessage
+from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
 from pydantic import SecretStr
 
-from langchain_nanobanana import ChatNanoBanana, _budget, _media, _sse
+from langchain_nanobanana import (
+    ChatNanoBanana,
+    GeneratedImage,
+    NanoBananaImageTool,
+    _budget,
+    _media,
+    _sse,
+    images_from,
+)
 from langchain_nanobanana.errors import (
     OpenRouterAPIError,
     OpenRouterAuthenticationError,
@@ -24,6 +39,13 @@ from langchain_nanobanana.errors import (
     OpenRouterError,
     OpenRouterTimeoutError,
 )
+from langchain_nanobanana.stores import (
+    HANDLE_PATTERN,
+    DirectoryByteStore,
+    ImageStore,
+    UnknownImageError,
+)
+from langchain_nanobanana.tools import _thumbnail
 from tests.conftest import TEST_KEY
 from tests.hostile import (
     PNG,
@@ -33,6 +55,7 @@ from tests.hostile import (
     endless,
     events,
     gzip_bomb,
+    held,
     keep_alives,
     trickle,
     whole_or_streamed,
@@ -133,7 +156,7 @@ def test_credentials_in_the_base_url_are_refused(url: str) -> None:
     "fields", [{"base_url": "ftp://x"}, {"max_retries": -1}, {"aspect_ratio": "7:3"}]
 )
 def test_no_refused_setting_shows_the_key_in_its_error(fields: dict[str, Any]) -> None:
-    with pytest.raises(ValueError) as caught:
+    with pytest.raises(ValueError, match="validation error") as caught:
         ChatNanoBanana(api_key=TEST_KEY, **fields)
     assert TEST_KEY[:12] not in str(caught.value)
 
@@ -142,7 +165,9 @@ def test_no_refused_setting_shows_the_key_in_its_error(fields: dict[str, Any]) -
 
 
 def _error(code: Any, **metadata: Any) -> bytes:
-    return json.dumps({"error": {"code": code, "message": "upstream", "metadata": metadata}}).encode()
+    return json.dumps(
+        {"error": {"code": code, "message": "upstream", "metadata": metadata}}
+    ).encode()
 
 
 @pytest.mark.parametrize("mode", MODES)
@@ -162,9 +187,8 @@ def _error(code: Any, **metadata: Any) -> bytes:
 def test_odd_error_answers_are_typed_and_retried(
     mode: str, status: int, body: bytes, headers: list[tuple[str, str]], backoffs: list[float]
 ) -> None:
-    with HostileServer(answer(body, status, headers)) as server:
-        with pytest.raises(OpenRouterError):
-            run(model(server.url, max_retries=2), mode)
+    with HostileServer(answer(body, status, headers)) as server, pytest.raises(OpenRouterError):
+        run(model(server.url, max_retries=2), mode)
     assert len(server.requests) == 3  # retried, as a 5xx/429 is
     assert all(0 <= wait <= 60 for wait in backoffs)
 
@@ -184,9 +208,8 @@ def test_an_answer_without_choices_is_the_same_error_whole_or_streamed(
         if mode.endswith("stream")
         else answer(json.dumps(envelope).encode())
     )
-    with HostileServer(script) as server:
-        with pytest.raises(OpenRouterAPIError, match="no choices"):
-            run(model(server.url), mode)
+    with HostileServer(script) as server, pytest.raises(OpenRouterAPIError, match="no choices"):
+        run(model(server.url), mode)
 
 
 @pytest.mark.parametrize("mode", ["stream", "astream"])
@@ -224,9 +247,8 @@ def test_keep_alive_comments_cannot_hold_a_stream_past_its_deadline(mode: str) -
 def test_no_retry_starts_after_the_deadline(mode: str, backoffs: list[float]) -> None:
     # Each answer is a 503 that asks for a 30 s wait: the wait would end past the deadline.
     script = answer(b"{}", 503, [("Retry-After", "30")])
-    with HostileServer(script) as server:
-        with pytest.raises(OpenRouterAPIError):
-            run(model(server.url, max_retries=5, deadline=10.0), mode)
+    with HostileServer(script) as server, pytest.raises(OpenRouterAPIError):
+        run(model(server.url, max_retries=5, deadline=10.0), mode)
     assert len(server.requests) == 1
     assert backoffs == []
 
@@ -253,24 +275,30 @@ def small_caps(monkeypatch: pytest.MonkeyPatch) -> int:
 
 @pytest.mark.parametrize("mode", MODES)
 def test_a_gzip_bomb_stops_at_the_decompressed_cap(mode: str, small_caps: int) -> None:
-    with HostileServer(gzip_bomb(50 * small_caps)) as server:
-        with pytest.raises(OpenRouterAPIError, match="larger than 2 MB"):
-            run(model(server.url), mode)
+    with (
+        HostileServer(gzip_bomb(50 * small_caps)) as server,
+        pytest.raises(OpenRouterAPIError, match="larger than 2 MB"),
+    ):
+        run(model(server.url), mode)
 
 
 @pytest.mark.parametrize("mode", MODES)
 def test_a_declared_oversized_answer_is_refused_before_reading(mode: str, small_caps: int) -> None:
     script = answer(b"", headers=[("Content-Length", str(200 * 1024 * 1024))])
-    with HostileServer(script) as server:
-        with pytest.raises(OpenRouterAPIError, match="larger than"):
-            run(model(server.url), mode)
+    with (
+        HostileServer(script) as server,
+        pytest.raises(OpenRouterAPIError, match="larger than"),
+    ):
+        run(model(server.url), mode)
 
 
 @pytest.mark.parametrize("mode", ["invoke", "ainvoke"])
 def test_an_endless_answer_stops_at_the_cap(mode: str, small_caps: int) -> None:
-    with HostileServer(endless(b" " * 65536)) as server:
-        with pytest.raises(OpenRouterAPIError, match="larger than"):
-            run(model(server.url), mode)
+    with (
+        HostileServer(endless(b" " * 65536)) as server,
+        pytest.raises(OpenRouterAPIError, match="larger than"),
+    ):
+        run(model(server.url), mode)
 
 
 @pytest.mark.parametrize("mode", ["stream", "astream"])
@@ -281,10 +309,14 @@ def test_an_endless_answer_stops_at_the_cap(mode: str, small_caps: int) -> None:
         (b'data: {"choices":[]}\n\n', "events"),  # tiny events without end
     ],
 )
-def test_an_endless_stream_stops_at_a_cap(mode: str, piece: bytes, said: str, small_caps: int) -> None:
-    with HostileServer(endless(piece, "text/event-stream")) as server:
-        with pytest.raises(OpenRouterAPIError, match=said):
-            run(model(server.url), mode)
+def test_an_endless_stream_stops_at_a_cap(
+    mode: str, piece: bytes, said: str, small_caps: int
+) -> None:
+    with (
+        HostileServer(endless(piece, "text/event-stream")) as server,
+        pytest.raises(OpenRouterAPIError, match=said),
+    ):
+        run(model(server.url), mode)
 
 
 @pytest.mark.parametrize("mode", MODES)
@@ -293,9 +325,11 @@ def test_attachments_over_the_request_cap_are_refused_before_sending(
 ) -> None:
     big_png = base64.b64encode(PNG + bytes(small_caps // 2)).decode()  # a 1 MB "PNG"
     photos = [{"type": "image", "base64": big_png, "mime_type": "image/png"}] * 3
-    with HostileServer(whole_or_streamed(completion())) as server:
-        with pytest.raises(ValueError, match="attachments"):
-            run(model(server.url), mode, [HumanMessage(content=["edit", *photos])])
+    with (
+        HostileServer(whole_or_streamed(completion())) as server,
+        pytest.raises(ValueError, match="attachments"),
+    ):
+        run(model(server.url), mode, [HumanMessage(content=["edit", *photos])])
     assert server.requests == []
 
 
@@ -316,9 +350,11 @@ def test_attachments_over_the_request_cap_are_refused_before_sending(
 def test_an_answer_image_that_is_no_image_is_refused_with_the_text_kept(
     mode: str, label: str, data: str
 ) -> None:
-    with HostileServer(whole_or_streamed(completion(images=[(label, data)]))) as server:
-        with pytest.raises(OpenRouterAPIError, match="refused") as caught:
-            run(model(server.url), mode)
+    with (
+        HostileServer(whole_or_streamed(completion(images=[(label, data)]))) as server,
+        pytest.raises(OpenRouterAPIError, match="refused") as caught,
+    ):
+        run(model(server.url), mode)
     partial = caught.value.partial_message
     assert partial is not None and partial.text == "Here it is."
     assert image_blocks(partial) == []
@@ -326,7 +362,9 @@ def test_an_answer_image_that_is_no_image_is_refused_with_the_text_kept(
 
 @pytest.mark.parametrize("mode", MODES)
 def test_a_good_image_labelled_wrongly_is_kept_under_its_real_type(mode: str) -> None:
-    with HostileServer(whole_or_streamed(completion(images=[("image/svg+xml", PNG_B64)]))) as server:
+    with HostileServer(
+        whole_or_streamed(completion(images=[("image/svg+xml", PNG_B64)]))
+    ) as server:
         (block,) = image_blocks(run(model(server.url), mode))
     assert block["mime_type"] == "image/png"
     assert base64.b64decode(block["base64"]) == PNG
@@ -341,7 +379,207 @@ def test_attached_bytes_that_are_no_image_are_refused_whatever_their_label(
     mode: str, data: bytes
 ) -> None:
     photo = {"type": "image", "base64": base64.b64encode(data).decode(), "mime_type": "image/png"}
-    with HostileServer(whole_or_streamed(completion())) as server:
-        with pytest.raises(ValueError, match="Cannot send this image"):
-            run(model(server.url), mode, [HumanMessage(content=["edit", photo])])
+    with (
+        HostileServer(whole_or_streamed(completion())) as server,
+        pytest.raises(ValueError, match="Cannot send this image"),
+    ):
+        run(model(server.url), mode, [HumanMessage(content=["edit", photo])])
     assert server.requests == []
+
+
+def test_the_notebook_display_escapes_what_a_block_said() -> None:
+    image = GeneratedImage(b"GIF89a...", 'image/gif" onerror="alert(1)')
+    shown = image._repr_mimebundle_()["text/html"]
+    assert shown.count('"') == 2  # only the src attribute's own quotes
+    assert 'onerror="' not in shown
+
+
+@pytest.mark.parametrize("id", ["../escaped", "/etc/passwd", "..", "a/../../b", "..\\x", ""])
+def test_save_to_a_folder_stays_in_the_folder(id: str, tmp_path: Path) -> None:
+    folder = tmp_path / "images"
+    folder.mkdir()
+    saved = GeneratedImage(PNG, "image/png", id or None).save(folder)
+    assert saved.parent == folder
+    assert saved.read_bytes() == PNG
+    assert sorted(p.name for p in tmp_path.rglob("*") if p.is_file()) == [saved.name]
+
+
+def test_damaged_base64_in_a_block_is_a_value_error_not_binascii() -> None:
+    block = {"type": "image", "base64": "iVBORw0KGgo=!!!", "mime_type": "image/png"}
+    with pytest.raises(ValueError, match="damaged base64"):
+        images_from([block])
+
+
+# ---------------------------------------------------------------- the tool's thumbnail
+
+
+def _bomb_png() -> bytes:
+    """45 bytes that claim 100000x100000 pixels: a decompression bomb for a decoder."""
+    header = struct.pack(">IIBBBBB", 100_000, 100_000, 8, 2, 0, 0, 0)
+    chunk = b"IHDR" + header
+    return (
+        b"\x89PNG\r\n\x1a\n" + struct.pack(">I", 13) + chunk + struct.pack(">I", zlib.crc32(chunk))
+    )
+
+
+@pytest.mark.parametrize("sync", [True, False])
+@pytest.mark.parametrize(
+    "picture",
+    [_bomb_png(), PNG[:40] + b"broken", b"GIF89a" + b"\0" * 20],
+    ids=["bomb", "cut", "gif"],
+)
+def test_a_thumbnail_that_cannot_be_made_is_a_tool_error_naming_the_stored_image(
+    sync: bool, picture: bytes
+) -> None:
+    pytest.importorskip("PIL")
+    data = base64.b64encode(picture).decode()
+    with HostileServer(whole_or_streamed(completion(images=[("image/png", data)]))) as server:
+        tool = NanoBananaImageTool(llm=model(server.url), show_image_to_model=True)
+        call = {"type": "tool_call", "id": "c1", "name": "generate_image", "args": {"prompt": "x"}}
+        message = tool.invoke(call) if sync else asyncio.run(tool.ainvoke(call))
+    assert isinstance(message, ToolMessage)
+    assert message.status == "error"
+    (handle,) = HANDLE_PATTERN.findall(str(message.content))
+    assert tool.images.get(handle).data == picture  # paid for, kept
+
+
+@pytest.mark.parametrize("content", [b"<svg/>", b"<html></html>"])
+def test_the_thumbnail_refuses_svg_and_html(content: bytes) -> None:
+    with pytest.raises(ValueError, match="not an image"):
+        _thumbnail(GeneratedImage(content, "image/png", "img_00000000"))
+
+
+# ---------------------------------------------------------------- stores
+
+
+@pytest.mark.parametrize("sync", [True, False])
+def test_the_folder_store_never_reads_through_a_planted_symlink(sync: bool, tmp_path: Path) -> None:
+    secret = tmp_path / "secret.txt"
+    secret.write_bytes(b"password=hunter2")
+    folder = tmp_path / "store"
+    store = DirectoryByteStore(folder)
+    (folder / "img_0badf00d").symlink_to(secret)
+    (folder / "img_0badf00d.meta.json").symlink_to(secret)
+    images = ImageStore(store)
+    assert store.mget(["img_0badf00d"]) == [None]
+    assert "img_0badf00d" not in list(store.yield_keys())
+    with pytest.raises(UnknownImageError):
+        images.get("img_0badf00d") if sync else asyncio.run(images.aget("img_0badf00d"))
+    with pytest.raises(UnknownImageError):
+        images.metadata("img_0badf00d")
+
+
+@pytest.mark.parametrize("sync", [True, False])
+@pytest.mark.parametrize(
+    "record", [b"{not json", b"[1, 2]", b'{"width": 3}', b'{"mime_type": 7}', b"[" * 5000]
+)
+def test_a_damaged_metadata_record_is_an_unknown_image(
+    sync: bool, record: bytes, tmp_path: Path
+) -> None:
+    images = ImageStore(DirectoryByteStore(tmp_path))
+    handle = images.put(PNG, "image/png")
+    (tmp_path / f"{handle}.meta.json").write_bytes(record)
+    with pytest.raises(UnknownImageError):
+        images.get(handle) if sync else asyncio.run(images.aget(handle))
+    with pytest.raises(UnknownImageError):
+        images.metadata(handle)
+
+
+# ---------------------------------------------------------------- resources
+
+
+def _open_descriptors() -> int:
+    gc.collect()
+    return len(os.listdir("/proc/self/fd"))
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="counts /proc/self/fd")
+def test_loops_closed_by_hand_do_not_keep_their_sockets() -> None:
+    with HostileServer(answer(json.dumps(completion()).encode()), keep_alive=True) as server:
+        llm = model(server.url)
+        for _ in range(3):  # warm up: imports, the first client
+            loop = asyncio.new_event_loop()
+            loop.run_until_complete(llm.ainvoke("a banana"))
+            loop.close()
+        before = _open_descriptors()
+        for _ in range(40):
+            loop = asyncio.new_event_loop()
+            loop.run_until_complete(llm.ainvoke("a banana"))
+            loop.close()
+        after = _open_descriptors()
+    # Before the fix each loop kept its client's sockets (and its selector): +80 here.
+    assert after - before <= 4
+
+
+def _wait_until(condition: Any) -> bool:
+    """Whether ``condition()`` holds within 5 s (the server notices a close at once)."""
+    for _ in range(100):
+        if condition():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+@pytest.mark.parametrize("how", ["close", "with", "aclose", "async with"])
+def test_closing_the_model_releases_its_connections(how: str) -> None:
+    with HostileServer(answer(json.dumps(completion()).encode()), keep_alive=True) as server:
+        llm = model(server.url)
+
+        async def async_use() -> None:
+            if how == "aclose":
+                await llm.ainvoke("a banana")
+                await llm.aclose()
+            else:
+                async with llm:
+                    await llm.ainvoke("a banana")
+
+        llm.invoke("a banana")  # a sync connection, kept alive in the pool
+        if how == "close":
+            llm.close()
+        elif how == "with":
+            with llm:
+                llm.invoke("a banana")
+        else:
+            asyncio.run(async_use())
+            llm.close()
+        assert _wait_until(lambda: server.open_connections == 0)
+        assert llm._get_transport().async_client_count() == 0
+        assert image_blocks(llm.invoke("still usable"))
+
+
+@pytest.mark.parametrize("sync", [True, False])
+def test_waiting_for_a_pooled_connection_is_retried_and_said_as_such(
+    sync: bool, backoffs: list[float]
+) -> None:
+    limits = httpx.Limits(max_connections=1)
+    with HostileServer(held(completion(), seconds=0.8), keep_alive=True) as server:
+
+        def both(retries: int) -> list[Any]:
+            """Two calls over one connection; the second made with ``retries``."""
+            clients: dict[str, Any] = (
+                {"http_client": httpx.Client(limits=limits)}
+                if sync
+                else {"http_async_client": httpx.AsyncClient(limits=limits)}
+            )
+            # Each read waits at most 0.3 s (spaces come every 0.05 s); so does the pool.
+            patient = model(server.url, max_retries=8, timeout=0.3, **clients)
+            second = model(server.url, max_retries=retries, timeout=0.3, **clients)
+            if sync:
+                with ThreadPoolExecutor(2) as pool:
+                    first = pool.submit(patient.invoke, "a")
+                    time.sleep(0.2)  # the first takes the one connection
+                    later = pool.submit(second.invoke, "b")
+                    return [f.exception() or f.result() for f in (first, later)]
+
+            async def run_two() -> list[Any]:
+                first = asyncio.ensure_future(patient.ainvoke("a"))
+                await asyncio.sleep(0.2)
+                return await asyncio.gather(first, second.ainvoke("b"), return_exceptions=True)
+
+            return asyncio.run(run_two())
+
+        assert all(isinstance(result, AIMessage) for result in both(8))
+        _, refused = both(0)
+    assert backoffs  # the patient call waited and tried again
+    assert isinstance(refused, OpenRouterConnectionError)
+    assert "pooled connection" in str(refused)
