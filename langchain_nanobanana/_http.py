@@ -36,6 +36,7 @@ from langchain_nanobanana._loop_clients import LoopClients
 from langchain_nanobanana._pool import SINGLE_POOL_LIMITS, new_async_client
 from langchain_nanobanana._sse import aiter_sse_data, iter_sse_data
 from langchain_nanobanana.errors import (
+    OpenRouterAPIError,
     OpenRouterConnectionError,
     OpenRouterError,
     OpenRouterTimeoutError,
@@ -66,9 +67,15 @@ def backoff_seconds(attempt: int, retry_after: float | None) -> float:
     return random.uniform(ceiling / 2, ceiling)  # noqa: S311 - jitter, not a secret
 
 
-def _transport_error(exc: httpx.TransportError, url: httpx.URL, api_key: str) -> OpenRouterError:
+def _transport_error(exc: httpx.RequestError, url: httpx.URL, api_key: str) -> OpenRouterError:
     """httpx's failures, mapped; the message names the host, never headers or keys."""
     host = url.host
+    if isinstance(exc, httpx.DecodingError):
+        # A body that does not decompress as its Content-Encoding says: the same
+        # request would most likely get the same answer, so it is not retried.
+        return OpenRouterAPIError(
+            f"OpenRouter's answer from {host} could not be decompressed: {exc}"
+        )
     if isinstance(exc, httpx.PoolTimeout):
         # Nothing was sent: every pooled connection was busy. Safe to try again.
         return OpenRouterConnectionError(
@@ -216,7 +223,7 @@ class Transport:
                 with closing(response):
                     raw = error_body(within(response.iter_bytes(), budget))
                 error = error_from_response(response.status_code, raw, response.headers)
-            except httpx.TransportError as exc:
+            except httpx.RequestError as exc:
                 error = _transport_error(exc, request.url, api_key)
             _sleep(self._delay_or_raise(attempt, error, budget))
             attempt += 1
@@ -242,7 +249,7 @@ class Transport:
                 async with aclosing(response):
                     raw = await aerror_body(awithin(response.aiter_bytes(), budget))
                 error = error_from_response(response.status_code, raw, response.headers)
-            except httpx.TransportError as exc:
+            except httpx.RequestError as exc:
                 error = _transport_error(exc, request.url, api_key)
             await _asleep(self._delay_or_raise(attempt, error, budget))
             attempt += 1
@@ -276,7 +283,7 @@ class Transport:
                     yield from iter_sse_data(chunks)
                 else:
                     yield bytes(_collect(chunks))
-            except httpx.TransportError as exc:
+            except httpx.RequestError as exc:
                 raise _transport_error(exc, response.request.url, api_key) from exc
 
     async def astream(
@@ -293,7 +300,7 @@ class Transport:
                         yield data
                 else:
                     yield bytes(await _acollect(chunks))
-            except httpx.TransportError as exc:
+            except httpx.RequestError as exc:
                 raise _transport_error(exc, response.request.url, api_key) from exc
 
 
