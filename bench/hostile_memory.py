@@ -17,7 +17,6 @@ import base64
 import json
 import os
 import platform
-import resource
 import subprocess
 import sys
 import time
@@ -108,6 +107,8 @@ def _client_case(case: str, url: str, size: int) -> dict[str, Any]:
         ]
         prompt = [{"role": "user", "content": ["edit", *photos]}]
         del photos
+    with open("/proc/self/clear_refs", "w") as clear_refs:
+        clear_refs.write("5")  # VmHWM starts again from the RSS now (imports excluded)
     start_rss = _rss_now()
     tracemalloc.start()
     started = time.perf_counter()
@@ -123,7 +124,7 @@ def _client_case(case: str, url: str, size: int) -> dict[str, Any]:
     seconds = time.perf_counter() - started
     _, traced_peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
-    peak_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    peak_rss = _status_bytes("VmHWM")
     return {
         "outcome": outcome,
         "seconds": seconds,
@@ -133,8 +134,17 @@ def _client_case(case: str, url: str, size: int) -> dict[str, Any]:
 
 
 def _rss_now() -> int:
-    with open("/proc/self/statm") as statm:
-        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    return _status_bytes("VmRSS")
+
+
+def _status_bytes(field: str) -> int:
+    """A size from /proc/self/status (VmHWM: the peak RSS since exec; ``ru_maxrss``
+    would count the parent's memory the child had before exec)."""
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) * 1024
+    raise RuntimeError(f"no {field} in /proc/self/status")
 
 
 def _run_child(case: str, url: str, size: int) -> dict[str, Any]:

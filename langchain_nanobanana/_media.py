@@ -120,9 +120,8 @@ def check_image_payload(data: str, declared_mime_type: str | None) -> str:
     return mime_type
 
 
-def check_request_media_size(data_urls: list[str]) -> None:
-    """Refuse, before the body is built, a request whose media together exceed the cap."""
-    total = sum(decoded_size(url.partition(",")[2]) for url in data_urls)
+def check_request_media_size(total: int) -> None:
+    """Refuse a request whose inline media (``total`` bytes) together exceed the cap."""
     if total > MAX_REQUEST_MEDIA_BYTES:
         msg = (
             f"Cannot send these attachments: together they are {total / 1024 / 1024:.0f} MB, "

@@ -31,7 +31,7 @@ from langchain_nanobanana._connection import (
     check_base_url,
     check_clients,
 )
-from langchain_nanobanana._convert import with_sniffed_mime_types
+from langchain_nanobanana._convert import check_media_size, with_sniffed_mime_types
 from langchain_nanobanana._exchange import Exchange
 from langchain_nanobanana._options import OPTION_NAMES, CallOptions, check_image_config
 
@@ -268,6 +268,7 @@ class ChatNanoBanana(BaseChatModel):
         # tracing sees them (it raises on them).
         prompt = super()._convert_input(model_input)
         if isinstance(prompt, ChatPromptValue):
+            check_media_size(prompt.messages)  # before tracing copies every image
             messages = [with_sniffed_mime_types(message) for message in prompt.messages]
             if any(new is not old for new, old in zip(messages, prompt.messages, strict=True)):
                 return ChatPromptValue(messages=messages)
@@ -283,6 +284,7 @@ class ChatNanoBanana(BaseChatModel):
     ) -> Exchange:
         """This call's request, checked and built (before the key is looked at)."""
         options = CallOptions.resolve(self._default_params, overrides, stop=stop)
+        check_media_size(messages)
         body = _chat_completions.request_body(
             messages, options, stream=stream, model_kwargs=self.model_kwargs
         )

@@ -116,6 +116,7 @@ class HostileServer:
                 if request is None:
                     return
                 self.requests.append(request)
+                sock.settimeout(60)  # a slow reader is the client's business, not a send failure
                 connection = Connection(sock, self._stopping, self.keep_alive)
                 connection.request_body = request.partition(b"\r\n\r\n")[2]
                 self.script(connection)
