@@ -15,9 +15,11 @@ from langchain_nanobanana.errors import OpenRouterAPIError
 
 MAX_EVENT_BYTES = 64 * 1024 * 1024
 """The longest line, and the largest event (its ``data:`` lines together), read."""
-MAX_EVENTS = 100_000
-"""Events in one stream: an image answer has tens to a few thousand (text deltas);
-a million one-letter events would only grow memory and time for everyone reading."""
+MAX_EVENTS = 20_000
+"""Events in one stream: an image answer has tens to a few hundred (text and
+reasoning deltas, the image, usage). Every event becomes a chunk that
+langchain-core keeps until the stream ends (about 4 KB each), so a million
+one-letter events would take gigabytes."""
 
 
 class SSEDecoder:
