@@ -32,6 +32,7 @@ from langchain_nanobanana import (
     _sse,
     images_from,
 )
+from langchain_nanobanana._connection import redacted
 from langchain_nanobanana.errors import (
     OpenRouterAPIError,
     OpenRouterAuthenticationError,
@@ -150,6 +151,12 @@ def test_credentials_in_the_base_url_are_refused(url: str) -> None:
         ChatNanoBanana(api_key=TEST_KEY, base_url=url)
     assert url not in str(caught.value)
     assert "secret-pw" not in str(caught.value)
+
+
+def test_transport_error_texts_are_redacted_of_the_key_in_any_form() -> None:
+    key = TEST_KEY + "\u00e9\n"
+    text = f"Illegal header value b'Bearer {key.encode()!r}' / {key!r} / {key}"
+    assert TEST_KEY not in redacted(text, key)
 
 
 @pytest.mark.parametrize(
