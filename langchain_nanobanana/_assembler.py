@@ -17,7 +17,7 @@ from langchain_core.utils._merge import merge_dicts
 
 from langchain_nanobanana import _media
 from langchain_nanobanana._error_mapping import error_from_reported, excerpt
-from langchain_nanobanana._wire import Completion, Delta, ImagePart, Usage
+from langchain_nanobanana._wire import Completion, Delta, Usage
 from langchain_nanobanana.errors import OpenRouterAPIError
 
 MODEL_PROVIDER = "openrouter"
@@ -41,23 +41,6 @@ def usage_metadata_of(usage: Usage) -> UsageMetadata:
             output_details["image"] = completion_details.image_tokens  # type: ignore[typeddict-unknown-key]
         metadata["output_token_details"] = output_details
     return metadata
-
-
-def _image_block(image: ImagePart, block_id: str, index: int) -> dict[str, Any] | str:
-    """The image's block, or why it was refused: inline images count by their bytes,
-    so SVG, HTML or text labelled image/png never reach a notebook or a store."""
-    url = image.image_url.url
-    parsed = _media.split_data_url(url)
-    if parsed is None:
-        return {"type": "image", "url": url, "id": block_id, "index": index}
-    label, data = parsed
-    mime_type = _media.image_type_of(data)
-    if mime_type is None:
-        return (
-            f"OpenRouter sent an image (labelled {label[:60]!r}) whose bytes are not a "
-            f"PNG, JPEG, WebP or GIF in valid base64; it was refused [image {block_id}]."
-        )
-    return {"type": "image", "base64": data, "mime_type": mime_type, "id": block_id, "index": index}
 
 
 @dataclass
@@ -107,6 +90,61 @@ class ChunkAssembler:
         if completion.usage is not None:
             self.usage = completion.usage  # once per stream; the last one wins
 
+    # ------------------------------------------------------------ blocks, for any endpoint
+
+    def text_block(self, text: str, kind: str = "text") -> dict[str, Any]:
+        """A piece of text (``kind="text"``) or reasoning, continuing the current run."""
+        key = "reasoning" if kind == "reasoning" else "text"
+        return {"type": key, key: text, "index": self._index_for(key)}
+
+    def image_block(self, url_or_data_url: str) -> dict[str, Any]:
+        """A standard image block for an image URL or ``data:`` URL, with its own index and id.
+
+        Inline images count by their bytes, not their label: anything but strict
+        base64 of a PNG, JPEG, WebP or GIF (SVG, HTML, text labelled image/png) is
+        refused with OpenRouterAPIError carrying what was emitted before it.
+        """
+        block_id = f"{self.generation_id or 'image'}-{self._images_seen}"
+        self._images_seen += 1
+        index = self._index_for("image")
+        parsed = _media.split_data_url(url_or_data_url)
+        if parsed is None:
+            return {"type": "image", "url": url_or_data_url, "id": block_id, "index": index}
+        label, data = parsed
+        mime_type = _media.image_type_of(data)
+        if mime_type is None:
+            raise OpenRouterAPIError(
+                f"OpenRouter sent an image (labelled {label[:60]!r}) whose bytes are not a "
+                f"PNG, JPEG, WebP or GIF in valid base64; it was refused [image {block_id}].",
+                generation_id=self.generation_id,
+                partial_message=self.partial_message(),
+            )
+        return {
+            "type": "image",
+            "base64": data,
+            "mime_type": mime_type,
+            "id": block_id,
+            "index": index,
+        }
+
+    def progress_block(self, value: dict[str, Any]) -> dict[str, Any]:
+        """Something shown while the answer forms (a partial image): not part of the answer."""
+        return {"type": "non_standard", "value": value, "index": self._index_for("image")}
+
+    def emit(
+        self, blocks: list[dict[str, Any]], additional: dict[str, Any] | None = None
+    ) -> AIMessageChunk:
+        """The chunk holding ``blocks``, remembered for ``partial_message``."""
+        chunk = AIMessageChunk(
+            content=blocks,  # type: ignore[arg-type]
+            additional_kwargs=additional or {},
+            id=self.generation_id,
+        )
+        self._keep(blocks, additional or {})
+        return chunk
+
+    # ------------------------------------------------------------ chat/completions
+
     def add(self, completion: Completion) -> AIMessageChunk:
         """The content one answer (or stream chunk) adds; raises on a reported error."""
         self._note_envelope(completion)
@@ -116,7 +154,6 @@ class ChunkAssembler:
         additional: dict[str, Any] = {}
         failed = completion.error is not None
         choice_error = None
-        refused: str | None = None
         # OpenRouter's image models answer with one choice (no ``n``).
         for choice in completion.choices[:1]:
             self.choices_seen += 1
@@ -124,39 +161,23 @@ class ChunkAssembler:
             self.finish_reason = choice.finish_reason or self.finish_reason
             self.native_finish_reason = choice.native_finish_reason or self.native_finish_reason
             if payload.reasoning:
-                blocks.append(
-                    {
-                        "type": "reasoning",
-                        "reasoning": payload.reasoning,
-                        "index": self._index_for("reasoning"),
-                    }
-                )
+                blocks.append(self.text_block(payload.reasoning, "reasoning"))
             if payload.content:
-                blocks.append(
-                    {"type": "text", "text": payload.content, "index": self._index_for("text")}
-                )
+                blocks.append(self.text_block(payload.content))
             if payload.refusal:
                 additional["refusal"] = payload.refusal
             if payload.reasoning_details:
                 additional["reasoning_details"] = payload.reasoning_details
             for image in payload.images or []:
-                block_id = f"{self.generation_id or 'image'}-{self._images_seen}"
-                self._images_seen += 1
-                block = _image_block(image, block_id, self._index_for("image"))
-                if isinstance(block, str):
-                    refused = refused or block
-                else:
-                    blocks.append(block)
+                try:
+                    blocks.append(self.image_block(image.image_url.url))
+                except OpenRouterAPIError as refused:
+                    self.emit(blocks, additional)  # the text before it is kept too
+                    refused.partial_message = self.partial_message()
+                    raise
             failed = failed or choice.finish_reason == "error" or choice.error is not None
             choice_error = choice.error
-        chunk = AIMessageChunk(content=blocks, additional_kwargs=additional, id=self.generation_id)  # type: ignore[arg-type]
-        self._keep(blocks, additional)
-        if refused is not None:
-            raise OpenRouterAPIError(
-                refused,
-                generation_id=self.generation_id,
-                partial_message=self.partial_message(),
-            )
+        chunk = self.emit(blocks, additional)
         if failed:
             raise error_from_reported(
                 completion.error or choice_error,

@@ -22,6 +22,20 @@ EXTREME_ASPECT_RATIOS: tuple[str, ...] = ("1:4", "4:1", "1:8", "8:1")
 ALL_ASPECT_RATIOS: tuple[str, ...] = BASE_ASPECT_RATIOS + EXTREME_ASPECT_RATIOS
 ALL_IMAGE_SIZES: tuple[str, ...] = ("0.5K", "1K", "2K", "4K")
 
+# The Image API's own vocabulary (POST /images), beside the chat endpoint's.
+IMAGE_API_EXTRA_RATIOS: tuple[str, ...] = (
+    "1:2", "2:1", "9:19.5", "19.5:9", "9:20", "20:9", "9:21", "auto",
+)  # fmt: skip
+ALL_QUALITIES: tuple[str, ...] = ("auto", "low", "medium", "high")
+ALL_OUTPUT_FORMATS: tuple[str, ...] = ("png", "jpeg", "webp", "svg")
+ALL_BACKGROUNDS: tuple[str, ...] = ("auto", "transparent", "opaque")
+MAX_IMAGES_PER_CALL = 10
+"""The Image API's upper bound for ``n``; also the bound of a chat fan-out."""
+MAX_REFERENCE_IMAGES = 16
+"""Input images one Image API request may carry."""
+IMAGE_API_RESOLUTIONS = {"0.5K": "512", "1K": "1K", "2K": "2K", "4K": "4K"}
+"""``image_size`` as the chat endpoint spells it -> ``resolution`` on the Image API."""
+
 PER_MILLION = 1_000_000
 
 # Pixel sizes at "1K" for gemini-2.5-flash-image (recorded).
@@ -94,6 +108,16 @@ class ModelSpec:
         "stop",
     )
 
+    endpoints: tuple[str, ...] = ("chat", "images")
+    """Where OpenRouter serves the model: ``chat`` (chat/completions), ``images``, or both."""
+    images_per_request: int = 1
+    """Images one Image API request can return (single-image providers reject n > 1)."""
+    qualities: tuple[str, ...] = ()
+    output_formats: tuple[str, ...] = ("png",)
+    backgrounds: tuple[str, ...] = ()
+    image_streaming: bool = False
+    """Whether the Image API streams this model natively (partial images)."""
+
     @property
     def image_only(self) -> bool:
         """True for models that answer 404 when asked for ``["image", "text"]``."""
@@ -159,6 +183,50 @@ KNOWN_MODELS: dict[str, ModelSpec] = {
             image_tokens_by_size={"1K": 1290},
             pixels_1k=_FLASH_25_PIXELS,
             supported_parameters=("seed",),
+        ),
+        ModelSpec(
+            id="google/gemini-3.1-flash-image",
+            name="Google: Nano Banana 2 (Gemini 3.1 Flash Image)",
+            output_modalities=("image", "text"),
+            aspect_ratios=ALL_ASPECT_RATIOS,
+            image_sizes=("0.5K", "1K", "2K", "4K"),
+            prices=Prices(0.50 / PER_MILLION, 3.0 / PER_MILLION, 60.0 / PER_MILLION),
+            context_length=65_536,
+            image_tokens_by_size={"0.5K": 560, "1K": 1120, "2K": 1680, "4K": 2520},
+            pixels_1k=_GEMINI_3_PIXELS,
+        ),
+        # Approximate: the Lite prices and token counts follow the 3.1 Flash pattern.
+        ModelSpec(
+            id="google/gemini-3.1-flash-lite-image",
+            name="Google: Nano Banana 2 Lite (Gemini 3.1 Flash Lite Image)",
+            output_modalities=("image", "text"),
+            aspect_ratios=ALL_ASPECT_RATIOS,
+            image_sizes=("0.5K", "1K"),
+            prices=Prices(0.25 / PER_MILLION, 1.5 / PER_MILLION, 30.0 / PER_MILLION),
+            context_length=32_768,
+            image_tokens_by_size={"0.5K": 560, "1K": 1120},
+            pixels_1k=_GEMINI_3_PIXELS,
+        ),
+        # Served on the Image API only; several images per request, with quality,
+        # formats, transparent backgrounds and partial-image streaming. Approximate
+        # prices (per output image token).
+        ModelSpec(
+            id="openai/gpt-image-1",
+            name="OpenAI: GPT Image 1",
+            output_modalities=("image",),
+            aspect_ratios=("1:1", "2:3", "3:2"),
+            image_sizes=("1K",),
+            prices=Prices(5.0 / PER_MILLION, 0.0, 40.0 / PER_MILLION),
+            context_length=32_000,
+            image_tokens_by_size={"1K": 1056},
+            pixels_1k={"1:1": (1024, 1024), "2:3": (1024, 1536), "3:2": (1536, 1024)},
+            supported_parameters=(),
+            endpoints=("images",),
+            images_per_request=MAX_IMAGES_PER_CALL,
+            qualities=ALL_QUALITIES,
+            output_formats=("png", "jpeg", "webp"),
+            backgrounds=ALL_BACKGROUNDS,
+            image_streaming=True,
         ),
     )
 }

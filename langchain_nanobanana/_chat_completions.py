@@ -40,6 +40,13 @@ def request_body(
     Unset options are left out so OpenRouter's own defaults apply; ``image_config``
     is sent only with the keys that are set, and only when an image is asked for.
     """
+    image_api_only = options.placed("images")
+    if image_api_only:
+        msg = (
+            f"{', '.join(image_api_only)}: options of OpenRouter's Image API only; pass "
+            "endpoint='images' to ChatNanoBanana, or drop them."
+        )
+        raise ValueError(msg)
     body: dict[str, Any] = {
         "model": options.model,
         "messages": to_openrouter_messages(messages),

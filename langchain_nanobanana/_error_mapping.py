@@ -132,6 +132,11 @@ def _message(
         parts.append(f" (provider said: {excerpt(str(metadata.raw))})")
     if status in _ADVICE:
         parts.append(f". {_ADVICE[status]}")
+    if error is not None and error.availability and error.availability.code == "wrong_endpoint":
+        parts.append(
+            ". OpenRouter serves this model on its other endpoint: pass endpoint='images' "
+            "(or 'chat') to ChatNanoBanana"
+        )
     if generation_id:
         parts.append(f" [generation {generation_id}]")
     return "".join(parts)

@@ -55,6 +55,9 @@ class Exchange:
     body: dict[str, Any]
     model: str
     """The model asked for: named in the answer until OpenRouter names its own."""
+    native_stream: bool = True
+    """False where the endpoint cannot stream this model: ``chunks`` then asks for the
+    whole answer and yields it as chunks."""
 
     def answer(self) -> AIMessage:
         # The raw body is never bound to a name here, so it is freed once parsed.
@@ -69,6 +72,9 @@ class Exchange:
 
     def chunks(self) -> Iterator[AIMessageChunk]:
         """The chunks as they arrive, then the closing one (``chunk_position="last"``)."""
+        if not self.native_stream:
+            yield from chunks_of(self.answer())
+            return
         reader = self.endpoint.stream_reader(self.model)
         # closing(): once [DONE] arrives the response is closed at once, returning its
         # connection to the pool, rather than whenever the generator is collected.
@@ -86,6 +92,10 @@ class Exchange:
         yield reader.close()
 
     async def achunks(self) -> AsyncIterator[AIMessageChunk]:
+        if not self.native_stream:
+            for chunk in chunks_of(await self.aanswer()):
+                yield chunk
+            return
         reader = self.endpoint.stream_reader(self.model)
         stream = self.transport.astream(self.endpoint.path, self.api_key, self.body)
         try:
@@ -100,3 +110,21 @@ class Exchange:
         except OpenRouterError as error:
             raise reader.failed(error) from None
         yield reader.close()
+
+
+def chunks_of(message: AIMessage) -> list[AIMessageChunk]:
+    """A whole answer as a stream: its content, then the closing chunk with the metadata."""
+    return [
+        AIMessageChunk(
+            content=message.content,
+            additional_kwargs=message.additional_kwargs,
+            id=message.id,
+        ),
+        AIMessageChunk(
+            content=[],
+            id=message.id,
+            response_metadata=message.response_metadata,
+            usage_metadata=message.usage_metadata,
+            chunk_position="last",
+        ),
+    ]

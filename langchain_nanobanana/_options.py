@@ -13,14 +13,21 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any, Literal
 
-from langchain_nanobanana._catalog import ALL_ASPECT_RATIOS, ALL_IMAGE_SIZES, find_model
+from langchain_nanobanana._catalog import (
+    ALL_ASPECT_RATIOS,
+    ALL_IMAGE_SIZES,
+    MAX_IMAGES_PER_CALL,
+    find_model,
+)
 
-WirePlace = Literal["body", "image_config"]
-"""Top level of the request body, or inside its ``image_config`` object."""
+WirePlace = Literal["body", "image_config", "images"]
+"""On the chat endpoint: top level of the body, or inside its ``image_config`` object;
+``"images"``: an option of the Image API only (the chat endpoint refuses it)."""
 
 
 _IMAGE_CONFIG: dict[str, WirePlace] = {"wire": "image_config"}
 _BODY: dict[str, WirePlace] = {"wire": "body"}
+_IMAGES: dict[str, WirePlace] = {"wire": "images"}
 
 
 @dataclass(frozen=True)
@@ -38,6 +45,12 @@ class CallOptions:
     stop: list[str] | None = field(default=None, metadata=_BODY)
     response_format: dict[str, Any] | None = field(default=None, metadata=_BODY)
     provider: dict[str, Any] | None = field(default=None, metadata=_BODY)
+    quality: str | None = field(default=None, metadata=_IMAGES)
+    output_format: str | None = field(default=None, metadata=_IMAGES)
+    background: str | None = field(default=None, metadata=_IMAGES)
+    output_compression: int | None = field(default=None, metadata=_IMAGES)
+    n: int | None = None
+    """Images to make; more than one request makes when the endpoint or model gives one each."""
 
     @classmethod
     def resolve(
@@ -59,7 +72,13 @@ class CallOptions:
             merged["stop"] = stop
         options = cls(**merged)
         check_image_config(options.model, options.aspect_ratio, options.image_size)
+        _check_count(options.n)
         return options
+
+    @property
+    def count(self) -> int:
+        """How many images were asked for (``n``, 1 when unset)."""
+        return self.n or 1
 
     def placed(self, place: WirePlace) -> dict[str, Any]:
         """The set options that belong at ``place`` on the chat wire, by their wire names."""
@@ -106,3 +125,9 @@ def check_image_config(model: str, aspect_ratio: str | None, image_size: str | N
                 f"{option}={value!r} is not supported by {named}; use one of: {', '.join(allowed)}."
             )
             raise ValueError(msg)
+
+
+def _check_count(n: int | None) -> None:
+    if n is not None and not (isinstance(n, int) and 1 <= n <= MAX_IMAGES_PER_CALL):
+        msg = f"n={n!r} must be a whole number from 1 to {MAX_IMAGES_PER_CALL}."
+        raise ValueError(msg)

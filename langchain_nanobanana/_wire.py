@@ -149,3 +149,89 @@ class Completion(_Lenient):
     choices: list[Choice] = Field(default_factory=list)
     usage: Usage | None = None
     error: ErrorObject | None = None
+
+
+# ---------------------------------------------------------------- the Image API (POST /images)
+
+
+class GeneratedData(_Lenient):
+    """One image of an Image API answer: ``{"b64_json": ..., "media_type": "image/png"}``."""
+
+    b64_json: str | None = None
+    url: str | None = None
+    media_type: str | None = None
+    """Omitted only when the provider did not say."""
+
+
+class ImagesAnswer(_Lenient):
+    """A whole Image API answer; ``error`` when a failure comes with HTTP 200."""
+
+    created: int | None = None
+    data: list[GeneratedData] = Field(default_factory=list)
+    usage: Usage | None = None
+    error: ErrorObject | None = None
+
+
+class ImageEvent(_Lenient):
+    """One SSE event of a streamed Image API answer, told apart by ``type``.
+
+    ``image_generation.partial_image`` (a preview), ``image_generation.text_chunk``
+    (text by ``phase``), ``image_generation.completed`` (a final image, with usage),
+    ``error``. The event name may also come as the SSE ``event:`` field; the
+    payload's ``type`` is what is read.
+    """
+
+    type: str | None = None
+    b64_json: str | None = None
+    media_type: str | None = None
+    partial_image_index: int | None = None
+    phase: str | None = None
+    text: str | None = None
+    delta: str | None = None
+    usage: Usage | None = None
+    code: Tolerant[int | str] = None
+    message: Tolerant[str] = None
+    error: ErrorObject | None = None
+
+
+# ---------------------------------------------------------------- model lists (discovery)
+
+
+class Architecture(_Lenient):
+    input_modalities: Tolerant[list[str]] = None
+    output_modalities: Tolerant[list[str]] = None
+
+
+class ChatModelEntry(_Lenient):
+    """One model of ``GET /models``: served on chat completions."""
+
+    id: str
+    architecture: Tolerant[Architecture] = None
+    supported_parameters: Tolerant[list[str]] = None
+
+
+class CapabilityDescriptor(_Lenient):
+    """``{"type": "enum", "values": [...]}``, ``{"type": "range", "min": 0, "max": 100}``,
+    or ``{"type": "boolean"}``: what one Image API parameter may be."""
+
+    type: Tolerant[str] = None
+    values: Tolerant[list[str]] = None
+    min: Tolerant[float] = None
+    max: Tolerant[float] = None
+
+
+class ImageModelEntry(_Lenient):
+    """One model of ``GET /images/models``: served on the Image API."""
+
+    id: str
+    architecture: Tolerant[Architecture] = None
+    supported_parameters: Tolerant[dict[str, CapabilityDescriptor]] = None
+    supports_streaming: Tolerant[bool] = None
+
+
+class ModelList(_Lenient):
+    data: Tolerant[list[ChatModelEntry]] = None
+
+
+class ImageModelList(_Lenient):
+    data: Tolerant[list[ImageModelEntry]] = None

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import warnings
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Literal
 
 from langchain_core.callbacks import (
@@ -20,7 +22,7 @@ from langchain_core.runnables import Runnable
 from langchain_core.utils import from_env, secret_from_env
 from pydantic import ConfigDict, Field, PrivateAttr, SecretStr
 
-from langchain_nanobanana import _chat_completions
+from langchain_nanobanana import _chat_completions, _images_api
 from langchain_nanobanana._catalog import DEFAULT_MODEL, find_model
 from langchain_nanobanana._connection import (
     DEFAULT_BASE_URL,
@@ -32,7 +34,9 @@ from langchain_nanobanana._connection import (
     check_clients,
 )
 from langchain_nanobanana._convert import check_media_size, with_sniffed_mime_types
+from langchain_nanobanana._discovery import DISCOVERY, ModelFacts
 from langchain_nanobanana._exchange import Exchange
+from langchain_nanobanana._fanout import Call
 from langchain_nanobanana._options import OPTION_NAMES, CallOptions, check_image_config
 
 if TYPE_CHECKING:
@@ -118,6 +122,20 @@ class ChatNanoBanana(BaseChatModel):
     app_title: str | None = None
     """Sent as ``X-Title``."""
     provider: dict[str, Any] | None = None
+    endpoint: Literal["chat", "images"] | None = None
+    """``"chat"`` (chat/completions) or ``"images"`` (OpenRouter's Image API). Unset: the
+    chat endpoint, except for models OpenRouter serves only on the Image API."""
+    n: int | None = None
+    """Images per call (1-10). The Image API makes several in one request where the model
+    can; otherwise (and always on the chat endpoint) that many requests run in parallel."""
+    quality: Literal["auto", "low", "medium", "high"] | None = None
+    """Image API only."""
+    output_format: Literal["png", "jpeg", "webp"] | None = None
+    """Image API only; the model's own default when unset."""
+    background: Literal["auto", "transparent", "opaque"] | None = None
+    """Image API only."""
+    output_compression: int | None = Field(default=None, ge=0, le=100)
+    """Image API only: 0-100, for jpeg and webp."""
     """OpenRouter routing object: order, only, ignore, allow_fallbacks, sort, ..."""
     model_kwargs: dict[str, Any] = Field(default_factory=dict)
     """Other body fields, sent as given (e.g. ``{"user": "u-42"}``)."""
@@ -274,27 +292,66 @@ class ChatNanoBanana(BaseChatModel):
                 return ChatPromptValue(messages=messages)
         return prompt
 
-    def _exchange(
+    def _fetch(self, path: str) -> bytes | None:
+        """GET ``path`` under the base URL (OpenRouter's public model lists): a 200 body or None."""
+        import httpx
+
+        transport = self._get_transport()
+        try:
+            response = transport.client().get(transport.settings.url(path))
+        except httpx.HTTPError:
+            return None
+        return response.content if response.status_code == 200 else None
+
+    def _model_facts(self, model: str) -> ModelFacts:
+        return DISCOVERY.facts(self.base_url, model, self._fetch)
+
+    async def _amodel_facts(self, model: str) -> ModelFacts:
+        cached = DISCOVERY.cached(self.base_url, model)
+        if cached is not None:
+            return cached
+        # Once an hour at most, for a model the catalog does not know: a thread is fine.
+        return await asyncio.to_thread(self._model_facts, model)
+
+    def _call(
         self,
         messages: Sequence[BaseMessage],
         stop: list[str] | None,
         overrides: Mapping[str, Any],
         *,
         stream: bool,
-    ) -> Exchange:
-        """This call's request, checked and built (before the key is looked at)."""
+        facts: ModelFacts | None = None,
+    ) -> Call:
+        """This call's request(s), checked and built (before the key is looked at)."""
         options = CallOptions.resolve(self._default_params, overrides, stop=stop)
         check_media_size(messages)
-        body = _chat_completions.request_body(
-            messages, options, stream=stream, model_kwargs=self.model_kwargs
-        )
-        return Exchange(
-            endpoint=_chat_completions.ENDPOINT,
-            transport=self._get_transport(),
-            api_key=api_key_value(self.api_key),
-            body=body,
-            model=body["model"],
-        )
+        facts = facts or self._model_facts(options.model)
+        if facts.image_only and "modalities" not in {*self.model_fields_set, *overrides}:
+            options = replace(options, modalities=["image"])
+        endpoint = _endpoint_for(self.endpoint, options.model, facts)
+        per_request = 1 if endpoint == "chat" else facts.images_per_request or options.count
+        api = _chat_completions if endpoint == "chat" else _images_api
+        counts = _request_sizes(options.count, per_request)
+        sized = replace(options, n=counts[0]) if options.n is not None else options
+        # A fan-out gathers whole answers; only a single request streams.
+        native_stream = endpoint == "chat" or facts.native_stream
+        streamed = stream and len(counts) == 1 and native_stream
+        body = api.request_body(messages, sized, stream=streamed, model_kwargs=self.model_kwargs)
+        if endpoint == "images":
+            _images_api.check_discovered(body, facts.parameters)
+        transport, api_key = self._get_transport(), api_key_value(self.api_key)
+        exchanges = [
+            Exchange(
+                endpoint=api.ENDPOINT,
+                transport=transport,
+                api_key=api_key,
+                body=_varied(body, number, count, endpoint),
+                model=options.model,
+                native_stream=native_stream,
+            )
+            for number, count in enumerate(counts)
+        ]
+        return Call(exchanges, images=options.count)
 
     # ------------------------------------------------------------ calls
 
@@ -305,7 +362,7 @@ class ChatNanoBanana(BaseChatModel):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> ChatResult:
-        return _result(self._exchange(messages, stop, kwargs, stream=False).answer())
+        return _result(self._call(messages, stop, kwargs, stream=False).answer())
 
     async def _agenerate(
         self,
@@ -314,7 +371,9 @@ class ChatNanoBanana(BaseChatModel):
         run_manager: AsyncCallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> ChatResult:
-        return _result(await self._exchange(messages, stop, kwargs, stream=False).aanswer())
+        facts = await self._amodel_facts(kwargs.get("model") or self.model)
+        call = self._call(messages, stop, kwargs, stream=False, facts=facts)
+        return _result(await call.aanswer())
 
     def _stream(
         self,
@@ -323,7 +382,7 @@ class ChatNanoBanana(BaseChatModel):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> Iterator[ChatGenerationChunk]:
-        for chunk in self._exchange(messages, stop, kwargs, stream=True).chunks():
+        for chunk in self._call(messages, stop, kwargs, stream=True).chunks():
             generation = ChatGenerationChunk(message=chunk)
             if run_manager and chunk.chunk_position != "last":
                 run_manager.on_llm_new_token(chunk.text, chunk=generation)
@@ -336,7 +395,8 @@ class ChatNanoBanana(BaseChatModel):
         run_manager: AsyncCallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> AsyncIterator[ChatGenerationChunk]:
-        async for chunk in self._exchange(messages, stop, kwargs, stream=True).achunks():
+        facts = await self._amodel_facts(kwargs.get("model") or self.model)
+        async for chunk in self._call(messages, stop, kwargs, stream=True, facts=facts).achunks():
             generation = ChatGenerationChunk(message=chunk)
             if run_manager and chunk.chunk_position != "last":
                 await run_manager.on_llm_new_token(chunk.text, chunk=generation)
@@ -396,6 +456,37 @@ class ChatNanoBanana(BaseChatModel):
             },
         )
         return parsed_output(llm, schema, include_raw)
+
+
+def _endpoint_for(chosen: str | None, model: str, facts: ModelFacts) -> str:
+    """The endpoint to call: the one chosen, else chat unless only the Image API serves it."""
+    if chosen is None:
+        return "images" if "chat" not in facts.endpoints else "chat"
+    if chosen not in facts.endpoints:
+        served = " and ".join(facts.endpoints)
+        msg = (
+            f"{model!r} is not served on the {chosen!r} endpoint (OpenRouter serves it on: "
+            f"{served}); leave endpoint unset or pass endpoint={facts.endpoints[0]!r}."
+        )
+        raise ValueError(msg)
+    return chosen
+
+
+def _request_sizes(images: int, per_request: int) -> list[int]:
+    """How many images each request asks for: 5 at 2 a request -> [2, 2, 1]."""
+    full, rest = divmod(images, max(per_request, 1))
+    return [per_request] * full + ([rest] if rest else [])
+
+
+def _varied(body: dict[str, Any], number: int, count: int, endpoint: str) -> dict[str, Any]:
+    """The body of request ``number`` of a fan-out: its own image count, and its own seed,
+    so that a seeded call for several images gets as many different (reproducible) ones."""
+    varied = dict(body)
+    if endpoint == "images" and "n" in varied:
+        varied["n"] = count
+    if number and isinstance(body.get("seed"), int):
+        varied["seed"] = body["seed"] + number
+    return varied
 
 
 def _result(message: AIMessage) -> ChatResult:

@@ -18,10 +18,10 @@ from langchain_core.messages import AIMessage, HumanMessage
 from langchain_core.runnables import RunnableConfig
 from langchain_core.stores import BaseStore, InMemoryByteStore
 from langchain_core.tools import BaseTool, ToolException
-from pydantic import BaseModel, Field, PrivateAttr, create_model
+from pydantic import BaseModel, Field, PrivateAttr, ValidationError, create_model
 
 from langchain_nanobanana import _attachments
-from langchain_nanobanana._catalog import ALL_ASPECT_RATIOS, find_model
+from langchain_nanobanana._catalog import ALL_ASPECT_RATIOS, MAX_IMAGES_PER_CALL, find_model
 from langchain_nanobanana._media import ACCEPTED_IMAGE_TYPES, sniff_mime_type
 from langchain_nanobanana._no_image import MissingImage
 from langchain_nanobanana._text import shorten
@@ -47,11 +47,23 @@ _DESCRIPTION = (
 )
 
 
-def _args_schema(aspect_ratios: tuple[str, ...]) -> type[BaseModel]:
+def _args_schema(aspect_ratios: tuple[str, ...], max_images: int) -> type[BaseModel]:
     """The arguments the agent model sees, with this model's aspect ratios enumerated."""
     ratio_type = Literal[aspect_ratios]  # type: ignore[valid-type]
+    count: dict[str, Any] = {}
+    if max_images > 1:
+        count["n"] = (
+            int,
+            Field(
+                default=1,
+                ge=1,
+                le=max_images,
+                description="How many different images to make (each gets its own handle).",
+            ),
+        )
     return create_model(
         "GenerateImageInput",
+        **count,
         prompt=(str, Field(description="What to draw, or how to change the given images.")),
         image_ids=(
             list[str],
@@ -100,10 +112,13 @@ class NanoBananaImageTool(BaseTool):
     description: str = _DESCRIPTION
     response_format: Literal["content", "content_and_artifact"] = "content_and_artifact"
     handle_tool_error: Any = True
+    handle_validation_error: Any = Field(default_factory=lambda: _invalid_arguments)
     llm: ChatNanoBanana = Field(default_factory=ChatNanoBanana)
     store: BaseStore[str, bytes] = Field(default_factory=InMemoryByteStore)
     artifact_mode: Literal["full", "reference"] = "full"
     show_image_to_model: bool = False
+    max_images_per_call: int = Field(default=4, ge=1, le=MAX_IMAGES_PER_CALL)
+    """The most images one call may ask for (``n``); 1 hides ``n`` from the agent."""
 
     _images: ImageStore = PrivateAttr()
 
@@ -111,7 +126,8 @@ class NanoBananaImageTool(BaseTool):
         super().model_post_init(context)
         self._images = ImageStore(self.store)
         spec = find_model(self.llm.model)
-        self.args_schema = _args_schema(spec.aspect_ratios if spec else ALL_ASPECT_RATIOS)
+        ratios = spec.aspect_ratios if spec else ALL_ASPECT_RATIOS
+        self.args_schema = _args_schema(ratios, self.max_images_per_call)
 
     @property
     def images(self) -> ImageStore:
@@ -162,12 +178,13 @@ class NanoBananaImageTool(BaseTool):
         prompt: str,
         image_ids: list[str] | None = None,
         aspect_ratio: str | None = None,
+        n: int = 1,
         config: RunnableConfig | None = None,
         run_manager: CallbackManagerForToolRun | None = None,
     ) -> tuple[str | list[dict[str, Any]], list[dict[str, Any]]]:
         images = self.images_for(config)
         sources = [_source(handle, images) for handle in image_ids or []]
-        options: dict[str, Any] = {"aspect_ratio": aspect_ratio} if aspect_ratio else {}
+        options = _call_options(aspect_ratio, n)
         with _as_tool_errors():
             answer = self.llm.invoke(
                 [self._request(prompt, sources)], self._inner_config(run_manager), **options
@@ -184,12 +201,13 @@ class NanoBananaImageTool(BaseTool):
         prompt: str,
         image_ids: list[str] | None = None,
         aspect_ratio: str | None = None,
+        n: int = 1,
         config: RunnableConfig | None = None,
         run_manager: AsyncCallbackManagerForToolRun | None = None,
     ) -> tuple[str | list[dict[str, Any]], list[dict[str, Any]]]:
         images = self.images_for(config)
         sources = [await _asource(handle, images) for handle in image_ids or []]
-        options: dict[str, Any] = {"aspect_ratio": aspect_ratio} if aspect_ratio else {}
+        options = _call_options(aspect_ratio, n)
         with _as_tool_errors():
             answer = await self.llm.ainvoke(
                 [self._request(prompt, sources)], self._inner_config(run_manager), **options
@@ -209,7 +227,7 @@ class NanoBananaImageTool(BaseTool):
         sources: list[str],
     ) -> tuple[str | list[dict[str, Any]], list[dict[str, Any]]]:
         stored = [image.with_id(handle) for image, handle in zip(images, handles, strict=True)]
-        sentence = _sentence(stored, sources, answer.text)
+        sentence = _sentence(stored, sources, answer.text, _failed_requests(answer))
         artifact = [_artifact_block(image, self.artifact_mode) for image in stored]
         if not self.show_image_to_model:
             return sentence, artifact
@@ -254,10 +272,43 @@ def _provenance(prompt: str, image_ids: list[str] | None, answer: AIMessage) -> 
     }
 
 
-def _sentence(images: list[GeneratedImage], sources: list[str], said: str) -> str:
+def _invalid_arguments(error: ValidationError) -> str:
+    """Arguments the schema refuses (a ratio the model lacks, too many images): the agent
+    can fix them, so they come back as an error ToolMessage, not an exception."""
+    problems = "; ".join(
+        f"{'.'.join(map(str, problem['loc']))}: {problem['msg']}" for problem in error.errors()
+    )
+    return (
+        f"The generate_image arguments were not valid ({shorten(problems, 200)}). "
+        "Fix them and call again."
+    )
+
+
+def _call_options(aspect_ratio: str | None, n: int) -> dict[str, Any]:
+    options: dict[str, Any] = {"aspect_ratio": aspect_ratio} if aspect_ratio else {}
+    if n > 1:
+        options["n"] = n
+    return options
+
+
+def _failed_requests(answer: AIMessage) -> str:
+    """What a partly failed call for several images says about the rest."""
+    errors = answer.response_metadata.get("errors") or []
+    if not errors:
+        return ""
+    requests = answer.response_metadata.get("requests", len(errors))
+    return (
+        f" {len(errors)} of {requests} requests failed "
+        f"({shorten(str(errors[0].get('message', '')), 80)}); ask again for the rest."
+    )
+
+
+def _sentence(
+    images: list[GeneratedImage], sources: list[str], said: str, failures: str = ""
+) -> str:
     verb = "Edited " + ", ".join(sources) + " into" if sources else "Created"
     noun = "image" if len(images) == 1 else "images"
-    sentence = f"{verb} {noun} {', '.join(image.describe() for image in images)}."
+    sentence = f"{verb} {noun} {', '.join(image.describe() for image in images)}.{failures}"
     if said.strip():
         room = min(_MODEL_WORDS_CHARS, MAX_CONTENT_CHARS - len(sentence) - 20)
         if room > 20:

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 import pytest
 
 from langchain_nanobanana import _http
+from langchain_nanobanana._discovery import DISCOVERY
 from langchain_nanobanana.testing import FakeOpenRouter
 
 TEST_KEY = "sk-or-v1-test-key-that-must-never-leak-0123456789"
@@ -20,6 +21,14 @@ def _no_proxies(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in list(os.environ):
         if name.lower().endswith("_proxy"):
             monkeypatch.delenv(name)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_model_lists() -> Iterator[None]:
+    """Each test discovers models anew: in-process emulators share one base URL."""
+    DISCOVERY.clear()
+    yield
+    DISCOVERY.clear()
 
 
 @pytest.fixture

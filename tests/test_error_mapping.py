@@ -77,3 +77,13 @@ def test_retry_after_comes_from_the_header_or_the_body_and_is_never_negative(
     mapped = _error(429, error, headers)
     assert isinstance(mapped, OpenRouterRateLimitError)
     assert mapped.retry_after == expected
+
+
+def test_wrong_endpoint_says_which_endpoint_to_use() -> None:
+    error = {
+        "code": 400,
+        "message": "krea/krea-2 is only available on the Image API",
+        "availability": {"code": "wrong_endpoint", "retryable": False},
+    }
+    mapped = _error(400, error)
+    assert "pass endpoint='images' (or 'chat') to ChatNanoBanana" in mapped.message

@@ -57,7 +57,7 @@ def test_each_option_goes_where_the_chat_endpoint_expects_it() -> None:
         "stream": True,
     }
     placed = {option.name for option in fields(CallOptions) if option.metadata}
-    assert placed == set(OPTION_NAMES) - {"model", "modalities"}
+    assert placed == set(OPTION_NAMES) - {"model", "modalities", "n"}
 
 
 def test_unset_options_stay_off_the_wire_and_a_text_only_call_has_no_image_config() -> None:

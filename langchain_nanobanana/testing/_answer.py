@@ -51,6 +51,13 @@ def _picture(
     return draw(width, height, seed.encode(), noise=noise, text=dict(text))
 
 
+def picture(
+    width: int, height: int, seed: str, *, noise: bool = False, text: dict[str, str] | None = None
+) -> bytes:
+    """A PNG of that size, the same for the same seed (and drawn once for it)."""
+    return _picture(width, height, seed, noise, tuple((text or {}).items()))
+
+
 @functools.lru_cache(maxsize=16)
 def _data_url(png: bytes) -> str:
     return "data:image/png;base64," + base64.b64encode(png).decode()

@@ -17,8 +17,11 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs
 
-from langchain_nanobanana._catalog import KNOWN_MODELS, ModelSpec
+from langchain_nanobanana._catalog import ModelSpec
 from langchain_nanobanana.testing._answer import Answer, compose
+from langchain_nanobanana.testing._images import InvalidImagesRequestError, image_models
+from langchain_nanobanana.testing._images import compose as compose_images
+from langchain_nanobanana.testing._images import validated as validate_images_request
 from langchain_nanobanana.testing._outcomes import Outcome
 from langchain_nanobanana.testing._responses import (
     KEEP_ALIVE,
@@ -85,7 +88,9 @@ class EmulatedOpenRouter:
         leading_whitespace: int,
         latency: float,
         noise: bool,
+        models: dict[str, ModelSpec],
     ) -> None:
+        self.models = models
         self.reply_text = reply_text
         self.keep_alive_comments = keep_alive_comments
         self.leading_whitespace = leading_whitespace
@@ -140,6 +145,10 @@ class EmulatedOpenRouter:
         route = (method, path.removeprefix(API_PREFIX))
         if route == ("POST", "/chat/completions"):
             return self._chat(bearer, body, raw)
+        if route == ("POST", "/images"):
+            return self._images(bearer, body)
+        if route == ("GET", "/images/models"):
+            return Reply(200, image_models(self.models.values()))
         if route == ("GET", "/models"):
             return self._models(query)
         if route == ("GET", "/generation"):
@@ -152,8 +161,8 @@ class EmulatedOpenRouter:
         wanted = query.get("output_modalities")
         listed = [
             _model_entry(spec)
-            for spec in KNOWN_MODELS.values()
-            if not wanted or wanted in spec.output_modalities
+            for spec in self.models.values()
+            if "chat" in spec.endpoints and (not wanted or wanted in spec.output_modalities)
         ]
         return Reply(200, json.dumps({"data": listed}).encode())
 
@@ -163,12 +172,9 @@ class EmulatedOpenRouter:
             return Reply(404, error_body(404, "Generation not found"))
         return Reply(200, json.dumps({"data": record}).encode())
 
-    def _chat(self, bearer: str | None, body: Any, raw: bytes) -> Reply:
-        if not bearer:
-            return Reply(401, error_body(401, "No auth credentials found"))
-        outcome = self._next_outcome()
-        delay = self.latency + outcome.delay
-        stream = isinstance(body, dict) and body.get("stream") is True
+    @staticmethod
+    def _scripted_failure(outcome: Outcome, *, stream: bool, delay: float) -> Reply | None:
+        """The reply for a fault that comes before any answer, the same on every endpoint."""
         if outcome.kind == "raw":
             return Reply(outcome.status, outcome.body, outcome.content_type, delay=delay)
         if outcome.kind == "http_error":
@@ -185,8 +191,21 @@ class EmulatedOpenRouter:
             return Reply(
                 200, json.dumps({"error": error, "user_id": "user_fake"}).encode(), delay=delay
             )
+        return None
+
+    def _chat(self, bearer: str | None, body: Any, raw: bytes) -> Reply:
+        if not bearer:
+            return Reply(401, error_body(401, "No auth credentials found"))
+        outcome = self._next_outcome()
+        delay = self.latency + outcome.delay
+        stream = isinstance(body, dict) and body.get("stream") is True
+        scripted = self._scripted_failure(outcome, stream=stream, delay=delay)
+        if scripted is not None:
+            return scripted
         try:
-            spec = _validated(body, raw)
+            spec = _validated(body, raw, self.models)
+        except InvalidImagesRequestError as wrong_endpoint:
+            return Reply(wrong_endpoint.status, wrong_endpoint.body(), delay=delay)
         except _InvalidRequestError as invalid:
             return Reply(
                 invalid.status,
@@ -209,6 +228,34 @@ class EmulatedOpenRouter:
         reply.headers.update(headers)
         reply.delay = delay
         return reply
+
+    def _images(self, bearer: str | None, body: Any) -> Reply:
+        if not bearer:
+            return Reply(401, error_body(401, "No auth credentials found"))
+        outcome = self._next_outcome()
+        delay = self.latency + outcome.delay
+        scripted = self._scripted_failure(outcome, stream=False, delay=delay)
+        if scripted is not None:
+            return scripted
+        try:
+            spec = validate_images_request(body, self.models)
+            answer = compose_images(body, spec, int(time.time()), noise=self.noise)
+        except InvalidImagesRequestError as invalid:
+            return Reply(invalid.status, invalid.body(), delay=delay)
+        if outcome.kind == "no_image":
+            answer.images = []
+        envelope = self._new_envelope(spec)
+        self._remember_images(envelope, answer.usage)
+        headers = {"X-Generation-Id": envelope.id}
+        if body.get("stream") is True and spec.image_streaming:
+            events = answer.events(outcome)
+            drop = 1 if outcome.kind == "drop_connection" else None
+            return Reply(
+                200, content_type=_SSE, events=events, drop_after=drop, headers=headers, delay=delay
+            )
+        whole = answer.whole()
+        drop = len(whole) // 2 if outcome.kind == "drop_connection" else None
+        return Reply(200, whole, headers=headers, drop_after=drop, delay=delay)
 
     def _whole(self, envelope: Envelope, answer: Answer, outcome: Outcome) -> Reply:
         error = (
@@ -239,6 +286,18 @@ class EmulatedOpenRouter:
             200, content_type=_SSE, events=keep_alives + texts + closing_events(envelope, answer)
         )
 
+    def _remember_images(self, envelope: Envelope, usage: dict[str, Any]) -> None:
+        # Billed only when the images are made: a failed generation records nothing.
+        with self._lock:
+            self.generations[envelope.id] = {
+                "id": envelope.id,
+                "model": envelope.model,
+                "total_cost": usage["cost"],
+                "tokens_prompt": usage["prompt_tokens"],
+                "tokens_completion": usage["completion_tokens"],
+                "api_type": "images",
+            }
+
     def _remember(self, envelope: Envelope, answer: Answer) -> None:
         with self._lock:
             self.generations[envelope.id] = {
@@ -257,7 +316,7 @@ class EmulatedOpenRouter:
             }
 
 
-def _validated(body: Any, raw: bytes) -> ModelSpec:
+def _validated(body: Any, raw: bytes, models: dict[str, ModelSpec]) -> ModelSpec:
     """The model's spec, or _InvalidRequestError with the status OpenRouter would answer."""
     if not isinstance(body, dict):
         raise _InvalidRequestError(400, "Invalid JSON body" if raw else "Request body is required")
@@ -265,9 +324,15 @@ def _validated(body: Any, raw: bytes) -> ModelSpec:
         raise _InvalidRequestError(400, "model is required")
     if not isinstance(body.get("messages"), list) or not body["messages"]:
         raise _InvalidRequestError(400, "messages must be a non-empty array")
-    spec = KNOWN_MODELS.get(body["model"])
+    spec = models.get(body["model"])
     if spec is None:
         raise _InvalidRequestError(404, f"No endpoints found for {body['model']}.")
+    if "chat" not in spec.endpoints:
+        raise InvalidImagesRequestError(
+            400,
+            f"{spec.id} is only available on the Image API; use /images",
+            availability="wrong_endpoint",
+        )
     modalities = body.get("modalities") or ["text"]
     if spec.image_only and "text" in modalities:
         raise _InvalidRequestError(

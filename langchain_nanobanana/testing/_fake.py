@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 import httpx
 
+from langchain_nanobanana._catalog import KNOWN_MODELS, ModelSpec
 from langchain_nanobanana.testing._app import EmulatedOpenRouter, RecordedRequest
 from langchain_nanobanana.testing._outcomes import Outcome
 from langchain_nanobanana.testing._server import serve
@@ -29,6 +30,11 @@ class FakeOpenRouter:
         latency: seconds every chat request waits before answering.
         noise: draw photo-like noise, so images are as large as real ones
             (about 2 MB of base64 at 1024x1024) instead of a few kilobytes.
+        models: models to serve besides the package's catalog (say, one the package
+            does not know, to see it discovered from the model lists).
+
+    Besides chat/completions it serves OpenRouter's Image API (``POST /images``,
+    ``GET /images/models``), the model list and ``GET /generation``.
     """
 
     base_url = "https://openrouter.ai/api/v1"
@@ -42,6 +48,7 @@ class FakeOpenRouter:
         leading_whitespace: int = 0,
         latency: float = 0.0,
         noise: bool = False,
+        models: Iterable[ModelSpec] = (),
     ) -> None:
         self._app = EmulatedOpenRouter(
             reply_text=reply_text,
@@ -49,6 +56,7 @@ class FakeOpenRouter:
             leading_whitespace=leading_whitespace,
             latency=latency,
             noise=noise,
+            models={**KNOWN_MODELS, **{spec.id: spec for spec in models}},
         )
         self.transport = EmulatorTransport(self._app)
         self.async_transport = AsyncEmulatorTransport(self._app)
@@ -68,7 +76,8 @@ class FakeOpenRouter:
         return self._app.generations
 
     def enqueue(self, *outcomes: Outcome) -> None:
-        """Script the next chat requests, one outcome each; later ones answer normally."""
+        """Script the next chat or Image API requests, one outcome each; later ones answer
+        normally."""
         self._app.enqueue(*outcomes)
 
     def client(self) -> httpx.Client:
