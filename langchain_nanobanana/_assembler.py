@@ -8,6 +8,7 @@ No I/O here; the stream protocol around it (``[DONE]``, truncation) is in
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,9 +19,17 @@ from langchain_core.utils._merge import merge_dicts
 from langchain_nanobanana import _media
 from langchain_nanobanana._error_mapping import error_from_reported, excerpt
 from langchain_nanobanana._wire import Completion, Delta, Usage
-from langchain_nanobanana.errors import OpenRouterAPIError
+from langchain_nanobanana.errors import OpenRouterAPIError, OpenRouterError
 
 MODEL_PROVIDER = "openrouter"
+
+
+def summed(chunks: Sequence[AIMessageChunk]) -> AIMessageChunk:
+    """The chunks added up the way langchain-core adds them."""
+    total = chunks[0]
+    for chunk in chunks[1:]:
+        total = total + chunk
+    return total
 
 
 def usage_metadata_of(usage: Usage) -> UsageMetadata:
@@ -98,34 +107,35 @@ class ChunkAssembler:
         return {"type": key, key: text, "index": self._index_for(key)}
 
     def image_block(self, url_or_data_url: str) -> dict[str, Any]:
-        """A standard image block for an image URL or ``data:`` URL, with its own index and id.
-
-        Inline images count by their bytes, not their label: anything but strict
-        base64 of a PNG, JPEG, WebP or GIF (SVG, HTML, text labelled image/png) is
-        refused with OpenRouterAPIError carrying what was emitted before it.
-        """
-        block_id = f"{self.generation_id or 'image'}-{self._images_seen}"
-        self._images_seen += 1
-        index = self._index_for("image")
+        """A standard image block for an image URL or ``data:`` URL, with its own index and id."""
         parsed = _media.split_data_url(url_or_data_url)
-        if parsed is None:
-            return {"type": "image", "url": url_or_data_url, "id": block_id, "index": index}
-        label, data = parsed
-        mime_type = _media.image_type_of(data)
-        if mime_type is None:
+        if parsed is not None:
+            mime_type, data = parsed
+            return self.inline_image_block(data, mime_type)
+        return {"type": "image", "url": url_or_data_url, **self._next_image()}
+
+    def inline_image_block(self, data: str, mime_type: str) -> dict[str, Any]:
+        """A standard image block for base64 ``data``, with its own index and id.
+
+        The bytes decide, not the label ``mime_type``: anything but strict base64
+        of a PNG, JPEG, WebP or GIF (SVG, HTML, text labelled image/png) is refused
+        with OpenRouterAPIError carrying what was emitted before it.
+        """
+        place = self._next_image()
+        sniffed = _media.image_type_of(data)
+        if sniffed is None:
             raise OpenRouterAPIError(
-                f"OpenRouter sent an image (labelled {label[:60]!r}) whose bytes are not a "
-                f"PNG, JPEG, WebP or GIF in valid base64; it was refused [image {block_id}].",
+                f"OpenRouter sent an image (labelled {mime_type[:60]!r}) whose bytes are not a "
+                f"PNG, JPEG, WebP or GIF in valid base64; it was refused [image {place['id']}].",
                 generation_id=self.generation_id,
                 partial_message=self.partial_message(),
             )
-        return {
-            "type": "image",
-            "base64": data,
-            "mime_type": mime_type,
-            "id": block_id,
-            "index": index,
-        }
+        return {"type": "image", "base64": data, "mime_type": sniffed, **place}
+
+    def _next_image(self) -> dict[str, Any]:
+        block_id = f"{self.generation_id or 'image'}-{self._images_seen}"
+        self._images_seen += 1
+        return {"id": block_id, "index": self._index_for("image")}
 
     def progress_block(self, value: dict[str, Any]) -> dict[str, Any]:
         """Something shown while the answer forms (a partial image): not part of the answer."""
@@ -231,6 +241,14 @@ class ChunkAssembler:
                 body={"raw": excerpt(seen.model_dump_json(exclude_unset=True) if seen else "")},
                 generation_id=self.generation_id,
             )
+
+    def attach_partial(self, error: OpenRouterError) -> OpenRouterError:
+        """``error`` with what had been produced before it (and the generation id) on it."""
+        if error.partial_message is None:
+            error.partial_message = self.partial_message()
+        if error.generation_id is None:
+            error.generation_id = self.generation_id
+        return error
 
     def response_metadata(self) -> dict[str, Any]:
         metadata: dict[str, Any] = {

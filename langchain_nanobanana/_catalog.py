@@ -10,7 +10,7 @@ best guesses.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 DEFAULT_MODEL = "google/gemini-2.5-flash-image"
 
@@ -184,17 +184,6 @@ KNOWN_MODELS: dict[str, ModelSpec] = {
             pixels_1k=_FLASH_25_PIXELS,
             supported_parameters=("seed",),
         ),
-        ModelSpec(
-            id="google/gemini-3.1-flash-image",
-            name="Google: Nano Banana 2 (Gemini 3.1 Flash Image)",
-            output_modalities=("image", "text"),
-            aspect_ratios=ALL_ASPECT_RATIOS,
-            image_sizes=("0.5K", "1K", "2K", "4K"),
-            prices=Prices(0.50 / PER_MILLION, 3.0 / PER_MILLION, 60.0 / PER_MILLION),
-            context_length=65_536,
-            image_tokens_by_size={"0.5K": 560, "1K": 1120, "2K": 1680, "4K": 2520},
-            pixels_1k=_GEMINI_3_PIXELS,
-        ),
         # Approximate: the Lite prices and token counts follow the 3.1 Flash pattern.
         ModelSpec(
             id="google/gemini-3.1-flash-lite-image",
@@ -230,6 +219,15 @@ KNOWN_MODELS: dict[str, ModelSpec] = {
         ),
     )
 }
+
+
+# The GA release of 3.1 Flash Image: the preview's figures under its own slug.
+_GA = replace(
+    KNOWN_MODELS["google/gemini-3.1-flash-image-preview"],
+    id="google/gemini-3.1-flash-image",
+    name="Google: Nano Banana 2 (Gemini 3.1 Flash Image)",
+)
+KNOWN_MODELS[_GA.id] = _GA
 
 
 def find_model(model_id: str) -> ModelSpec | None:

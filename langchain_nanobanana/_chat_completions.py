@@ -122,11 +122,7 @@ class StreamReader:
 
     def failed(self, error: OpenRouterError) -> OpenRouterError:
         """``error`` with what the stream had produced before it failed attached."""
-        if error.partial_message is None:
-            error.partial_message = self._assembler.partial_message()
-        if error.generation_id is None:
-            error.generation_id = self._assembler.generation_id
-        return error
+        return self._assembler.attach_partial(error)
 
 
 ENDPOINT = Endpoint(path=PATH, read_answer=read_answer, stream_reader=StreamReader)

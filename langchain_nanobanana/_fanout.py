@@ -22,6 +22,7 @@ from typing import Any
 from langchain_core.messages import AIMessage, AIMessageChunk
 from langchain_core.messages.ai import UsageMetadata, add_usage
 
+from langchain_nanobanana._assembler import summed
 from langchain_nanobanana._exchange import Exchange
 from langchain_nanobanana.errors import OpenRouterError
 
@@ -169,9 +170,7 @@ class Call:
 
 def message_of(chunks: Sequence[AIMessageChunk]) -> AIMessage:
     """The chunks of one answer as the AIMessage ``invoke`` returns."""
-    total = chunks[0]
-    for chunk in chunks[1:]:
-        total = total + chunk
+    total = summed(chunks)
     return AIMessage(
         content=total.content,
         additional_kwargs=total.additional_kwargs,

@@ -29,7 +29,6 @@ from langchain_nanobanana._catalog import (
 from langchain_nanobanana._convert import to_openrouter_messages
 from langchain_nanobanana._error_mapping import error_from_reported, unreadable_answer
 from langchain_nanobanana._exchange import Endpoint
-from langchain_nanobanana._media import data_url
 from langchain_nanobanana._options import CallOptions
 from langchain_nanobanana._wire import (
     CapabilityDescriptor,
@@ -190,28 +189,26 @@ def request_body(
 # ---------------------------------------------------------------- answers
 
 
-def _image_url(data: GeneratedData) -> str | None:
-    if data.b64_json is not None:
-        return data_url(data.media_type or "image/png", data.b64_json)
-    return data.url
-
-
 def _add_whole(assembler: ChunkAssembler, answer: ImagesAnswer) -> AIMessageChunk:
     if answer.error is not None:
         raise error_from_reported(answer.error, generation_id=None, partial_message=None)
     assembler.created = answer.created or assembler.created
     assembler.usage = answer.usage or assembler.usage
-    urls = [url for url in map(_image_url, answer.data) if url is not None]
+    blocks = [_block(assembler, data) for data in answer.data if data.b64_json or data.url]
     # No image and no error: the finish reason stays unknown, and says so downstream.
-    assembler.finish_reason = "stop" if urls else assembler.finish_reason
-    return assembler.emit([assembler.image_block(url) for url in urls])
+    assembler.finish_reason = "stop" if blocks else assembler.finish_reason
+    return assembler.emit(blocks)
 
 
-def _parse(raw: bytes | bytearray) -> ImageEvent | ImagesAnswer:
-    """A stream event, or a whole answer (a body, or a 200 stream that was not an event stream)."""
+def _block(assembler: ChunkAssembler, data: GeneratedData) -> dict[str, Any]:
+    if data.b64_json is not None:
+        return assembler.inline_image_block(data.b64_json, data.media_type or "image/png")
+    return assembler.image_block(data.url or "")
+
+
+def _parse(raw: bytes | bytearray, shape: type[ImageEvent] | type[ImagesAnswer]) -> Any:
     try:
-        event = ImageEvent.model_validate_json(raw)
-        return event if event.type is not None else ImagesAnswer.model_validate_json(raw)
+        return shape.model_validate_json(raw)
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(part) for part in first["loc"]) or "body"
@@ -220,7 +217,7 @@ def _parse(raw: bytes | bytearray) -> ImageEvent | ImagesAnswer:
 
 def read_answer(raw: bytearray, requested_model: str) -> AIMessage:
     """The AIMessage for a whole Image API answer body."""
-    parsed = _parse(raw)
+    parsed: ImagesAnswer = _parse(raw, ImagesAnswer)
     del raw  # a 4K answer is tens of MB: let it go before the image is copied out
     reader = StreamReader(requested_model)
     content = reader.add(parsed)
@@ -244,7 +241,11 @@ class StreamReader:
         if payload == _DONE:
             self.finished = True
             return None
-        return _parse(payload)
+        event: ImageEvent = _parse(payload, ImageEvent)
+        if event.type is None and "data" in (event.model_extra or {}):
+            # A 200 answer that came whole although a stream was asked for.
+            return ImagesAnswer.model_validate(event.model_dump())
+        return event
 
     def add(self, parsed: ImageEvent | ImagesAnswer | None) -> list[AIMessageChunk]:
         if parsed is None:
@@ -273,8 +274,10 @@ class StreamReader:
             assembler.usage = event.usage or assembler.usage  # the last one wins
             assembler.finish_reason = "stop"
             if event.b64_json:
-                url = data_url(event.media_type or "image/png", event.b64_json)
-                return [assembler.emit([assembler.image_block(url)])]
+                block = assembler.inline_image_block(
+                    event.b64_json, event.media_type or "image/png"
+                )
+                return [assembler.emit([block])]
             return []
         if event.type == "error":
             reported = event.error or ErrorObject(code=event.code, message=event.message)
@@ -294,9 +297,7 @@ class StreamReader:
         return self.assembler.final_chunk()
 
     def failed(self, error: OpenRouterError) -> OpenRouterError:
-        if error.partial_message is None:
-            error.partial_message = self.assembler.partial_message()
-        return error
+        return self.assembler.attach_partial(error)
 
 
 ENDPOINT = Endpoint(path=PATH, read_answer=read_answer, stream_reader=StreamReader)

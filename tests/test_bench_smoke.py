@@ -10,13 +10,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def test_benchmark_harness_smoke_run() -> None:
+def _smoke_run(script: str) -> str:
     env = {
         **os.environ,
         "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
     }
     done = subprocess.run(
-        [sys.executable, str(ROOT / "bench" / "run.py"), "--smoke"],
+        [sys.executable, str(ROOT / "bench" / script), "--smoke"],
         capture_output=True,
         text=True,
         check=False,
@@ -24,6 +24,11 @@ def test_benchmark_harness_smoke_run() -> None:
         env=env,
     )
     assert done.returncode == 0, done.stderr[-2000:]
+    return done.stdout
+
+
+def test_benchmark_harness_smoke_run() -> None:
+    stdout = _smoke_run("run.py")
     for heading in (
         "## 1. One 1024x1024 answer",
         "## 2. One 1K answer",
@@ -31,5 +36,11 @@ def test_benchmark_harness_smoke_run() -> None:
         "## 4. Import time",
         "## 5. Streaming",
     ):
-        assert heading in done.stdout
-    assert "| ChatNanoBanana.invoke |" in done.stdout
+        assert heading in stdout
+    assert "| ChatNanoBanana.invoke |" in stdout
+
+
+def test_image_api_benchmark_smoke_run() -> None:
+    stdout = _smoke_run("image_api.py")
+    assert "## 6. The Image API and n images" in stdout
+    assert "| chat, google/gemini-2.5-flash-image |" in stdout

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import io
+import json
 from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
@@ -22,6 +23,7 @@ from langchain_nanobanana._discovery import (
     Discovery,
     ModelFacts,
 )
+from langchain_nanobanana._images_api import StreamReader
 from langchain_nanobanana.errors import OpenRouterError, OpenRouterInvalidRequestError
 from langchain_nanobanana.testing import FakeOpenRouter, Outcome
 from tests.conftest import TEST_KEY
@@ -445,3 +447,16 @@ def test_the_tool_makes_n_images_each_under_its_own_handle(fake: FakeOpenRouter)
     assert tool.args_schema.model_json_schema()["properties"]["n"]["maximum"] == 4
     too_many = {**call, "args": {"prompt": "a banana", "n": 5}}
     assert tool.invoke(too_many).status == "error"
+
+
+def test_a_whole_answer_to_a_stream_request_is_read_as_the_answer() -> None:
+    encoded = base64.b64encode(_photo()).decode()
+    whole = json.dumps(
+        {"created": 1, "data": [{"b64_json": encoded, "media_type": "image/jpeg"}], "usage": {}}
+    ).encode()
+    reader = StreamReader(GPT_IMAGE)
+
+    chunks = reader.add(reader.parse(whole))
+
+    assert chunks[0].content[0]["base64"] == encoded
+    assert reader.close().response_metadata["finish_reason"] == "stop"
