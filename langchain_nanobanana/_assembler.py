@@ -14,11 +14,12 @@ from typing import Any
 
 from langchain_core.messages import AIMessage, AIMessageChunk
 from langchain_core.messages.ai import InputTokenDetails, OutputTokenDetails, UsageMetadata
+from langchain_core.utils._merge import merge_dicts
 
 from langchain_nanobanana import _media
-from langchain_nanobanana._error_mapping import error_from_reported
+from langchain_nanobanana._error_mapping import error_from_reported, excerpt
 from langchain_nanobanana._wire import Completion, Delta, Usage
-from langchain_nanobanana.errors import OpenRouterError
+from langchain_nanobanana.errors import OpenRouterAPIError, OpenRouterError
 
 MODEL_PROVIDER = "openrouter"
 
@@ -69,10 +70,18 @@ class ChunkAssembler:
     finish_reason: str | None = None
     native_finish_reason: str | None = None
     usage: Usage | None = None
+    choices_seen: int = 0
+    _choiceless: Completion | None = None
+    """The last answer (or chunk) that held no choice, for the error that says so."""
     _next_index: int = 0
     _open_run: str | None = None
     _images_seen: int = 0
-    _produced: list[AIMessageChunk] = field(default_factory=list)
+    # What arrived so far, for an error to carry: blocks by index (a text run as its
+    # pieces, joined only when asked), not every chunk: a stream of a million tiny
+    # deltas must not keep a million messages.
+    _blocks: dict[int, dict[str, Any]] = field(default_factory=dict)
+    _pieces: dict[int, list[str]] = field(default_factory=dict)
+    _additional: list[dict[str, Any]] = field(default_factory=list)
 
     def _index_for(self, kind: str) -> int:
         # Deltas of one text (or reasoning) run share an index, so they concatenate;
@@ -106,8 +115,22 @@ class ChunkAssembler:
         return {"type": "image", "url": url_or_data_url, **self._next_image()}
 
     def inline_image_block(self, data: str, mime_type: str) -> dict[str, Any]:
-        """A standard image block for base64 ``data``, with its own index and id."""
-        return {"type": "image", "base64": data, "mime_type": mime_type, **self._next_image()}
+        """A standard image block for base64 ``data``, with its own index and id.
+
+        The bytes decide, not the label ``mime_type``: anything but strict base64
+        of a PNG, JPEG, WebP or GIF (SVG, HTML, text labelled image/png) is refused
+        with OpenRouterAPIError carrying what was emitted before it.
+        """
+        place = self._next_image()
+        sniffed = _media.image_type_of(data)
+        if sniffed is None:
+            raise OpenRouterAPIError(
+                f"OpenRouter sent an image (labelled {mime_type[:60]!r}) whose bytes are not a "
+                f"PNG, JPEG, WebP or GIF in valid base64; it was refused [image {place['id']}].",
+                generation_id=self.generation_id,
+                partial_message=self.partial_message(),
+            )
+        return {"type": "image", "base64": data, "mime_type": sniffed, **place}
 
     def _next_image(self) -> dict[str, Any]:
         block_id = f"{self.generation_id or 'image'}-{self._images_seen}"
@@ -127,7 +150,7 @@ class ChunkAssembler:
             additional_kwargs=additional or {},
             id=self.generation_id,
         )
-        self._produced.append(chunk)
+        self._keep(blocks, additional or {})
         return chunk
 
     # ------------------------------------------------------------ chat/completions
@@ -135,12 +158,15 @@ class ChunkAssembler:
     def add(self, completion: Completion) -> AIMessageChunk:
         """The content one answer (or stream chunk) adds; raises on a reported error."""
         self._note_envelope(completion)
+        if not completion.choices:
+            self._choiceless = completion
         blocks: list[dict[str, Any]] = []
         additional: dict[str, Any] = {}
         failed = completion.error is not None
         choice_error = None
         # OpenRouter's image models answer with one choice (no ``n``).
         for choice in completion.choices[:1]:
+            self.choices_seen += 1
             payload: Delta = choice.payload
             self.finish_reason = choice.finish_reason or self.finish_reason
             self.native_finish_reason = choice.native_finish_reason or self.native_finish_reason
@@ -152,7 +178,13 @@ class ChunkAssembler:
                 additional["refusal"] = payload.refusal
             if payload.reasoning_details:
                 additional["reasoning_details"] = payload.reasoning_details
-            blocks.extend(self.image_block(image.image_url.url) for image in payload.images or [])
+            for image in payload.images or []:
+                try:
+                    blocks.append(self.image_block(image.image_url.url))
+                except OpenRouterAPIError as refused:
+                    self.emit(blocks, additional)  # the text before it is kept too
+                    refused.partial_message = self.partial_message()
+                    raise
             failed = failed or choice.finish_reason == "error" or choice.error is not None
             choice_error = choice.error
         chunk = self.emit(blocks, additional)
@@ -164,18 +196,51 @@ class ChunkAssembler:
             )
         return chunk
 
+    def _keep(self, blocks: list[dict[str, Any]], additional: dict[str, Any]) -> None:
+        for block in blocks:
+            index = block["index"]
+            kind = block["type"]
+            if index not in self._blocks:
+                self._blocks[index] = block
+                self._pieces[index] = []
+            if kind in ("text", "reasoning"):
+                self._pieces[index].append(block[kind])
+        if additional:
+            self._additional.append(additional)
+
     def partial_message(self) -> AIMessage | None:
-        """Everything produced so far, for an error to carry; None when nothing came."""
-        produced = [chunk for chunk in self._produced if chunk.content or chunk.additional_kwargs]
-        if not produced:
+        """Everything produced so far, for an error to carry; None when nothing came.
+
+        The same content and additional_kwargs as the sum of the chunks ``add``
+        returned."""
+        if not self._blocks and not self._additional:
             return None
-        total = summed(produced)
+        content: list[dict[str, Any]] = []
+        for index, block in self._blocks.items():
+            kind = block["type"]
+            joined = {kind: "".join(self._pieces[index])} if kind in ("text", "reasoning") else {}
+            content.append({**block, **joined})
+        additional: dict[str, Any] = {}
+        for more in self._additional:
+            additional = merge_dicts(additional, more)
         return AIMessage(
-            content=total.content,
-            additional_kwargs=total.additional_kwargs,
+            content=content,  # type: ignore[arg-type]
+            additional_kwargs=additional,
             id=self.generation_id,
             response_metadata={"model_provider": MODEL_PROVIDER},
         )
+
+    def check_answered(self) -> None:
+        """Raise when the whole answer held no choice at all: nothing to read, whether
+        it came whole or streamed (a usage-only chunk is not an answer)."""
+        if self.choices_seen == 0:
+            seen = self._choiceless
+            raise OpenRouterAPIError(
+                "OpenRouter's answer held no choices (no message, no error): nothing was "
+                "generated. Try again; if it repeats, check the model id and modalities.",
+                body={"raw": excerpt(seen.model_dump_json(exclude_unset=True) if seen else "")},
+                generation_id=self.generation_id,
+            )
 
     def attach_partial(self, error: OpenRouterError) -> OpenRouterError:
         """``error`` with what had been produced before it (and the generation id) on it."""
@@ -226,6 +291,7 @@ def message_from_completion(
     """
     assembler = ChunkAssembler(model=requested_model)
     content = assembler.add(completion)
+    assembler.check_answered()
     return AIMessage(
         content=content.content,
         additional_kwargs=content.additional_kwargs,

@@ -117,6 +117,7 @@ class StreamReader:
                     "(no finish_reason and no [DONE]); the connection was probably cut."
                 )
             )
+        self._assembler.check_answered()
         return self._assembler.final_chunk()
 
     def failed(self, error: OpenRouterError) -> OpenRouterError:

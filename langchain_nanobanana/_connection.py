@@ -8,6 +8,7 @@ httpx is imported only for the checks that need it, not with the package.
 from __future__ import annotations
 
 import ipaddress
+import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -32,9 +33,17 @@ class ConnectionSettings:
     extra_headers: dict[str, str] = field(default_factory=dict)
     user_client: httpx.Client | None = None
     user_async_client: httpx.AsyncClient | None = None
+    deadline: float | None = None
+    """Seconds for a whole call, retries included; None: no deadline."""
 
     def url(self, path: str) -> str:
         return f"{self.base_url.rstrip('/')}/{path}"
+
+    @property
+    def direct(self) -> bool:
+        """Plain http (allowed only to this machine unless opted in) never uses a proxy:
+        the key would travel to the proxy in clear text."""
+        return urlsplit(self.base_url).scheme == "http"
 
 
 def app_headers(app_url: str | None, app_title: str | None) -> dict[str, str]:
@@ -48,19 +57,65 @@ def app_headers(app_url: str | None, app_title: str | None) -> dict[str, str]:
 
 
 def api_key_value(api_key: SecretStr | None) -> str:
-    """The key to send; a missing or empty one is refused before any request."""
+    """The key to send; a missing, empty or malformed one is refused before any request."""
     if api_key is None or not api_key.get_secret_value():
         raise OpenRouterAuthenticationError(
             "No OpenRouter API key: set the OPENROUTER_API_KEY environment variable "
             "or pass api_key=... to ChatNanoBanana (keys start with 'sk-or-'). "
             "To try things offline, use langchain_nanobanana.testing.FakeOpenRouter."
         )
+    check_api_key(api_key)
     return api_key.get_secret_value()
+
+
+def check_api_key(api_key: SecretStr | None) -> None:
+    """Refuse a key that cannot go in an HTTP header, without ever repeating it.
+
+    A key pasted with its line end (``\n``, ``\r\n``), a NUL, a space or a
+    non-ASCII character would make httpx raise with the whole header in its
+    message, and that message would reach logs, the agent and its checkpoints.
+    """
+    if api_key is None:
+        return
+    key = api_key.get_secret_value()
+    if _KEY_CHARACTERS.fullmatch(key):
+        return
+    if key.strip() != key:
+        problem = "it starts or ends with whitespace or a line end (a copy-paste accident?)"
+    elif not key.isascii():
+        problem = "it holds a non-ASCII character"
+    else:
+        problem = "it holds a space or a control character"
+    raise OpenRouterAuthenticationError(
+        f"The OpenRouter API key is malformed: {problem}. Keys are printable ASCII with "
+        f"no spaces, like 'sk-or-v1-...' ({len(key)} characters given). Check "
+        "OPENROUTER_API_KEY or the api_key=... you passed."
+    )
+
+
+_KEY_CHARACTERS = re.compile(r"[\x21-\x7e]+")
+"""Printable ASCII without spaces: what an HTTP header carries unchanged."""
+
+
+def redacted(text: str, api_key: str) -> str:
+    """``text`` with the key (as is, or as Python or bytes repr show it) blanked out."""
+    if not api_key:
+        return text
+    shown = {api_key, repr(api_key)[1:-1], repr(api_key.encode("utf-8", "replace"))[2:-1]}
+    for form in sorted(shown, key=len, reverse=True):
+        text = text.replace(form, "[redacted]")
+    return text
 
 
 def check_base_url(base_url: str, *, allow_insecure_http: bool) -> None:
     """Refuse a URL the key must not be sent to: only https, or http to this machine."""
     url = urlsplit(base_url)
+    if url.username is not None or url.password is not None:
+        # httpx would send these as Basic auth in place of the key; and they are secrets.
+        raise ValueError(
+            "base_url must not hold a user name or password ('user:pass@'): they would "
+            "replace the API key and show in logs. Pass the key as api_key=... instead."
+        )
     if url.scheme == "https" and url.hostname:
         return
     if url.scheme == "http" and url.hostname:

@@ -186,6 +186,31 @@ def to_openrouter_messages(messages: Sequence[BaseMessage]) -> list[dict[str, An
     return converted
 
 
+def check_media_size(messages: Sequence[BaseMessage]) -> None:
+    """Refuse messages whose inline images and files together exceed what one request
+    may carry, before anything copies them (tracing, data URLs, the JSON body)."""
+    total = 0
+    for message in messages:
+        for block in message.content if isinstance(message.content, list) else []:
+            total += _inline_bytes(block)
+    _media.check_request_media_size(total)
+
+
+def _inline_bytes(block: Any) -> int:
+    """Bytes of base64 a block carries inline; 0 for anything else (or unusable:
+    the conversion says why)."""
+    try:
+        reference = read_image_block(block)
+    except UnusableImageBlockError:
+        return 0
+    if reference is not None:
+        return _media.decoded_size(reference.base64 or "")
+    if isinstance(block, dict) and block.get("type") == "file":
+        data = block.get("base64") or block.get("data")
+        return _media.decoded_size(data) if isinstance(data, str) else 0
+    return 0
+
+
 def with_sniffed_mime_types(message: BaseMessage) -> BaseMessage:
     """``message``, or a copy whose base64 blocks without ``mime_type`` have one.
 

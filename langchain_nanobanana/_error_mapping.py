@@ -9,11 +9,11 @@ Both read the typed shapes of ``_wire``; nothing here walks dicts.
 from __future__ import annotations
 
 import email.utils
-import json
 import time
 from collections.abc import Mapping
 from typing import Any
 
+import pydantic_core
 from langchain_core.messages import AIMessage
 from pydantic import ValidationError
 
@@ -175,7 +175,9 @@ def error_from_response(
     when it is not a JSON object: an HTML page from a proxy, say).
     """
     try:
-        body = json.loads(raw) if raw.strip() else None
+        # pydantic's parser stops at a bounded depth (ValueError); json.loads would
+        # raise RecursionError on a body nested a few thousand deep.
+        body = pydantic_core.from_json(raw) if raw.strip() else None
     except ValueError:
         body = None
     if not isinstance(body, dict):

@@ -15,19 +15,28 @@ import logging
 import random
 import time
 import weakref
-from collections.abc import AsyncGenerator, Awaitable, Callable, Generator, Iterator
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Generator,
+    Iterator,
+)
 from contextlib import aclosing, closing
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import httpx
 
-from langchain_nanobanana._connection import ConnectionSettings
+from langchain_nanobanana._budget import Budget, aerror_body, awithin, error_body, within
+from langchain_nanobanana._connection import ConnectionSettings, redacted
 from langchain_nanobanana._error_mapping import error_from_response, is_retryable
 from langchain_nanobanana._loop_clients import LoopClients
 from langchain_nanobanana._pool import SINGLE_POOL_LIMITS, new_async_client
 from langchain_nanobanana._sse import aiter_sse_data, iter_sse_data
 from langchain_nanobanana.errors import (
+    OpenRouterAPIError,
     OpenRouterConnectionError,
     OpenRouterError,
     OpenRouterTimeoutError,
@@ -58,17 +67,28 @@ def backoff_seconds(attempt: int, retry_after: float | None) -> float:
     return random.uniform(ceiling / 2, ceiling)  # noqa: S311 - jitter, not a secret
 
 
-def _transport_error(exc: httpx.TransportError, url: httpx.URL) -> OpenRouterError:
+def _transport_error(exc: httpx.RequestError, url: httpx.URL, api_key: str) -> OpenRouterError:
     """httpx's failures, mapped; the message names the host, never headers or keys."""
     host = url.host
+    if isinstance(exc, httpx.DecodingError):
+        # A body that does not decompress as its Content-Encoding says: the same
+        # request would most likely get the same answer, so it is not retried.
+        return OpenRouterAPIError(
+            f"OpenRouter's answer from {host} could not be decompressed: {exc}"
+        )
+    if isinstance(exc, httpx.PoolTimeout):
+        # Nothing was sent: every pooled connection was busy. Safe to try again.
+        return OpenRouterConnectionError(
+            f"No pooled connection to {host} came free in time: too many calls at once "
+            "for the connection pool. Retried; lower the concurrency if this repeats."
+        )
     if isinstance(exc, httpx.TimeoutException) and not isinstance(exc, httpx.ConnectTimeout):
         return OpenRouterTimeoutError(
             f"OpenRouter did not answer in time ({type(exc).__name__} talking to {host}). "
             "Image generation can take a minute: raise `timeout` if this repeats."
         )
-    return OpenRouterConnectionError(
-        f"Could not talk to OpenRouter at {host}: {type(exc).__name__}: {exc}"
-    )
+    said = redacted(f"{type(exc).__name__}: {exc}", api_key)
+    return OpenRouterConnectionError(f"Could not talk to OpenRouter at {host}: {said}")
 
 
 @dataclass
@@ -83,25 +103,58 @@ class Transport:
     """
 
     settings: ConnectionSettings
-    _client: httpx.Client | None = field(default=None, init=False, repr=False)
-    _async_clients: LoopClients = field(default_factory=LoopClients, init=False, repr=False)
+    # Keyed by "direct": plain-http calls (to this machine) get clients that ignore
+    # the environment's proxies, so the key never crosses a network unencrypted.
+    _clients: dict[bool, httpx.Client] = field(default_factory=dict, init=False, repr=False)
+    _async_clients: dict[bool, LoopClients] = field(
+        default_factory=lambda: {True: LoopClients(), False: LoopClients()},
+        init=False,
+        repr=False,
+    )
 
     # ------------------------------------------------------------ clients
 
     def client(self) -> httpx.Client:
         if self.settings.user_client is not None:
             return self.settings.user_client
-        if self._client is None:
-            self._client = httpx.Client(timeout=self.settings.timeout, limits=SINGLE_POOL_LIMITS)
+        direct = self.settings.direct
+        client = self._clients.get(direct)
+        if client is None:
+            client = self._clients[direct] = httpx.Client(
+                timeout=self.settings.timeout, limits=SINGLE_POOL_LIMITS, trust_env=not direct
+            )
             # Close its connections when the transport goes, rather than leave the
             # sockets to the garbage collector (and its ResourceWarning).
-            weakref.finalize(self, self._client.close)
-        return self._client
+            weakref.finalize(self, client.close)
+        return client
 
     def async_client(self) -> httpx.AsyncClient:
         if self.settings.user_async_client is not None:
             return self.settings.user_async_client
-        return self._async_clients.get(lambda: new_async_client(self.settings.timeout))
+        direct = self.settings.direct
+        return self._async_clients[direct].get(
+            lambda: new_async_client(self.settings.timeout, direct=direct)
+        )
+
+    def async_client_count(self) -> int:
+        """Async clients made and not closed yet, over every loop."""
+        return sum(clients.client_count() for clients in self._async_clients.values())
+
+    def close(self) -> None:
+        """Close the sync client and forget the async ones (see ``aclose``)."""
+        for client in self._clients.values():
+            client.close()
+        self._clients.clear()
+        for clients in self._async_clients.values():
+            clients.close_all()
+
+    async def aclose(self) -> None:
+        """Close every client this transport made (never the user's own)."""
+        for client in self._clients.values():
+            client.close()
+        self._clients.clear()
+        for clients in self._async_clients.values():
+            await clients.aclose_all()
 
     # ------------------------------------------------------------ requests
 
@@ -111,6 +164,7 @@ class Transport:
         path: str,
         api_key: str,
         body: dict[str, Any],
+        budget: Budget,
     ) -> httpx.Request:
         headers = {
             "Authorization": f"Bearer {api_key}",
@@ -124,14 +178,17 @@ class Transport:
             self.settings.url(path),
             content=json.dumps(body, separators=(",", ":")).encode(),
             headers=headers,
-            timeout=self.settings.timeout,
+            timeout=budget.clamp(self.settings.timeout),
         )
 
-    def _delay_or_raise(self, attempt: int, error: OpenRouterError) -> float:
-        """Seconds to wait before trying again, or ``error`` raised when it is final."""
+    def _delay_or_raise(self, attempt: int, error: OpenRouterError, budget: Budget) -> float:
+        """Seconds to wait before trying again, or ``error`` raised when it is final
+        (not retryable, retries used up, or no time left for the wait)."""
         if attempt >= self.settings.max_retries or not is_retryable(error):
             raise error
         delay = backoff_seconds(attempt, error.retry_after)
+        if not budget.allows_wait(delay):
+            raise error
         logger.info(
             "OpenRouter call failed (%s); retry %d of %d in %.2fs",
             type(error).__name__,
@@ -142,7 +199,12 @@ class Transport:
         return delay
 
     def _send(
-        self, path: str, api_key: str, body: dict[str, Any], take: Callable[[httpx.Response], T]
+        self,
+        path: str,
+        api_key: str,
+        body: dict[str, Any],
+        take: Callable[[httpx.Response, Budget], T],
+        budget: Budget,
     ) -> T:
         """POST until a 200 comes (or retrying is pointless), and ``take`` that answer.
 
@@ -152,18 +214,18 @@ class Transport:
         client = self.client()
         attempt = 0
         while True:
-            request = self._request(client, path, api_key, body)
+            budget.check_time()
+            request = self._request(client, path, api_key, body, budget)
             try:
                 response = client.send(request, stream=True)
                 if response.status_code == 200:
-                    return take(response)
+                    return take(response, budget)
                 with closing(response):
-                    error = error_from_response(
-                        response.status_code, response.read(), response.headers
-                    )
-            except httpx.TransportError as exc:
-                error = _transport_error(exc, request.url)
-            _sleep(self._delay_or_raise(attempt, error))
+                    raw = error_body(within(response.iter_bytes(), budget))
+                error = error_from_response(response.status_code, raw, response.headers)
+            except httpx.RequestError as exc:
+                error = _transport_error(exc, request.url, api_key)
+            _sleep(self._delay_or_raise(attempt, error, budget))
             attempt += 1
 
     async def _asend(
@@ -171,33 +233,38 @@ class Transport:
         path: str,
         api_key: str,
         body: dict[str, Any],
-        take: Callable[[httpx.Response], Awaitable[T]],
+        take: Callable[[httpx.Response, Budget], Awaitable[T]],
+        budget: Budget,
     ) -> T:
         """Async twin of ``_send``."""
         client = self.async_client()
         attempt = 0
         while True:
-            request = self._request(client, path, api_key, body)
+            budget.check_time()
+            request = self._request(client, path, api_key, body, budget)
             try:
                 response = await client.send(request, stream=True)
                 if response.status_code == 200:
-                    return await take(response)
+                    return await take(response, budget)
                 async with aclosing(response):
-                    raw = await response.aread()
+                    raw = await aerror_body(awithin(response.aiter_bytes(), budget))
                 error = error_from_response(response.status_code, raw, response.headers)
-            except httpx.TransportError as exc:
-                error = _transport_error(exc, request.url)
-            await _asleep(self._delay_or_raise(attempt, error))
+            except httpx.RequestError as exc:
+                error = _transport_error(exc, request.url, api_key)
+            await _asleep(self._delay_or_raise(attempt, error, budget))
             attempt += 1
 
     # ------------------------------------------------------------ the two ways to call
 
     def post(self, path: str, api_key: str, body: dict[str, Any]) -> bytearray:
         """POST and return the whole 200 body, retrying what may succeed on a retry."""
-        return self._send(path, api_key, body, _read_whole)
+        return self._send(path, api_key, body, _read_whole, self._budget())
 
     async def apost(self, path: str, api_key: str, body: dict[str, Any]) -> bytearray:
-        return await self._asend(path, api_key, body, _aread_whole)
+        return await self._asend(path, api_key, body, _aread_whole, self._budget())
+
+    def _budget(self) -> Budget:
+        return Budget(self.settings.deadline)
 
     def stream(self, path: str, api_key: str, body: dict[str, Any]) -> Generator[bytes, None, None]:
         """POST with ``stream: true`` and yield each SSE data payload.
@@ -206,49 +273,54 @@ class Transport:
         flowing nothing is retried (it would bill twice). A 200 answer that is not
         an event stream (an error body, say) is yielded whole as one payload.
         """
-        response = self._send(path, api_key, body, _keep_open)
+        budget = self._budget()
+        response = self._send(path, api_key, body, _keep_open, budget)
         with closing(response):
             try:
+                budget.check_declared_size(response.headers)
+                chunks = within(response.iter_bytes(), budget)
                 if _is_event_stream(response):
-                    yield from iter_sse_data(response.iter_bytes())
+                    yield from iter_sse_data(chunks)
                 else:
-                    yield response.read()
-            except httpx.TransportError as exc:
-                raise _transport_error(exc, response.request.url) from exc
+                    yield bytes(_collect(chunks))
+            except httpx.RequestError as exc:
+                raise _transport_error(exc, response.request.url, api_key) from exc
 
     async def astream(
         self, path: str, api_key: str, body: dict[str, Any]
     ) -> AsyncGenerator[bytes, None]:
-        response = await self._asend(path, api_key, body, _akeep_open)
+        budget = self._budget()
+        response = await self._asend(path, api_key, body, _akeep_open, budget)
         async with aclosing(response):
             try:
+                budget.check_declared_size(response.headers)
+                chunks = awithin(response.aiter_bytes(), budget)
                 if _is_event_stream(response):
-                    async for data in aiter_sse_data(response.aiter_bytes()):
+                    async for data in aiter_sse_data(chunks):
                         yield data
                 else:
-                    yield await response.aread()
-            except httpx.TransportError as exc:
-                raise _transport_error(exc, response.request.url) from exc
+                    yield bytes(await _acollect(chunks))
+            except httpx.RequestError as exc:
+                raise _transport_error(exc, response.request.url, api_key) from exc
 
 
-def _read_whole(response: httpx.Response) -> bytearray:
+def _read_whole(response: httpx.Response, budget: Budget) -> bytearray:
     with closing(response):
-        return _collect(response.iter_bytes())
+        budget.check_declared_size(response.headers)
+        return _collect(within(response.iter_bytes(), budget))
 
 
-async def _aread_whole(response: httpx.Response) -> bytearray:
+async def _aread_whole(response: httpx.Response, budget: Budget) -> bytearray:
     async with aclosing(response):
-        body = bytearray()
-        async for chunk in response.aiter_bytes():
-            body += chunk
-        return body
+        budget.check_declared_size(response.headers)
+        return await _acollect(awithin(response.aiter_bytes(), budget))
 
 
-def _keep_open(response: httpx.Response) -> httpx.Response:
+def _keep_open(response: httpx.Response, budget: Budget) -> httpx.Response:
     return response
 
 
-async def _akeep_open(response: httpx.Response) -> httpx.Response:
+async def _akeep_open(response: httpx.Response, budget: Budget) -> httpx.Response:
     return response
 
 
@@ -265,5 +337,13 @@ def _collect(chunks: Iterator[bytes]) -> bytearray:
     return body
 
 
+async def _acollect(chunks: AsyncIterator[bytes]) -> bytearray:
+    body = bytearray()
+    async for chunk in chunks:
+        body += chunk
+    return body
+
+
 def _is_event_stream(response: httpx.Response) -> bool:
-    return "text/event-stream" in response.headers.get("content-type", "")
+    # Media types are case-insensitive (RFC 9110): TEXT/EVENT-STREAM is one too.
+    return "text/event-stream" in response.headers.get("content-type", "").lower()

@@ -9,7 +9,11 @@ task on the loop closes the client, at whichever comes first:
 
 - the loop shuts down: ``asyncio.run``, ``asyncio.Runner`` and pytest-asyncio cancel
   every task before closing their loop;
-- the owner is garbage collected while the loop runs on.
+- the owner is garbage collected while the loop runs on;
+- the owner is closed (``ChatNanoBanana.close``/``aclose``).
+
+A loop closed by hand without cancelling its tasks never runs its closer: the next
+client made anywhere drops such loops' entries, so their sockets are freed.
 
 The task refers to its owner only weakly, and asyncio keeps only weak references to
 tasks, so the tasks are held here until they finish.
@@ -33,22 +37,49 @@ class LoopClients:
 
     def __init__(self) -> None:
         self._clients: dict[asyncio.AbstractEventLoop, httpx.AsyncClient] = {}
+        self._closer_of: dict[
+            asyncio.AbstractEventLoop, tuple[asyncio.Task[None], weakref.finalize[..., Any]]
+        ] = {}
 
     def get(self, make_client: Callable[[], httpx.AsyncClient]) -> httpx.AsyncClient:
         """The running loop's client, made with ``make_client`` on first use."""
         loop = asyncio.get_running_loop()
         client = self._clients.get(loop)
         if client is None:
+            release_closed_loops()
+            self._forget_closed_loops()
             client = self._clients[loop] = make_client()
-            _close_later(self, loop, client)
+            self._closer_of[loop] = _close_later(self, loop, client)
         return client
 
     def client_count(self) -> int:
         """Clients made and not closed yet."""
         return len(self._clients)
 
+    def close_all(self) -> None:
+        """Forget every client; each is closed by its loop's closer task on that loop's
+        next turn (an async client can only be closed on its own loop)."""
+        for loop, (task, _) in list(self._closer_of.items()):
+            self._forget(loop)
+            _cancel_from_any_thread(loop, task)
+
+    async def aclose_all(self) -> None:
+        """Close the running loop's client now, and the others as ``close_all`` does."""
+        loop = asyncio.get_running_loop()
+        client = self._clients.get(loop)
+        self.close_all()
+        if client is not None:
+            await client.aclose()
+
+    def _forget_closed_loops(self) -> None:
+        for loop in [loop for loop in self._clients if loop.is_closed()]:
+            self._forget(loop)
+
     def _forget(self, loop: asyncio.AbstractEventLoop) -> None:
         self._clients.pop(loop, None)
+        closer = self._closer_of.pop(loop, None)
+        if closer is not None and loop.is_closed():
+            closer[1].detach()  # it holds the closed loop, and through it the client
 
 
 def pending_closers(loop: asyncio.AbstractEventLoop) -> int:
@@ -56,9 +87,23 @@ def pending_closers(loop: asyncio.AbstractEventLoop) -> int:
     return len(_closers.get(loop, ()))
 
 
+def release_closed_loops() -> None:
+    """Drop the closer tasks of loops closed by hand (``loop.close()`` with tasks still
+    pending): they can never run, and would keep each loop's client and sockets alive.
+    Dropped, the sockets are closed as their objects are freed."""
+    for loop in [loop for loop in _closers if loop.is_closed()]:
+        del _closers[loop]
+
+
+def _cancel_from_any_thread(loop: asyncio.AbstractEventLoop, task: asyncio.Task[None]) -> None:
+    # Cancelling the closer runs its ``finally``, which closes the client on its loop.
+    with contextlib.suppress(RuntimeError):
+        loop.call_soon_threadsafe(task.cancel)
+
+
 def _close_later(
     owner: LoopClients, loop: asyncio.AbstractEventLoop, client: httpx.AsyncClient
-) -> None:
+) -> tuple[asyncio.Task[None], weakref.finalize[..., Any]]:
     owner_gone = loop.create_future()
     finalizer = weakref.finalize(owner, _resolve_from_any_thread, loop, owner_gone)
     finalizer.atexit = False  # at exit the loop is gone; so are its sockets
@@ -68,6 +113,7 @@ def _close_later(
     )
     _closers.setdefault(loop, set()).add(task)
     task.add_done_callback(lambda done: _drop_closer(loop, done))
+    return task, finalizer
 
 
 async def _close_when_done(
@@ -84,7 +130,10 @@ async def _close_when_done(
         owner = owner_ref()
         if owner is not None:
             owner._forget(loop)
-        await client.aclose()
+        # A loop closed by hand with this task pending: the task is being collected
+        # and nothing can be awaited; the sockets close as their objects are freed.
+        if not loop.is_closed():
+            await client.aclose()
 
 
 def _resolve_from_any_thread(loop: asyncio.AbstractEventLoop, future: asyncio.Future[None]) -> None:

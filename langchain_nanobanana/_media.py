@@ -12,6 +12,12 @@ import binascii
 ACCEPTED_IMAGE_TYPES = ("image/png", "image/jpeg", "image/webp", "image/gif")
 MAX_IMAGE_BYTES = 30 * 1024 * 1024
 """OpenRouter refuses a fetched image over 30 MB (413); we refuse it before upload."""
+MAX_REQUEST_MEDIA_BYTES = 64 * 1024 * 1024
+"""All images and files of one request together: two at the per-image limit. Past
+it the request body alone (built as JSON text, then bytes) would take gigabytes."""
+_BASE64_SLICE = 4 * 1024 * 1024
+"""Base64 is checked this many characters at a time (a multiple of 4), so checking
+a 30 MB answer never holds more than 3 MB of decoded bytes."""
 
 _SIGNATURES: tuple[tuple[bytes, str], ...] = (
     (b"\x89PNG\r\n\x1a\n", "image/png"),
@@ -41,6 +47,27 @@ def sniff_base64_mime_type(data: str) -> str | None:
     return sniff_mime_type(head)
 
 
+def is_base64(data: str) -> bool:
+    """Whether ``data`` is strict, padded base64 (what data URLs carry)."""
+    if len(data) % 4:
+        return False
+    try:
+        for start in range(0, len(data), _BASE64_SLICE):
+            binascii.a2b_base64(data[start : start + _BASE64_SLICE], strict_mode=True)
+    except (binascii.Error, ValueError):
+        return False
+    return True
+
+
+def image_type_of(data: str) -> str | None:
+    """The image type base64 text holds by its bytes (PNG, JPEG, WebP, GIF), or None
+    when it is not valid base64 or not one of those, whatever it was labelled."""
+    mime_type = sniff_base64_mime_type(data)
+    if mime_type not in ACCEPTED_IMAGE_TYPES or not is_base64(data):
+        return None
+    return mime_type
+
+
 def decoded_size(data: str) -> int:
     """Bytes that base64 text decodes to, without decoding it."""
     stripped = data.rstrip("=")
@@ -65,16 +92,22 @@ def split_data_url(url: str) -> tuple[str, str] | None:
 def check_image_payload(data: str, declared_mime_type: str | None) -> str:
     """The mime type to send for a base64 image, after checking it can be sent.
 
-    The bytes decide: a PNG labelled image/jpeg goes out as image/png. Raises
-    ValueError, before any upload, for a type OpenRouter refuses or an image over
-    its 30 MB limit.
+    The bytes decide, never the label: a PNG labelled image/jpeg goes out as
+    image/png, and text or a program labelled image/png is refused. Raises
+    ValueError, before any upload, for bytes that are not an image type OpenRouter
+    accepts, text that is not base64, or an image over its 30 MB limit.
     """
-    mime_type = sniff_base64_mime_type(data) or declared_mime_type
-    if mime_type not in ACCEPTED_IMAGE_TYPES:
-        shown = mime_type or "unrecognised bytes"
+    mime_type = image_type_of(data)
+    if mime_type is None:
+        sniffed = sniff_base64_mime_type(data)
+        if sniffed in ACCEPTED_IMAGE_TYPES:
+            problem = "its base64 text is damaged (not strict, padded base64)"
+        else:
+            label = f", labelled {declared_mime_type}," if declared_mime_type else ""
+            problem = f"its bytes{label} are {sniffed or 'no image type we know'}"
         msg = (
-            f"Cannot send this image: {shown} is not an image type OpenRouter "
-            f"accepts ({', '.join(ACCEPTED_IMAGE_TYPES)}). Convert it to PNG or JPEG first."
+            f"Cannot send this image: {problem}. OpenRouter accepts "
+            f"{', '.join(ACCEPTED_IMAGE_TYPES)}: convert it to PNG or JPEG first."
         )
         raise ValueError(msg)
     size = decoded_size(data)
@@ -85,3 +118,14 @@ def check_image_payload(data: str, declared_mime_type: str | None) -> str:
         )
         raise ValueError(msg)
     return mime_type
+
+
+def check_request_media_size(total: int) -> None:
+    """Refuse a request whose inline media (``total`` bytes) together exceed the cap."""
+    if total > MAX_REQUEST_MEDIA_BYTES:
+        msg = (
+            f"Cannot send these attachments: together they are {total / 1024 / 1024:.0f} MB, "
+            f"over the {MAX_REQUEST_MEDIA_BYTES // 1024 // 1024} MB one request may carry. "
+            "Send fewer images, or downscale them (JPEG) first."
+        )
+        raise ValueError(msg)

@@ -25,14 +25,15 @@ SHARD_LIMITS = httpx.Limits(max_connections=13, max_keepalive_connections=8)
 SINGLE_POOL_LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=32)
 
 
-def new_async_client(timeout: float | httpx.Timeout | None) -> httpx.AsyncClient:
+def new_async_client(timeout: float | httpx.Timeout | None, *, direct: bool) -> httpx.AsyncClient:
     """The model's own async client: sharded, unless the environment names a proxy.
 
     httpx reads HTTPS_PROXY, ALL_PROXY, NO_PROXY and the like only for the transport
     it builds itself, so with a proxy configured the client stays a plain one and
-    the proxy is honoured exactly as httpx does it.
+    the proxy is honoured exactly as httpx does it. A ``direct`` client (plain http
+    to this machine) never goes through a proxy: the sharded one reads no proxies.
     """
-    if urllib.request.getproxies():
+    if not direct and urllib.request.getproxies():
         return httpx.AsyncClient(timeout=timeout, limits=SINGLE_POOL_LIMITS)
     return httpx.AsyncClient(timeout=timeout, transport=sharded_transport())
 

@@ -1,14 +1,25 @@
-"""A server-sent-events decoder with no line-length cap.
+"""A server-sent-events decoder whose line cap fits a whole 4K image.
 
 OpenRouter sends a whole base64 image (1-3 MB, 30 MB at 4K) on one ``data:`` line,
-which breaks readers that cap line length. Comment lines (``: OPENROUTER
-PROCESSING``) are keep-alives and are skipped. Works on bytes end to end, so the
-payload is never decoded to text before the JSON parser sees it.
+which breaks readers that cap lines at the usual kilobytes; the cap here is twice
+a 4K image, so only a server that never ends its line meets it. Comment lines
+(``: OPENROUTER PROCESSING``) are keep-alives and are skipped. Works on bytes end
+to end, so the payload is never decoded to text before the JSON parser sees it.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator
+
+from langchain_nanobanana.errors import OpenRouterAPIError
+
+MAX_EVENT_BYTES = 64 * 1024 * 1024
+"""The longest line, and the largest event (its ``data:`` lines together), read."""
+MAX_EVENTS = 20_000
+"""Events in one stream: an image answer has tens to a few hundred (text and
+reasoning deltas, the image, usage). Every event becomes a chunk that
+langchain-core keeps until the stream ends (about 4 KB each), so a million
+one-letter events would take gigabytes."""
 
 
 class SSEDecoder:
@@ -19,7 +30,10 @@ class SSEDecoder:
     ``event:``, ``id:`` and ``retry:`` fields are accepted and ignored.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, max_event_bytes: int | None = None, max_events: int | None = None) -> None:
+        self._max_event_bytes = MAX_EVENT_BYTES if max_event_bytes is None else max_event_bytes
+        self._events_left = MAX_EVENTS if max_events is None else max_events
+        self._data_bytes = 0
         self._buffer = bytearray()
         self._scanned = 0
         self._held_cr = False
@@ -53,6 +67,7 @@ class SSEDecoder:
             self._buffer = self._buffer[start:]
         # Remember how far we looked so a 3 MB line is scanned once, not per chunk.
         self._scanned = len(self._buffer)
+        self._check_size(self._scanned)
         return events
 
     def close(self) -> list[bytes]:
@@ -69,12 +84,28 @@ class SSEDecoder:
                 return None
             data = self._data[0] if len(self._data) == 1 else b"\n".join(self._data)
             self._data = []
+            self._data_bytes = 0
+            self._events_left -= 1
+            if self._events_left < 0:
+                raise OpenRouterAPIError(
+                    f"OpenRouter's stream went past {MAX_EVENTS:,} events, far more than any "
+                    "image answer sends; it was not read further."
+                )
             return data
         if line[:5].tobytes() == b"data:":
             skip = 6 if line[5:6].tobytes() == b" " else 5
+            self._data_bytes += len(line) - skip
+            self._check_size(0)
             self._data.append(line[skip:].tobytes())
         # Comments (":" keep-alives) and the event, id and retry fields carry nothing we use.
         return None
+
+    def _check_size(self, unfinished_line: int) -> None:
+        if self._data_bytes + unfinished_line > self._max_event_bytes:
+            raise OpenRouterAPIError(
+                f"OpenRouter sent a stream event over {self._max_event_bytes // 2**20} MB "
+                "(more than twice a 4K image) without ending it; it was not read further."
+            )
 
 
 def iter_sse_data(chunks: Iterable[bytes]) -> Iterator[bytes]:

@@ -29,10 +29,11 @@ from langchain_nanobanana._connection import (
     ConnectionSettings,
     api_key_value,
     app_headers,
+    check_api_key,
     check_base_url,
     check_clients,
 )
-from langchain_nanobanana._convert import with_sniffed_mime_types
+from langchain_nanobanana._convert import check_media_size, with_sniffed_mime_types
 from langchain_nanobanana._discovery import DISCOVERY, ModelFacts
 from langchain_nanobanana._exchange import Exchange
 from langchain_nanobanana._fanout import Call
@@ -120,9 +121,15 @@ class ChatNanoBanana(BaseChatModel):
     timeout: float | None = Field(
         default=120.0, validation_alias=AliasChoices("timeout", "request_timeout")
     )
-    """Seconds httpx waits to connect and for each read (not a bound on the whole
-    call); also accepted as ``request_timeout``. Image generation commonly takes 10-40 s."""
-    max_retries: int = 2
+    """Seconds to wait for each read (and to connect); also accepted as
+    ``request_timeout``. Image generation commonly takes 10-40 s. Bytes that trickle
+    in reset it: ``deadline`` bounds the call."""
+    deadline: float | None = Field(default=600.0, gt=0)
+    """Seconds for the whole call, retries and backoff included, however the server
+    trickles bytes or keep-alives; None for no limit. A 4K image on Gemini 3 Pro
+    Image is reported taking 60-120 s and more behind proxies, so the default
+    leaves room for retries of a slow 4K call."""
+    max_retries: int = Field(default=2, ge=0)
     """Retries of 408, 429, 5xx and connection failures, with backoff and Retry-After."""
     app_url: str | None = None
     """Sent as ``HTTP-Referer``: your app's URL in OpenRouter's rankings."""
@@ -160,8 +167,15 @@ class ChatNanoBanana(BaseChatModel):
     unencrypted); loopback addresses are always allowed."""
 
     # defer_build: the validator is built on first construction, not at import
-    # (about half of the package's own import cost).
-    model_config = ConfigDict(populate_by_name=True, arbitrary_types_allowed=True, defer_build=True)
+    # (about half of the package's own import cost). hide_input_in_errors: a
+    # validation error would otherwise show the constructor's arguments, the key
+    # and a base_url's password among them.
+    model_config = ConfigDict(
+        populate_by_name=True,
+        arbitrary_types_allowed=True,
+        defer_build=True,
+        hide_input_in_errors=True,
+    )
 
     _transport: Any = PrivateAttr(default=None)
 
@@ -184,6 +198,36 @@ class ChatNanoBanana(BaseChatModel):
         check_image_config(self.model, self.aspect_ratio, self.image_size)
         check_base_url(self.base_url, allow_insecure_http=self.allow_insecure_http)
         check_clients(self.http_client, self.http_async_client)
+        check_api_key(self.api_key)
+
+    # ------------------------------------------------------------ closing
+
+    def close(self) -> None:
+        """Close this model's pooled connections (never clients you passed in).
+
+        Async clients are closed on their own event loops; from inside a running
+        loop prefer ``await llm.aclose()``. The model stays usable: a later call
+        opens new connections.
+        """
+        if self._transport is not None:
+            self._transport.close()
+
+    async def aclose(self) -> None:
+        """Close this model's pooled connections, the running loop's at once."""
+        if self._transport is not None:
+            await self._transport.aclose()
+
+    def __enter__(self) -> ChatNanoBanana:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    async def __aenter__(self) -> ChatNanoBanana:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
 
     # ------------------------------------------------------------ identity
 
@@ -254,6 +298,7 @@ class ChatNanoBanana(BaseChatModel):
             base_url=self.base_url,
             timeout=self.timeout,
             max_retries=self.max_retries,
+            deadline=self.deadline,
             extra_headers={
                 **(self.default_headers or {}),
                 **app_headers(self.app_url, self.app_title),
@@ -275,6 +320,7 @@ class ChatNanoBanana(BaseChatModel):
         # tracing sees them (it raises on them).
         prompt = super()._convert_input(model_input)
         if isinstance(prompt, ChatPromptValue):
+            check_media_size(prompt.messages)  # before tracing copies every image
             messages = [with_sniffed_mime_types(message) for message in prompt.messages]
             if any(new is not old for new, old in zip(messages, prompt.messages, strict=True)):
                 return ChatPromptValue(messages=messages)
@@ -312,6 +358,7 @@ class ChatNanoBanana(BaseChatModel):
     ) -> Call:
         """This call's request(s), checked and built (before the key is looked at)."""
         options = CallOptions.resolve(self._default_params, overrides, stop=stop)
+        check_media_size(messages)
         facts = facts or self._model_facts(options.model)
         # Discovery's half of "image-only models ask for images only" (the catalog's is
         # in CallOptions.resolve): only where neither the model nor the call chose.

@@ -14,6 +14,9 @@
 from __future__ import annotations
 
 import base64
+import binascii
+import html
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -31,6 +34,9 @@ _EXTENSIONS = {
     "image/webp": ".webp",
     "image/gif": ".gif",
 }
+
+
+_UNSAFE_NAME_CHARACTERS = re.compile(r"[^A-Za-z0-9_.-]+")
 
 
 @dataclass(frozen=True)
@@ -75,10 +81,14 @@ class GeneratedImage:
         return _EXTENSIONS.get(self.mime_type, ".bin")
 
     def save(self, path: str | Path) -> Path:
-        """Write the bytes to ``path``; a folder gets a file named after the id."""
+        """Write the bytes to ``path``; a folder gets a file named after the id.
+
+        The id may come from a server, so only its safe characters make the name
+        (``../x`` becomes ``x``): the file always lands inside the folder.
+        """
         target = Path(path)
         if target.is_dir():
-            target = target / f"{self.id or 'image'}{self.extension}"
+            target = target / f"{_file_stem(self.id)}{self.extension}"
         target.write_bytes(self.data)
         return target
 
@@ -108,7 +118,15 @@ class GeneratedImage:
         """Jupyter shows the picture itself, not a repr."""
         if self.mime_type in ("image/png", "image/jpeg"):
             return {self.mime_type: self.data, "text/plain": repr(self)}
-        return {"text/html": f'<img src="{self.data_url}"/>', "text/plain": repr(self)}
+        # The mime type may be anything a block said: escaped, it cannot close the
+        # attribute and add an onerror= handler.
+        return {"text/html": f'<img src="{html.escape(self.data_url)}"/>', "text/plain": repr(self)}
+
+
+def _file_stem(id: str | None) -> str:
+    """A file name from an id: letters, digits, ``_``, ``-`` and inner dots only."""
+    stem = _UNSAFE_NAME_CHARACTERS.sub("_", id or "").strip("._")
+    return stem[:100] or "image"
 
 
 def _from_block(block: Any) -> GeneratedImage | None:
@@ -119,7 +137,13 @@ def _from_block(block: Any) -> GeneratedImage | None:
         return None
     if reference is None or reference.base64 is None:
         return None
-    data = base64.b64decode(reference.base64)
+    try:
+        data = base64.b64decode(reference.base64, validate=True)
+    except (binascii.Error, ValueError):
+        named = f" {reference.id!r}" if reference.id else ""
+        raise ValueError(
+            f"The image block{named} holds damaged base64 text: no image in it."
+        ) from None
     mime_type = reference.mime_type or sniff_mime_type(data[:16]) or "image/png"
     return GeneratedImage(data, mime_type, reference.id, encoded=reference.base64)
 
@@ -144,5 +168,6 @@ def images_from(source: Any) -> list[GeneratedImage]:
     Every image-block form LangChain apps use is read (standard, legacy
     ``source_type``, Anthropic ``source``, OpenAI ``image_url``, data URLs). Image
     blocks that only hold a URL or a file id are not fetched and not returned.
+    Raises ValueError for a block whose base64 text is damaged.
     """
     return [image for image in map(_from_block, _blocks_of(source)) if image is not None]

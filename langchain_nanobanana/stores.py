@@ -8,10 +8,12 @@ handles to bytes (and a little metadata) on top of any langchain-core
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import re
 import secrets
+import stat
 import tempfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -30,6 +32,7 @@ HANDLE_EXAMPLE = "img_1a2b3c4d"
 """A handle-shaped example, for sentences that tell an agent what handles look like."""
 _META_SUFFIX = ".meta.json"
 _KEY_PATTERN = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
+_NO_FOLLOW = getattr(os, "O_NOFOLLOW", 0)
 
 
 class UnknownImageError(KeyError):
@@ -66,13 +69,24 @@ class DirectoryByteStore(BaseStore[str, bytes]):
         return self.root / key
 
     def mget(self, keys: Sequence[str]) -> list[bytes | None]:
-        values: list[bytes | None] = []
-        for key in keys:
-            try:
-                values.append(self._path(key).read_bytes())
-            except FileNotFoundError:
-                values.append(None)
-        return values
+        return [self._read(self._path(key)) for key in keys]
+
+    @staticmethod
+    def _read(path: Path) -> bytes | None:
+        """A regular file's bytes; None for a missing file, and for a symlink or
+        anything else planted in the folder: a store never reads outside it."""
+        try:
+            handle = os.open(path, os.O_RDONLY | _NO_FOLLOW)
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+        except OSError as error:
+            if error.errno == errno.ELOOP:  # the name is a symlink
+                return None
+            raise
+        with os.fdopen(handle, "rb") as file:
+            if not stat.S_ISREG(os.fstat(file.fileno()).st_mode):
+                return None
+            return file.read()
 
     def mset(self, key_value_pairs: Sequence[tuple[str, bytes]]) -> None:
         for key, value in key_value_pairs:
@@ -93,7 +107,9 @@ class DirectoryByteStore(BaseStore[str, bytes]):
     def yield_keys(self, *, prefix: str | None = None) -> Iterator[str]:
         for path in sorted(self.root.iterdir()):
             name = path.name
-            if not name.startswith(".tmp-") and (prefix is None or name.startswith(prefix)):
+            if name.startswith(".tmp-") or (prefix is not None and not name.startswith(prefix)):
+                continue
+            if not path.is_symlink() and path.is_file():
                 yield name
 
 
@@ -160,12 +176,23 @@ class ImageStore:
             raise UnknownImageError(handle)
         if record is None:  # stored by something other than ImageStore.put
             return GeneratedImage.from_bytes(data, handle)
-        return GeneratedImage(data, json.loads(record)["mime_type"], handle)
+        return GeneratedImage(data, _read_record(handle, record)["mime_type"], handle)
 
     def metadata(self, handle: str) -> dict[str, Any]:
         """What was recorded with the image (mime type, size, prompt, sources)."""
         (record,) = self.store.mget(self._keys(handle)[1:])
         if record is None:
             raise UnknownImageError(handle)
-        value: dict[str, Any] = json.loads(record)
-        return value
+        return _read_record(handle, record)
+
+
+def _read_record(handle: str, record: bytes) -> dict[str, Any]:
+    """A metadata record; a damaged one makes its image unknown rather than crash
+    whoever asked (an agent's tool call, a middleware)."""
+    try:
+        value = json.loads(record)
+    except (ValueError, RecursionError):
+        raise UnknownImageError(handle) from None
+    if not isinstance(value, dict) or not isinstance(value.get("mime_type"), str):
+        raise UnknownImageError(handle)
+    return value

@@ -8,6 +8,7 @@ artifact, where UIs can render them and no model is billed for them.
 from __future__ import annotations
 
 import io
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, Literal
@@ -21,6 +22,7 @@ from pydantic import BaseModel, Field, PrivateAttr, ValidationError, create_mode
 
 from langchain_nanobanana import _attachments
 from langchain_nanobanana._catalog import ALL_ASPECT_RATIOS, MAX_IMAGES_PER_CALL, find_model
+from langchain_nanobanana._media import ACCEPTED_IMAGE_TYPES, sniff_mime_type
 from langchain_nanobanana._no_image import MissingImage
 from langchain_nanobanana._text import shorten
 from langchain_nanobanana.chat_models import ChatNanoBanana
@@ -229,7 +231,13 @@ class NanoBananaImageTool(BaseTool):
         artifact = [_artifact_block(image, self.artifact_mode) for image in stored]
         if not self.show_image_to_model:
             return sentence, artifact
-        looks = [_thumbnail(image).to_block() for image in stored]
+        try:
+            looks = [_thumbnail(image).to_block() for image in stored]
+        except ValueError as error:
+            kept = ", ".join(image.id or "" for image in stored)
+            raise ToolException(
+                f"The image was made and stored as {kept}, but cannot be shown: {error}"
+            ) from error
         return [{"type": "text", "text": sentence}, *looks], artifact
 
 
@@ -358,13 +366,33 @@ def _artifact_block(image: GeneratedImage, mode: str) -> dict[str, Any]:
 
 
 def _thumbnail(image: GeneratedImage) -> GeneratedImage:
-    """A small JPEG of the image when Pillow is installed; the image itself otherwise."""
+    """A small JPEG of the image when Pillow is installed; the image itself otherwise.
+
+    Raises ValueError for bytes that are not PNG, JPEG, WebP or GIF (SVG, HTML),
+    that Pillow cannot decode, or that claim more pixels than Pillow's
+    decompression-bomb guard allows (a 45-byte PNG can claim 100000x100000).
+    """
+    kind = sniff_mime_type(image.data[:16])
+    if kind not in ACCEPTED_IMAGE_TYPES:
+        raise ValueError(f"its bytes are {kind or 'no image type we know'}, not an image")
     try:
         from PIL import Image
     except ImportError:
         return image
-    picture = Image.open(io.BytesIO(image.data)).convert("RGB")
-    picture.thumbnail((_THUMBNAIL_PIXELS, _THUMBNAIL_PIXELS))
+    try:
+        with warnings.catch_warnings():
+            # Pillow only warns between its pixel limit and twice it: refuse those too.
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            picture = Image.open(io.BytesIO(image.data)).convert("RGB")
+        picture.thumbnail((_THUMBNAIL_PIXELS, _THUMBNAIL_PIXELS))
+    except (
+        OSError,
+        ValueError,
+        Image.DecompressionBombError,
+        Image.DecompressionBombWarning,
+        SyntaxError,
+    ) as error:
+        raise ValueError(f"Pillow cannot decode it ({type(error).__name__})") from None
     buffer = io.BytesIO()
     picture.save(buffer, format="JPEG", quality=80)
     return GeneratedImage(buffer.getvalue(), "image/jpeg", image.id)

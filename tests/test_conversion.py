@@ -143,11 +143,11 @@ def test_every_known_block_form_becomes_an_openrouter_part(
         ({"type": "image", "file_id": "file-1"}, "no file ids"),
         (
             {"type": "image", "base64": PDF, "mime_type": "image/png"},
-            "application/pdf is not an image type",
+            "are application/pdf",
         ),
         (
             {"type": "image", "base64": base64.b64encode(b"random bytes!!").decode()},
-            "unrecognised bytes",
+            "no image type we know",
         ),
         ({"type": "image_url", "image_url": {"url": "ftp://x.test/a.png"}}, "https://"),
         ({"type": "text"}, "no 'text'"),

@@ -160,7 +160,7 @@ def test_with_a_proxy_configured_the_async_client_is_httpx_own(
     monkeypatch.setenv("HTTPS_PROXY", "http://proxy.internal:3128")
 
     async def transports() -> tuple[httpx.AsyncBaseTransport, httpx.AsyncBaseTransport]:
-        async with new_async_client(timeout=5) as client:
+        async with new_async_client(timeout=5, direct=False) as client:
             request = httpx.URL("https://openrouter.ai/api/v1/chat/completions")
             return client._transport, client._transport_for_url(request)  # type: ignore[attr-defined]
 

@@ -139,7 +139,7 @@ def test_each_asyncio_run_closes_the_client_it_used(fake: FakeOpenRouter, base_u
     with _no_socket_left_unclosed(base_url):
         for _ in range(3):
             asyncio.run(llm.ainvoke("a banana"))
-            assert llm._get_transport()._async_clients.client_count() == 0
+            assert llm._get_transport().async_client_count() == 0
     assert len(fake.requests) == 3
 
 

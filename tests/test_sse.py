@@ -1,4 +1,5 @@
-"""The SSE decoder: no line-length cap, keep-alives skipped, any chunking gives the same events."""
+"""The SSE decoder: a line cap that fits a 4K image, keep-alives skipped, any chunking
+gives the same events."""
 
 from __future__ import annotations
 
