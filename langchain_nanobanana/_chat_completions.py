@@ -14,11 +14,10 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
-from pydantic import ValidationError
 
 from langchain_nanobanana._assembler import ChunkAssembler, message_from_completion
 from langchain_nanobanana._convert import to_openrouter_messages
-from langchain_nanobanana._error_mapping import unreadable_answer
+from langchain_nanobanana._error_mapping import parsed
 from langchain_nanobanana._exchange import Endpoint
 from langchain_nanobanana._options import CallOptions
 from langchain_nanobanana._wire import Completion
@@ -64,12 +63,7 @@ def request_body(
 
 def parse_completion(raw: bytes | bytearray) -> Completion:
     """A response body or chunk payload; anything unreadable becomes OpenRouterAPIError."""
-    try:
-        return Completion.model_validate_json(raw)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(part) for part in first["loc"]) or "body"
-        raise unreadable_answer(raw, f"{where}: {first['msg']}") from None
+    return parsed(raw, Completion)
 
 
 def read_answer(raw: bytearray, requested_model: str) -> AIMessage:

@@ -11,11 +11,11 @@ from __future__ import annotations
 import email.utils
 import time
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 import pydantic_core
 from langchain_core.messages import AIMessage
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from langchain_nanobanana._wire import ErrorBody, ErrorObject
 from langchain_nanobanana.errors import (
@@ -228,3 +228,16 @@ def unreadable_answer(
         status_code=status,
         body={"raw": shown},
     )
+
+
+ShapeT = TypeVar("ShapeT", bound=BaseModel)
+
+
+def parsed(raw: bytes | bytearray, shape: type[ShapeT]) -> ShapeT:
+    """``raw`` read as ``shape``; anything unreadable becomes OpenRouterAPIError with an excerpt."""
+    try:
+        return shape.model_validate_json(raw)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"]) or "body"
+        raise unreadable_answer(raw, f"{where}: {first['msg']}") from None

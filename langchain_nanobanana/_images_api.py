@@ -15,7 +15,6 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
-from pydantic import ValidationError
 
 from langchain_nanobanana._assembler import ChunkAssembler
 from langchain_nanobanana._catalog import (
@@ -27,7 +26,7 @@ from langchain_nanobanana._catalog import (
     find_model,
 )
 from langchain_nanobanana._convert import to_openrouter_messages
-from langchain_nanobanana._error_mapping import error_from_reported, unreadable_answer
+from langchain_nanobanana._error_mapping import error_from_reported, parsed
 from langchain_nanobanana._exchange import Endpoint
 from langchain_nanobanana._options import CallOptions
 from langchain_nanobanana._wire import (
@@ -206,21 +205,12 @@ def _block(assembler: ChunkAssembler, data: GeneratedData) -> dict[str, Any]:
     return assembler.image_block(data.url or "")
 
 
-def _parse(raw: bytes | bytearray, shape: type[ImageEvent] | type[ImagesAnswer]) -> Any:
-    try:
-        return shape.model_validate_json(raw)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(part) for part in first["loc"]) or "body"
-        raise unreadable_answer(raw, f"{where}: {first['msg']}") from None
-
-
 def read_answer(raw: bytearray, requested_model: str) -> AIMessage:
     """The AIMessage for a whole Image API answer body."""
-    parsed: ImagesAnswer = _parse(raw, ImagesAnswer)
+    answer = parsed(raw, ImagesAnswer)
     del raw  # a 4K answer is tens of MB: let it go before the image is copied out
     reader = StreamReader(requested_model)
-    content = reader.add(parsed)
+    content = reader.add(answer)
     assembler = reader.assembler
     return AIMessage(
         content=[block for chunk in content for block in chunk.content],
@@ -241,19 +231,19 @@ class StreamReader:
         if payload == _DONE:
             self.finished = True
             return None
-        event: ImageEvent = _parse(payload, ImageEvent)
+        event = parsed(payload, ImageEvent)
         if event.type is None and "data" in (event.model_extra or {}):
             # A 200 answer that came whole although a stream was asked for.
             return ImagesAnswer.model_validate(event.model_dump())
         return event
 
-    def add(self, parsed: ImageEvent | ImagesAnswer | None) -> list[AIMessageChunk]:
-        if parsed is None:
+    def add(self, item: ImageEvent | ImagesAnswer | None) -> list[AIMessageChunk]:
+        if item is None:
             return []
-        if isinstance(parsed, ImagesAnswer):
+        if isinstance(item, ImagesAnswer):
             self._completed = True
-            return [_add_whole(self.assembler, parsed)]
-        return self._add_event(parsed)
+            return [_add_whole(self.assembler, item)]
+        return self._add_event(item)
 
     def _add_event(self, event: ImageEvent) -> list[AIMessageChunk]:
         assembler = self.assembler

@@ -16,8 +16,9 @@ MAX_REQUEST_MEDIA_BYTES = 64 * 1024 * 1024
 """All images and files of one request together: two at the per-image limit. Past
 it the request body alone (built as JSON text, then bytes) would take gigabytes."""
 _BASE64_SLICE = 4 * 1024 * 1024
-"""Base64 is checked this many characters at a time (a multiple of 4), so checking
-a 30 MB answer never holds more than 3 MB of decoded bytes."""
+"""Base64 is checked this many characters at a time, so checking a 30 MB answer
+never copies more than 4 MB of it."""
+_BASE64_ALPHABET = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/="
 
 _SIGNATURES: tuple[tuple[bytes, str], ...] = (
     (b"\x89PNG\r\n\x1a\n", "image/png"),
@@ -48,15 +49,21 @@ def sniff_base64_mime_type(data: str) -> str | None:
 
 
 def is_base64(data: str) -> bool:
-    """Whether ``data`` is strict, padded base64 (what data URLs carry)."""
-    if len(data) % 4:
+    """Whether ``data`` is strict, padded base64 (what data URLs carry).
+
+    Checked with two C-speed passes (an alphabet filter and a search for early
+    padding) instead of decoding: a 4K answer's image is 30 MB of base64, and a
+    decode would cost as much as the rest of the call.
+    """
+    if len(data) % 4 or not data.isascii():
         return False
-    try:
-        for start in range(0, len(data), _BASE64_SLICE):
-            binascii.a2b_base64(data[start : start + _BASE64_SLICE], strict_mode=True)
-    except (binascii.Error, ValueError):
+    padding = 2 if data.endswith("==") else 1 if data.endswith("=") else 0
+    if data.find("=", 0, len(data) - padding) != -1:
         return False
-    return True
+    return not any(
+        data[start : start + _BASE64_SLICE].encode("ascii").translate(None, _BASE64_ALPHABET)
+        for start in range(0, len(data), _BASE64_SLICE)
+    )
 
 
 def image_type_of(data: str) -> str | None:

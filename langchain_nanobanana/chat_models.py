@@ -22,7 +22,6 @@ from langchain_core.runnables import Runnable
 from langchain_core.utils import from_env, secret_from_env
 from pydantic import AliasChoices, ConfigDict, Field, PrivateAttr, SecretStr, model_validator
 
-from langchain_nanobanana import _chat_completions, _images_api
 from langchain_nanobanana._catalog import DEFAULT_MODEL, find_model
 from langchain_nanobanana._connection import (
     DEFAULT_BASE_URL,
@@ -34,9 +33,6 @@ from langchain_nanobanana._connection import (
     check_clients,
 )
 from langchain_nanobanana._convert import check_media_size, with_sniffed_mime_types
-from langchain_nanobanana._discovery import DISCOVERY, ModelFacts
-from langchain_nanobanana._exchange import Exchange
-from langchain_nanobanana._fanout import Call
 from langchain_nanobanana._keywords import check_keywords
 from langchain_nanobanana._options import OPTION_NAMES, CallOptions, check_image_config
 
@@ -44,6 +40,8 @@ if TYPE_CHECKING:
     import httpx
     from langchain_core.tools import BaseTool
 
+    from langchain_nanobanana._discovery import ModelFacts
+    from langchain_nanobanana._fanout import Call
     from langchain_nanobanana._http import Transport
 
     SyncClient = httpx.Client | None
@@ -338,9 +336,13 @@ class ChatNanoBanana(BaseChatModel):
         return response.content if response.status_code == 200 else None
 
     def _model_facts(self, model: str) -> ModelFacts:
+        from langchain_nanobanana._discovery import DISCOVERY
+
         return DISCOVERY.facts(self.base_url, model, self._fetch)
 
     async def _amodel_facts(self, model: str) -> ModelFacts:
+        from langchain_nanobanana._discovery import DISCOVERY
+
         cached = DISCOVERY.cached(self.base_url, model)
         if cached is not None:
             return cached
@@ -357,6 +359,12 @@ class ChatNanoBanana(BaseChatModel):
         facts: ModelFacts | None = None,
     ) -> Call:
         """This call's request(s), checked and built (before the key is looked at)."""
+        # The endpoints, the wire shapes and the fan-out load on the first call, like
+        # httpx: importing the package stays cheap for apps that construct and wait.
+        from langchain_nanobanana import _chat_completions, _images_api
+        from langchain_nanobanana._exchange import Exchange
+        from langchain_nanobanana._fanout import Call
+
         options = CallOptions.resolve(self._default_params, overrides, stop=stop)
         check_media_size(messages)
         facts = facts or self._model_facts(options.model)
