@@ -23,11 +23,7 @@ ALL_ASPECT_RATIOS: tuple[str, ...] = BASE_ASPECT_RATIOS + EXTREME_ASPECT_RATIOS
 ALL_IMAGE_SIZES: tuple[str, ...] = ("0.5K", "1K", "2K", "4K")
 
 # The Image API's own vocabulary (POST /images), beside the chat endpoint's.
-IMAGE_API_EXTRA_RATIOS: tuple[str, ...] = (
-    "1:2", "2:1", "9:19.5", "19.5:9", "9:20", "20:9", "9:21", "auto",
-)  # fmt: skip
 ALL_QUALITIES: tuple[str, ...] = ("auto", "low", "medium", "high")
-ALL_OUTPUT_FORMATS: tuple[str, ...] = ("png", "jpeg", "webp", "svg")
 ALL_BACKGROUNDS: tuple[str, ...] = ("auto", "transparent", "opaque")
 MAX_IMAGES_PER_CALL = 10
 """The Image API's upper bound for ``n``; also the bound of a chat fan-out."""

@@ -25,6 +25,7 @@ from langchain_nanobanana import NanoBananaImageTool, images_from
 from langchain_nanobanana.middleware import AttachedImagesMiddleware
 from langchain_nanobanana.testing import FakeOpenRouter, ScriptedAgentModel
 from tests.program import TIMEOUT, environment
+from tests.test_image_blocks import photo_in_every_block_form
 
 _HANDLE = re.compile(r"img_[0-9a-f]{8}")
 
@@ -162,27 +163,7 @@ def test_async_agent_edits_an_attached_photo_the_model_can_still_see(fake: FakeO
     assert not any(_has_base64(message) for message in state["messages"])
 
 
-def _photo_in_every_block_form(photo: bytes) -> dict[str, dict[str, Any]]:
-    encoded = base64.b64encode(photo).decode()
-    data_url = f"data:image/jpeg;base64,{encoded}"
-    return {
-        "standard": {"type": "image", "base64": encoded, "mime_type": "image/jpeg"},
-        "standard data url": {"type": "image", "url": data_url},
-        "legacy source_type": {
-            "type": "image",
-            "source_type": "base64",
-            "data": encoded,
-            "mime_type": "image/jpeg",
-        },
-        "anthropic source": {
-            "type": "image",
-            "source": {"type": "base64", "media_type": "image/jpeg", "data": encoded},
-        },
-        "openai image_url": {"type": "image_url", "image_url": {"url": data_url}},
-    }
-
-
-@pytest.mark.parametrize("form", list(_photo_in_every_block_form(b"")))
+@pytest.mark.parametrize("form", list(photo_in_every_block_form(b"")))
 def test_a_photo_in_any_block_form_leaves_no_base64_in_the_checkpoint(
     fake: FakeOpenRouter, form: str
 ) -> None:
@@ -202,7 +183,7 @@ def test_a_photo_in_any_block_form_leaves_no_base64_in_the_checkpoint(
         checkpointer=checkpointer,
     )
     photo = _photo()
-    block = _photo_in_every_block_form(photo)[form]
+    block = photo_in_every_block_form(photo)[form]
     config: RunnableConfig = {"configurable": {"thread_id": f"thread-{form}"}}
 
     agent.invoke({"messages": [HumanMessage([{"type": "text", "text": "a hat"}, block])]}, config)

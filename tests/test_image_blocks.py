@@ -31,26 +31,34 @@ PHOTO = _jpeg()
 ENCODED = base64.b64encode(PHOTO).decode()
 DATA_URL = f"data:image/jpeg;base64,{ENCODED}"
 
-FORMS: dict[str, dict[str, Any]] = {
-    "standard": {"type": "image", "base64": ENCODED, "mime_type": "image/jpeg"},
-    "standard data url": {"type": "image", "url": DATA_URL},
-    "legacy source_type": {
-        "type": "image",
-        "source_type": "base64",
-        "data": ENCODED,
-        "mime_type": "image/jpeg",
-    },
-    "anthropic source": {
-        "type": "image",
-        "source": {"type": "base64", "media_type": "image/jpeg", "data": ENCODED},
-    },
-    "openai image_url": {"type": "image_url", "image_url": {"url": DATA_URL}},
-    "openai bare string": {"type": "image_url", "image_url": DATA_URL},
-    "non_standard wrapper": {
-        "type": "non_standard",
-        "value": {"type": "image_url", "image_url": {"url": DATA_URL}},
-    },
-}
+
+def photo_in_every_block_form(photo: bytes) -> dict[str, dict[str, Any]]:
+    """The same JPEG in every image-block form the package reads, by name."""
+    encoded = base64.b64encode(photo).decode()
+    data_url = f"data:image/jpeg;base64,{encoded}"
+    return {
+        "standard": {"type": "image", "base64": encoded, "mime_type": "image/jpeg"},
+        "standard data url": {"type": "image", "url": data_url},
+        "legacy source_type": {
+            "type": "image",
+            "source_type": "base64",
+            "data": encoded,
+            "mime_type": "image/jpeg",
+        },
+        "anthropic source": {
+            "type": "image",
+            "source": {"type": "base64", "media_type": "image/jpeg", "data": encoded},
+        },
+        "openai image_url": {"type": "image_url", "image_url": {"url": data_url}},
+        "openai bare string": {"type": "image_url", "image_url": data_url},
+        "non_standard wrapper": {
+            "type": "non_standard",
+            "value": {"type": "image_url", "image_url": {"url": data_url}},
+        },
+    }
+
+
+FORMS = photo_in_every_block_form(PHOTO)
 
 
 @pytest.mark.parametrize("form", list(FORMS))
