@@ -1,42 +1,49 @@
-"""Where the image tool keeps pictures, and the short handles agents use to name them.
+"""Where the image tool keeps pictures, the handles agents use to name them, and whose they are.
 
-An agent never sees image bytes: it sees ``img_3fa2c9d1``. ``ImageStore`` maps
-handles to bytes (and a little metadata) on top of any langchain-core
-``BaseStore[str, bytes]``: in memory by default, a folder with
-``DirectoryByteStore``, or Redis and the like through their own ByteStores.
+An agent never sees image bytes: it sees a handle such as
+``img_3fa2c9d1e0b74a5f9c1d2e3f4a5b6c7d`` (128 random bits). ``ImageStore`` is the
+images of one scope (a user, a thread; see ``scopes``) on one backend:
+
+- any langchain-core ``BaseStore[str, bytes]``: in memory by default, a folder
+  with ``DirectoryByteStore``, Redis and the like through their own byte stores;
+- LangGraph's store (``PostgresStore``, the store LangGraph Platform gives a
+  deployment), under namespaces that start with ``("nanobanana", ...)``;
+- a bucket, with ``object_store.ObjectImageStore`` (S3, GCS, Azure, ...);
+- any other ``ImageBackend``.
+
+A handle is only looked up in its own scope: another scope's handle, an expired
+one and one that never existed all raise the same ``UnknownImageError``.
 """
 
 from __future__ import annotations
 
-import errno
-import json
-import os
 import re
 import secrets
-import stat
-import tempfile
-from collections.abc import Iterator, Sequence
-from pathlib import Path
+import time
+from datetime import timedelta
 from typing import Any
 
 from langchain_core.stores import BaseStore, InMemoryByteStore
 
+from langchain_nanobanana._backend import HandleTakenError, ImageBackend, StoredImage
+from langchain_nanobanana._byte_store_backend import ByteStoreBackend
 from langchain_nanobanana._dimensions import image_dimensions
+from langchain_nanobanana._directory_store import DirectoryByteStore
 from langchain_nanobanana._media import sniff_mime_type
 from langchain_nanobanana.images import GeneratedImage
+from langchain_nanobanana.scopes import DEFAULT_SCOPE, Scope
 
-_HANDLE_HEX_DIGITS = 8
-HANDLE_PATTERN = re.compile(rf"img_[0-9a-f]{{{_HANDLE_HEX_DIGITS}}}")
+_HANDLE_BYTES = 16
+HANDLE_PATTERN = re.compile(rf"img_[0-9a-f]{{{2 * _HANDLE_BYTES}}}")
 """What a handle looks like; the store layer is the one place that decides it."""
-HANDLE_EXAMPLE = "img_1a2b3c4d"
+HANDLE_EXAMPLE = "img_1a2b3c4d5e6f708192a3b4c5d6e7f809"
 """A handle-shaped example, for sentences that tell an agent what handles look like."""
-_META_SUFFIX = ".meta.json"
-_KEY_PATTERN = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
-_NO_FOLLOW = getattr(os, "O_NOFOLLOW", 0)
+_MINT_ATTEMPTS = 4
+_EXPIRES_AT = "expires_at"
 
 
 class UnknownImageError(KeyError):
-    """A handle that names no stored image."""
+    """A handle that names no image this run may see (never stored, gone, or someone else's)."""
 
     def __init__(self, handle: str) -> None:
         super().__init__(handle)
@@ -50,149 +57,177 @@ class UnknownImageError(KeyError):
         )
 
 
-class DirectoryByteStore(BaseStore[str, bytes]):
-    """A ``BaseStore[str, bytes]`` on a folder: one file per key, written atomically.
+def as_backend(store: Any) -> ImageBackend:
+    """The backend for what an app passed as ``store=`` (None: a new in-memory one)."""
+    if store is None:
+        return ByteStoreBackend(InMemoryByteStore())
+    if isinstance(store, ImageBackend):
+        return store
+    if isinstance(store, BaseStore):
+        return ByteStoreBackend(store)
+    if _is_langgraph_store(store):
+        from langchain_nanobanana._langgraph_backend import LangGraphStoreBackend
 
-    Keys are plain file names (letters, digits, ``_ . -``, no leading dot), so no
-    key can reach outside the folder. A write goes to a temporary file that is
-    renamed into place, so a reader never sees half an image, even with
-    concurrent writers or a crash mid-write.
-    """
+        return LangGraphStoreBackend(store)
+    raise TypeError(
+        f"store= got a {type(store).__name__}: pass a langchain-core BaseStore[str, bytes] "
+        "(InMemoryByteStore, DirectoryByteStore, a Redis byte store), a LangGraph store "
+        "(PostgresStore, InMemoryStore), or an ObjectImageStore."
+    )
 
-    def __init__(self, root: str | Path) -> None:
-        self.root = Path(root).resolve()
-        self.root.mkdir(parents=True, exist_ok=True)
 
-    def _path(self, key: str) -> Path:
-        if not _KEY_PATTERN.fullmatch(key) or ".." in key:
-            raise ValueError(f"Invalid store key {key!r}: use letters, digits, '_', '.', '-'.")
-        return self.root / key
-
-    def mget(self, keys: Sequence[str]) -> list[bytes | None]:
-        return [self._read(self._path(key)) for key in keys]
-
-    @staticmethod
-    def _read(path: Path) -> bytes | None:
-        """A regular file's bytes; None for a missing file, and for a symlink or
-        anything else planted in the folder: a store never reads outside it."""
-        try:
-            handle = os.open(path, os.O_RDONLY | _NO_FOLLOW)
-        except (FileNotFoundError, NotADirectoryError):
-            return None
-        except OSError as error:
-            if error.errno == errno.ELOOP:  # the name is a symlink
-                return None
-            raise
-        with os.fdopen(handle, "rb") as file:
-            if not stat.S_ISREG(os.fstat(file.fileno()).st_mode):
-                return None
-            return file.read()
-
-    def mset(self, key_value_pairs: Sequence[tuple[str, bytes]]) -> None:
-        for key, value in key_value_pairs:
-            path = self._path(key)
-            handle, temporary = tempfile.mkstemp(dir=self.root, prefix=".tmp-")
-            try:
-                with os.fdopen(handle, "wb") as file:
-                    file.write(value)
-                os.replace(temporary, path)
-            except BaseException:
-                Path(temporary).unlink(missing_ok=True)
-                raise
-
-    def mdelete(self, keys: Sequence[str]) -> None:
-        for key in keys:
-            self._path(key).unlink(missing_ok=True)
-
-    def yield_keys(self, *, prefix: str | None = None) -> Iterator[str]:
-        for path in sorted(self.root.iterdir()):
-            name = path.name
-            if name.startswith(".tmp-") or (prefix is not None and not name.startswith(prefix)):
-                continue
-            if not path.is_symlink() and path.is_file():
-                yield name
+def _is_langgraph_store(store: Any) -> bool:
+    try:
+        from langgraph.store.base import BaseStore as LangGraphStore
+    except ImportError:  # without langgraph installed, nothing is one of its stores
+        return False
+    return isinstance(store, LangGraphStore)
 
 
 class ImageStore:
-    """Handles to images over a ``BaseStore[str, bytes]``.
+    """The images of one scope, by handle; see the module docstring.
 
-    Each image gets a new handle (``HANDLE_PATTERN``) when stored; its bytes
-    sit under the handle and a small JSON record (mime type, pixel size, the
-    prompt that made it) under ``<handle>.meta.json``.
+    ``ttl`` makes new images expire: the backend drops them itself where it can
+    (LangGraph's store with a TTL config), and every read after the time treats
+    them as gone whatever the backend.
     """
 
-    def __init__(self, store: BaseStore[str, bytes] | None = None) -> None:
-        self.store: BaseStore[str, bytes] = store if store is not None else InMemoryByteStore()
+    def __init__(
+        self, store: Any = None, *, scope: Scope = DEFAULT_SCOPE, ttl: timedelta | None = None
+    ) -> None:
+        self.backend = as_backend(store)
+        self.scope = scope
+        self.ttl = ttl
 
-    def _new_handle(self) -> str:
-        while True:
-            handle = f"img_{secrets.token_hex(_HANDLE_HEX_DIGITS // 2)}"
-            if self.store.mget([handle]) == [None]:
-                return handle
+    def in_scope(self, scope: Scope) -> ImageStore:
+        """The same storage, another owner's images."""
+        return ImageStore(self.backend, scope=scope, ttl=self.ttl)
+
+    # ----------------------------------------------------------------- write
 
     def put(self, data: bytes, mime_type: str | None = None, **metadata: Any) -> str:
         """Store an image and return its new handle."""
-        handle = self._new_handle()
         record = self._record(data, mime_type, metadata)
-        # Metadata first: an image is visible only once its bytes are, and then whole.
-        self.store.mset([(handle + _META_SUFFIX, record), (handle, data)])
-        return handle
+        for _ in range(_MINT_ATTEMPTS):
+            handle = new_handle()
+            try:
+                self.backend.create(self.scope, handle, data, record, self.ttl)
+            except HandleTakenError:
+                continue
+            return handle
+        raise RuntimeError("The store refused every new handle: it reports each one as taken.")
 
     async def aput(self, data: bytes, mime_type: str | None = None, **metadata: Any) -> str:
-        handle = self._new_handle()
         record = self._record(data, mime_type, metadata)
-        await self.store.amset([(handle + _META_SUFFIX, record), (handle, data)])
-        return handle
+        for _ in range(_MINT_ATTEMPTS):
+            handle = new_handle()
+            try:
+                await self.backend.acreate(self.scope, handle, data, record, self.ttl)
+            except HandleTakenError:
+                continue
+            return handle
+        raise RuntimeError("The store refused every new handle: it reports each one as taken.")
 
-    @staticmethod
-    def _record(data: bytes, mime_type: str | None, metadata: dict[str, Any]) -> bytes:
+    def _record(
+        self, data: bytes, mime_type: str | None, metadata: dict[str, Any]
+    ) -> dict[str, Any]:
         size = image_dimensions(data)
         record = {
             "mime_type": mime_type or sniff_mime_type(data[:16]) or "application/octet-stream",
             "width": size[0] if size else None,
             "height": size[1] if size else None,
+            "bytes": len(data),
+            "created_at": time.time(),
             **metadata,
         }
-        return json.dumps(record).encode()
+        if self.ttl is not None:
+            record[_EXPIRES_AT] = record["created_at"] + self.ttl.total_seconds()
+        return record
+
+    # ------------------------------------------------------------------ read
 
     def get(self, handle: str) -> GeneratedImage:
         """The image stored under ``handle``; UnknownImageError when there is none."""
-        return self._image(handle, self.store.mget(self._keys(handle)))
+        _check(handle)
+        return _image(handle, self.backend.read(self.scope, handle))
 
     async def aget(self, handle: str) -> GeneratedImage:
-        return self._image(handle, await self.store.amget(self._keys(handle)))
-
-    @staticmethod
-    def _keys(handle: str) -> list[str]:
-        """The image's two keys; a string that is no handle is refused before any lookup."""
-        if not HANDLE_PATTERN.fullmatch(handle):
-            raise UnknownImageError(handle)
-        return [handle, handle + _META_SUFFIX]
-
-    @staticmethod
-    def _image(handle: str, values: list[bytes | None]) -> GeneratedImage:
-        data, record = values
-        if data is None:
-            raise UnknownImageError(handle)
-        if record is None:  # stored by something other than ImageStore.put
-            return GeneratedImage.from_bytes(data, handle)
-        return GeneratedImage(data, _read_record(handle, record)["mime_type"], handle)
+        _check(handle)
+        return _image(handle, await self.backend.aread(self.scope, handle))
 
     def metadata(self, handle: str) -> dict[str, Any]:
         """What was recorded with the image (mime type, size, prompt, sources)."""
-        (record,) = self.store.mget(self._keys(handle)[1:])
-        if record is None:
-            raise UnknownImageError(handle)
-        return _read_record(handle, record)
+        _check(handle)
+        return _live_record(handle, self.backend.read_record(self.scope, handle))
+
+    async def ametadata(self, handle: str) -> dict[str, Any]:
+        _check(handle)
+        return _live_record(handle, await self.backend.aread_record(self.scope, handle))
+
+    def url(self, handle: str) -> str | None:
+        """A freshly signed URL of the image where the storage signs them, else None."""
+        return self.backend.url(self.scope, handle, self.metadata(handle))
+
+    async def aurl(self, handle: str) -> str | None:
+        return await self.backend.aurl(self.scope, handle, await self.ametadata(handle))
+
+    # ---------------------------------------------------------------- forget
+
+    def delete(self, handle: str) -> None:
+        """Remove one image; an unknown handle is not an error."""
+        if HANDLE_PATTERN.fullmatch(handle):
+            self.backend.delete(self.scope, handle)
+
+    async def adelete(self, handle: str) -> None:
+        if HANDLE_PATTERN.fullmatch(handle):
+            await self.backend.adelete(self.scope, handle)
+
+    def forget(self) -> int:
+        """Remove every image and note of this scope (a user asked to be forgotten)."""
+        return self.backend.forget(self.scope)
+
+    async def aforget(self) -> int:
+        return await self.backend.aforget(self.scope)
 
 
-def _read_record(handle: str, record: bytes) -> dict[str, Any]:
-    """A metadata record; a damaged one makes its image unknown rather than crash
-    whoever asked (an agent's tool call, a middleware)."""
-    try:
-        value = json.loads(record)
-    except (ValueError, RecursionError):
-        raise UnknownImageError(handle) from None
-    if not isinstance(value, dict) or not isinstance(value.get("mime_type"), str):
+def new_handle() -> str:
+    return f"img_{secrets.token_hex(_HANDLE_BYTES)}"
+
+
+def _check(handle: str) -> None:
+    """A string that is no handle is refused before any lookup."""
+    if not isinstance(handle, str) or not HANDLE_PATTERN.fullmatch(handle):
+        raise UnknownImageError(str(handle))
+
+
+def _expired(record: dict[str, Any]) -> bool:
+    expires = record.get(_EXPIRES_AT)
+    return isinstance(expires, (int, float)) and expires <= time.time()
+
+
+def _image(handle: str, stored: StoredImage | None) -> GeneratedImage:
+    if stored is None or _expired(stored.record):
         raise UnknownImageError(handle)
-    return value
+    if not stored.record:  # bytes put there by something other than ImageStore.put
+        return GeneratedImage.from_bytes(stored.data, handle)
+    mime_type = stored.record.get("mime_type")
+    if not isinstance(mime_type, str):  # a damaged record: unknown rather than a crash
+        raise UnknownImageError(handle)
+    return GeneratedImage(stored.data, mime_type, handle)
+
+
+def _live_record(handle: str, record: dict[str, Any] | None) -> dict[str, Any]:
+    if record is None or _expired(record) or not isinstance(record.get("mime_type"), str):
+        raise UnknownImageError(handle)
+    return record
+
+
+__all__ = [
+    "HANDLE_EXAMPLE",
+    "HANDLE_PATTERN",
+    "DirectoryByteStore",
+    "ImageBackend",
+    "ImageStore",
+    "StoredImage",
+    "UnknownImageError",
+]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import io
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,7 @@ from PIL import Image
 
 from langchain_nanobanana.images import GeneratedImage, images_from
 from langchain_nanobanana.stores import (
+    HANDLE_EXAMPLE,
     HANDLE_PATTERN,
     DirectoryByteStore,
     ImageStore,
@@ -31,7 +33,7 @@ def images(request: pytest.FixtureRequest, tmp_path: Path) -> ImageStore:
     return ImageStore(DirectoryByteStore(tmp_path) if request.param == "directory" else None)
 
 
-def test_put_returns_a_new_short_handle_and_get_returns_the_same_bytes(images: ImageStore) -> None:
+def test_put_returns_a_new_handle_and_get_returns_the_same_bytes(images: ImageStore) -> None:
     data = _png()
     first, second = images.put(data), images.put(data)
 
@@ -43,11 +45,16 @@ def test_put_returns_a_new_short_handle_and_get_returns_the_same_bytes(images: I
 
 
 def test_metadata_records_mime_size_and_what_was_passed(images: ImageStore) -> None:
-    handle = images.put(_png((8, 6)), prompt="a banana", sources=["img_00000000"])
-    assert images.metadata(handle) == {
+    data = _png((8, 6))
+    before = time.time()
+    handle = images.put(data, prompt="a banana", sources=["img_00000000"])
+    record = images.metadata(handle)
+    assert before <= record.pop("created_at") <= time.time()
+    assert record == {
         "mime_type": "image/png",
         "width": 8,
         "height": 6,
+        "bytes": len(data),
         "prompt": "a banana",
         "sources": ["img_00000000"],
     }
@@ -57,7 +64,7 @@ def test_metadata_records_mime_size_and_what_was_passed(images: ImageStore) -> N
 def test_unknown_or_malformed_handles_raise_a_helpful_error(
     images: ImageStore, handle: str
 ) -> None:
-    with pytest.raises(UnknownImageError, match="img_1a2b3c4d"):
+    with pytest.raises(UnknownImageError, match=HANDLE_EXAMPLE):
         images.get(handle)
 
 

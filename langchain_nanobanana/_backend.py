@@ -1,0 +1,120 @@
+"""The interface every image store implements, whatever holds the bytes.
+
+``ImageStore`` (handles, scopes, expiry) sits on one ``ImageBackend``; a new
+kind of storage is one subclass. A backend keeps, per scope:
+
+- images: the bytes and a small JSON record (mime type, pixel size, provenance)
+  under a handle, written create-only where the storage can refuse an existing key;
+- notes: small JSON documents under a kind and a key (the image tool's answered
+  calls and spending), so several workers share them.
+
+Every method has a sync and an async form. The async tool and middleware paths
+call only the async ones, so a store's network I/O never blocks the event loop.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from langchain_nanobanana.scopes import Scope
+
+
+class HandleTakenError(Exception):
+    """A create-only write found the handle already there (the caller mints another)."""
+
+
+@dataclass(frozen=True)
+class StoredImage:
+    """An image as a backend holds it: the bytes and their record (empty if none was kept)."""
+
+    data: bytes = field(repr=False)
+    record: dict[str, Any]
+
+
+class ImageBackend(ABC):
+    """Images and notes by scope; see the module docstring."""
+
+    # ---------------------------------------------------------------- images
+
+    @abstractmethod
+    def create(
+        self, scope: Scope, handle: str, data: bytes, record: dict[str, Any], ttl: timedelta | None
+    ) -> None:
+        """Store a new image; HandleTakenError where the storage can tell the handle exists."""
+
+    @abstractmethod
+    async def acreate(
+        self, scope: Scope, handle: str, data: bytes, record: dict[str, Any], ttl: timedelta | None
+    ) -> None: ...
+
+    @abstractmethod
+    def read(self, scope: Scope, handle: str) -> StoredImage | None:
+        """The image, or None when this scope has no such handle."""
+
+    @abstractmethod
+    async def aread(self, scope: Scope, handle: str) -> StoredImage | None: ...
+
+    @abstractmethod
+    def read_record(self, scope: Scope, handle: str) -> dict[str, Any] | None:
+        """The image's record without its bytes, or None."""
+
+    @abstractmethod
+    async def aread_record(self, scope: Scope, handle: str) -> dict[str, Any] | None: ...
+
+    @abstractmethod
+    def delete(self, scope: Scope, handle: str) -> None:
+        """Remove the image (bytes and record); nothing happens for an unknown handle."""
+
+    @abstractmethod
+    async def adelete(self, scope: Scope, handle: str) -> None: ...
+
+    def url(self, scope: Scope, handle: str, record: dict[str, Any]) -> str | None:
+        """A fresh URL a browser can load the image from, or None (the default)."""
+        return None
+
+    async def aurl(self, scope: Scope, handle: str, record: dict[str, Any]) -> str | None:
+        return None
+
+    # ----------------------------------------------------------------- notes
+
+    @abstractmethod
+    def write_note(
+        self, scope: Scope, kind: str, key: str, value: dict[str, Any], ttl: timedelta | None
+    ) -> None:
+        """Store (or replace) a small JSON document."""
+
+    @abstractmethod
+    async def awrite_note(
+        self, scope: Scope, kind: str, key: str, value: dict[str, Any], ttl: timedelta | None
+    ) -> None: ...
+
+    @abstractmethod
+    def read_note(self, scope: Scope, kind: str, key: str) -> dict[str, Any] | None: ...
+
+    @abstractmethod
+    async def aread_note(self, scope: Scope, kind: str, key: str) -> dict[str, Any] | None: ...
+
+    @abstractmethod
+    def list_notes(self, scope: Scope, kind: str) -> list[dict[str, Any]]:
+        """Every note of one kind in the scope."""
+
+    @abstractmethod
+    async def alist_notes(self, scope: Scope, kind: str) -> list[dict[str, Any]]: ...
+
+    @abstractmethod
+    def delete_note(self, scope: Scope, kind: str, key: str) -> None: ...
+
+    @abstractmethod
+    async def adelete_note(self, scope: Scope, kind: str, key: str) -> None: ...
+
+    # ---------------------------------------------------------------- forget
+
+    @abstractmethod
+    def forget(self, scope: Scope) -> int:
+        """Remove every image and note of the scope; returns how many images went."""
+
+    @abstractmethod
+    async def aforget(self, scope: Scope) -> int: ...

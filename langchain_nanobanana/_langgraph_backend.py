@@ -1,0 +1,189 @@
+"""Images in LangGraph's own store (``PostgresStore``, LangGraph Platform's store, ...).
+
+Namespaces start with ``"nanobanana"`` and hold the scope as one label, so a
+deployment's store browser shows whose images they are:
+
+- ``("nanobanana", "user/alice", "records")``: one small JSON record per handle;
+- ``("nanobanana", "user/alice", "images")``: the bytes per handle, as base64
+  (the store's values are JSON documents);
+- ``("nanobanana", "user/alice", "notes", <kind>)``: the tool's notes.
+
+LangGraph's store has no create-only put, so handles rely on their 128 random
+bits. Items get the store's own TTL when it supports one. Nothing here is
+embedded for semantic search (``index=False``).
+
+LangGraph is an optional dependency; this module is imported only for a store
+that is one of LangGraph's.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from datetime import timedelta
+from typing import Any
+
+from langgraph.store.base import BaseStore
+
+from langchain_nanobanana._backend import ImageBackend, StoredImage
+from langchain_nanobanana.scopes import Scope
+
+_ROOT = "nanobanana"
+_PAGE = 20  # image items are megabytes each: page through them in small steps
+
+
+def scope_label(scope: Scope) -> str:
+    """The scope as one namespace label: parts joined by "/", with the characters
+    LangGraph forbids in labels (".") and our own separators escaped."""
+    return "/".join(
+        part.replace("%", "%25").replace("/", "%2F").replace(".", "%2E") for part in scope
+    )
+
+
+class LangGraphStoreBackend(ImageBackend):
+    """An ``ImageBackend`` over a LangGraph ``BaseStore``; see the module docstring."""
+
+    def __init__(self, store: BaseStore) -> None:
+        self.store = store
+
+    @staticmethod
+    def _namespace(scope: Scope, *rest: str) -> tuple[str, ...]:
+        return (_ROOT, scope_label(scope), *rest)
+
+    def _ttl(self, ttl: timedelta | None) -> dict[str, Any]:
+        """LangGraph counts TTL in minutes, and refuses one from a store without TTL."""
+        if ttl is None or not self.store.supports_ttl:
+            return {}
+        return {"ttl": ttl.total_seconds() / 60}
+
+    # -------------------------------------------------------------- images
+
+    def create(
+        self, scope: Scope, handle: str, data: bytes, record: dict[str, Any], ttl: timedelta | None
+    ) -> None:
+        # The record first: an image is visible once its bytes are, and then whole.
+        put = self.store.put
+        put(self._namespace(scope, "records"), handle, record, index=False, **self._ttl(ttl))
+        put(self._namespace(scope, "images"), handle, _wrapped(data), index=False, **self._ttl(ttl))
+
+    async def acreate(
+        self, scope: Scope, handle: str, data: bytes, record: dict[str, Any], ttl: timedelta | None
+    ) -> None:
+        put = self.store.aput
+        await put(self._namespace(scope, "records"), handle, record, index=False, **self._ttl(ttl))
+        await put(
+            self._namespace(scope, "images"), handle, _wrapped(data), index=False, **self._ttl(ttl)
+        )
+
+    def read(self, scope: Scope, handle: str) -> StoredImage | None:
+        image = self.store.get(self._namespace(scope, "images"), handle)
+        if image is None:
+            return None
+        return _stored(image.value, self.read_record(scope, handle))
+
+    async def aread(self, scope: Scope, handle: str) -> StoredImage | None:
+        image = await self.store.aget(self._namespace(scope, "images"), handle)
+        if image is None:
+            return None
+        return _stored(image.value, await self.aread_record(scope, handle))
+
+    def read_record(self, scope: Scope, handle: str) -> dict[str, Any] | None:
+        item = self.store.get(self._namespace(scope, "records"), handle)
+        return None if item is None else dict(item.value)
+
+    async def aread_record(self, scope: Scope, handle: str) -> dict[str, Any] | None:
+        item = await self.store.aget(self._namespace(scope, "records"), handle)
+        return None if item is None else dict(item.value)
+
+    def delete(self, scope: Scope, handle: str) -> None:
+        self.store.delete(self._namespace(scope, "images"), handle)
+        self.store.delete(self._namespace(scope, "records"), handle)
+
+    async def adelete(self, scope: Scope, handle: str) -> None:
+        await self.store.adelete(self._namespace(scope, "images"), handle)
+        await self.store.adelete(self._namespace(scope, "records"), handle)
+
+    # --------------------------------------------------------------- notes
+
+    def write_note(
+        self, scope: Scope, kind: str, key: str, value: dict[str, Any], ttl: timedelta | None
+    ) -> None:
+        namespace = self._namespace(scope, "notes", kind)
+        self.store.put(namespace, key, value, index=False, **self._ttl(ttl))
+
+    async def awrite_note(
+        self, scope: Scope, kind: str, key: str, value: dict[str, Any], ttl: timedelta | None
+    ) -> None:
+        namespace = self._namespace(scope, "notes", kind)
+        await self.store.aput(namespace, key, value, index=False, **self._ttl(ttl))
+
+    def read_note(self, scope: Scope, kind: str, key: str) -> dict[str, Any] | None:
+        item = self.store.get(self._namespace(scope, "notes", kind), key)
+        return None if item is None else dict(item.value)
+
+    async def aread_note(self, scope: Scope, kind: str, key: str) -> dict[str, Any] | None:
+        item = await self.store.aget(self._namespace(scope, "notes", kind), key)
+        return None if item is None else dict(item.value)
+
+    def list_notes(self, scope: Scope, kind: str) -> list[dict[str, Any]]:
+        return [value for _, value in self._items(self._namespace(scope, "notes", kind))]
+
+    async def alist_notes(self, scope: Scope, kind: str) -> list[dict[str, Any]]:
+        items = await self._aitems(self._namespace(scope, "notes", kind))
+        return [value for _, value in items]
+
+    def delete_note(self, scope: Scope, kind: str, key: str) -> None:
+        self.store.delete(self._namespace(scope, "notes", kind), key)
+
+    async def adelete_note(self, scope: Scope, kind: str, key: str) -> None:
+        await self.store.adelete(self._namespace(scope, "notes", kind), key)
+
+    # -------------------------------------------------------------- forget
+
+    def _items(self, namespace: tuple[str, ...]) -> list[tuple[str, dict[str, Any]]]:
+        """Every item exactly in ``namespace`` (search pages through a prefix)."""
+        found: list[tuple[str, dict[str, Any]]] = []
+        while page := self.store.search(namespace, limit=_PAGE, offset=len(found)):
+            found += [(item.key, dict(item.value)) for item in page]
+        return found
+
+    async def _aitems(self, namespace: tuple[str, ...]) -> list[tuple[str, dict[str, Any]]]:
+        found: list[tuple[str, dict[str, Any]]] = []
+        while page := await self.store.asearch(namespace, limit=_PAGE, offset=len(found)):
+            found += [(item.key, dict(item.value)) for item in page]
+        return found
+
+    def forget(self, scope: Scope) -> int:
+        namespaces = self.store.list_namespaces(prefix=self._namespace(scope), limit=10_000)
+        images = 0
+        for namespace in namespaces:
+            keys = [key for key, _ in self._items(namespace)]
+            images += len(keys) if namespace[-1] == "records" else 0
+            for key in keys:
+                self.store.delete(namespace, key)
+        return images
+
+    async def aforget(self, scope: Scope) -> int:
+        namespaces = await self.store.alist_namespaces(prefix=self._namespace(scope), limit=10_000)
+        images = 0
+        for namespace in namespaces:
+            keys = [key for key, _ in await self._aitems(namespace)]
+            images += len(keys) if namespace[-1] == "records" else 0
+            for key in keys:
+                await self.store.adelete(namespace, key)
+        return images
+
+
+def _wrapped(data: bytes) -> dict[str, Any]:
+    return {"base64": base64.b64encode(data).decode("ascii")}
+
+
+def _stored(value: dict[str, Any], record: dict[str, Any] | None) -> StoredImage | None:
+    encoded = value.get("base64")
+    if not isinstance(encoded, str):
+        return None
+    try:
+        data = base64.b64decode(encoded, validate=True)
+    except (binascii.Error, ValueError):
+        return None
+    return StoredImage(data, record or {})
