@@ -1,22 +1,29 @@
 """Photos users attach: stored by handle, named by a line of text, shown again on demand.
 
 A user message that carries images is swapped for one whose images are lines
-such as ``[attached image img_1a2b3c4d (1024x768 JPEG)]``, and the bytes go into
+such as ``[attached image img_1a2b... (1024x768 JPEG)]``, and the bytes go into
 an ``ImageStore``: the agent can pass the handle to the image tool, and no
 base64 stays in agent state or its checkpoints. ``with_pictures`` puts the
 images back next to their lines for a request to a multimodal model, without
 changing what is stored. The line's format is defined here and only here.
+
+Nothing here may end a thread: an image whose data does not decode is kept as
+a line of text that says so, and an image whose bytes are gone (a restart with
+an in-memory store, deleted, expired) is shown as
+``[image img_... is no longer available]``.
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from langchain_core.messages import BaseMessage, HumanMessage
 
-from langchain_nanobanana.images import images_from
-from langchain_nanobanana.stores import HANDLE_PATTERN, ImageStore
+from langchain_nanobanana._text import shorten
+from langchain_nanobanana.images import GeneratedImage, images_from
+from langchain_nanobanana.stores import HANDLE_PATTERN, ImageStore, UnknownImageError
 
 HANDLES_KEY = "nanobanana_handles"
 """``additional_kwargs`` key listing the handles of a message's attached images."""
@@ -26,12 +33,54 @@ MessageT = TypeVar("MessageT", bound=BaseMessage)
 
 
 def has_unregistered_images(message: BaseMessage) -> bool:
-    """A user message with image bytes in it that ``register`` has not yet swapped out."""
-    return (
-        isinstance(message, HumanMessage)
-        and HANDLES_KEY not in message.additional_kwargs
-        and bool(images_from(message))
-    )
+    """A user message with image data in it that ``register`` has not yet swapped out."""
+    if not isinstance(message, HumanMessage) or HANDLES_KEY in message.additional_kwargs:
+        return False
+    try:
+        return bool(images_from(message))
+    except ValueError:  # damaged image data: register keeps it as a note
+        return True
+
+
+@dataclass(frozen=True)
+class _Unreadable:
+    reason: str
+
+
+def _attachments(message: HumanMessage) -> list[Any]:
+    """Each block as it is, or as the image it holds, or as why its image cannot be read."""
+    content = [message.content] if isinstance(message.content, str) else message.content
+    planned: list[Any] = []
+    for block in content:
+        try:
+            attached = images_from([block])
+        except ValueError as error:
+            planned.append(_Unreadable(str(error)))
+            continue
+        if attached:
+            planned.append(attached[0])
+        else:
+            planned.append({"type": "text", "text": block} if isinstance(block, str) else block)
+    return planned
+
+
+def _registered(
+    message: HumanMessage, planned: list[Any], handles: list[str | None]
+) -> HumanMessage:
+    content: list[Any] = []
+    for item, handle in zip(planned, handles, strict=True):
+        if isinstance(item, GeneratedImage) and handle is not None:
+            content.append(
+                {"type": "text", "text": f"[attached image {item.with_id(handle).describe()}]"}
+            )
+        elif isinstance(item, _Unreadable):
+            reason = shorten(item.reason, 120)
+            note = f"[an attached image could not be read and was left out: {reason}]"
+            content.append({"type": "text", "text": note})
+        else:
+            content.append(item)
+    kwargs = {**message.additional_kwargs, HANDLES_KEY: [h for h in handles if h is not None]}
+    return message.model_copy(update={"content": content, "additional_kwargs": kwargs})
 
 
 def register(message: HumanMessage, images: ImageStore) -> HumanMessage:
@@ -39,36 +88,86 @@ def register(message: HumanMessage, images: ImageStore) -> HumanMessage:
 
     The handles are also listed in ``additional_kwargs["nanobanana_handles"]``.
     """
-    content = [message.content] if isinstance(message.content, str) else message.content
-    handles: list[str] = []
-    new_content: list[Any] = []
-    for block in content:
-        attached = images_from([block])
-        if not attached:
-            new_content.append({"type": "text", "text": block} if isinstance(block, str) else block)
-            continue
-        handle = images.put(attached[0].data, attached[0].mime_type, origin="attachment")
-        handles.append(handle)
-        line = f"[attached image {attached[0].with_id(handle).describe()}]"
-        new_content.append({"type": "text", "text": line})
-    kwargs = {**message.additional_kwargs, HANDLES_KEY: handles}
-    return message.model_copy(update={"content": new_content, "additional_kwargs": kwargs})
+    planned = _attachments(message)
+    handles = [
+        images.put(item.data, item.mime_type, origin="attachment")
+        if isinstance(item, GeneratedImage)
+        else None
+        for item in planned
+    ]
+    return _registered(message, planned, handles)
 
 
-def with_pictures(message: MessageT, images: ImageStore) -> MessageT:
-    """The message with each attachment line followed by its image again (for a model)."""
+async def aregister(message: HumanMessage, images: ImageStore) -> HumanMessage:
+    """``register`` with the store's async methods."""
+    planned = _attachments(message)
+    handles = [
+        await images.aput(item.data, item.mime_type, origin="attachment")
+        if isinstance(item, GeneratedImage)
+        else None
+        for item in planned
+    ]
+    return _registered(message, planned, handles)
+
+
+def _shown_handles(message: BaseMessage) -> list[tuple[int, str]]:
+    """Where the message's attachment lines are, and whose handles they name."""
     handles = (
         message.additional_kwargs.get(HANDLES_KEY) if isinstance(message, HumanMessage) else None
     )
     if not handles or isinstance(message.content, str):
-        return message
-    content: list[Any] = []
-    for block in message.content:
-        content.append(block)
+        return []
+    found: list[tuple[int, str]] = []
+    for position, block in enumerate(message.content):
         text = (
             block.get("text") if isinstance(block, dict) and block.get("type") == "text" else None
         )
-        found = _LINE.match(text) if isinstance(text, str) else None
-        if found and found.group(1) in handles:
-            content.append(images.get(found.group(1)).to_block())
+        line = _LINE.match(text) if isinstance(text, str) else None
+        if line and line.group(1) in handles:
+            found.append((position, line.group(1)))
+    return found
+
+
+def _with(message: MessageT, shown: dict[int, dict[str, Any]]) -> MessageT:
+    content: list[Any] = []
+    for position, block in enumerate(message.content):
+        content.append(block)
+        if position in shown:
+            content.append(shown[position])
     return message.model_copy(update={"content": content})
+
+
+def _picture(handle: str, image: GeneratedImage | None) -> dict[str, Any]:
+    if image is None:
+        return {"type": "text", "text": f"[image {handle} is no longer available]"}
+    return image.to_block()
+
+
+def with_pictures(message: MessageT, images: ImageStore) -> MessageT:
+    """The message with each attachment line followed by its image again (for a model)."""
+    lines = _shown_handles(message)
+    if not lines:
+        return message
+    return _with(message, {position: _picture(h, _get(images, h)) for position, h in lines})
+
+
+async def awith_pictures(message: MessageT, images: ImageStore) -> MessageT:
+    """``with_pictures`` with the store's async methods."""
+    lines = _shown_handles(message)
+    if not lines:
+        return message
+    return _with(message, {position: _picture(h, await _aget(images, h)) for position, h in lines})
+
+
+def _get(images: ImageStore, handle: str) -> GeneratedImage | None:
+    try:
+        return images.get(handle)
+    except UnknownImageError:
+        return None
+
+
+async def _aget(images: ImageStore, handle: str) -> GeneratedImage | None:
+    try:
+        return await images.aget(handle)
+    except UnknownImageError:
+        return None

@@ -93,7 +93,7 @@ class GeneratedImage:
         return target
 
     def describe(self) -> str:
-        """``img_1a2b3c4d (1024x768 JPEG)``: the id, pixel size and kind, for a sentence."""
+        """``img_1a2b3c4d... (1024x768 JPEG)``: the id, pixel size and kind, for a sentence."""
         kind = self.mime_type.split("/")[-1].upper()
         size = self.size
         pixels = f"{size[0]}x{size[1]} " if size else ""

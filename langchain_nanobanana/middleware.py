@@ -33,7 +33,14 @@ from langchain_core.runnables import RunnableConfig
 from langgraph.config import get_config
 from langgraph.runtime import Runtime
 
-from langchain_nanobanana._attachments import has_unregistered_images, with_pictures
+from langchain_nanobanana._attachments import (
+    aregister,
+    awith_pictures,
+    has_unregistered_images,
+    register,
+    with_pictures,
+)
+from langchain_nanobanana.stores import ImageStore
 from langchain_nanobanana.tools import NanoBananaImageTool
 
 
@@ -41,15 +48,18 @@ class AttachedImagesMiddleware(AgentMiddleware[AgentState[Any], Any]):
     """Stores the images users attach and hands the agent their handles.
 
     Before the agent starts, each user message carrying images is replaced (same
-    id) by ``tool.register_attachments(message)``: every image became a line such
-    as ``[attached image img_1a2b3c4d (1024x768 JPEG)]`` and its bytes went into
-    the tool's store. So
-    the agent can pass that handle in ``image_ids`` to edit the photo, and the
-    agent state (and every checkpoint of it) holds no base64.
+    id) by one where every image became a line such as ``[attached image img_1a2b...
+    (1024x768 JPEG)]`` and its bytes went into the tool's store, in the run's scope
+    (the same owner the tool's calls have). So the agent can pass that handle in
+    ``image_ids`` to edit the photo, and the agent state (and every checkpoint of
+    it) holds no base64. The async agent uses only the store's async methods.
 
     With ``show_attachments_to_model=True`` (the default) the pictures are put
     back next to their lines in each request to the agent model, so a
-    multimodal model still sees them; only the stored state stays lean.
+    multimodal model still sees them; only the stored state stays lean. A picture
+    whose bytes are gone is shown as ``[image img_... is no longer available]``,
+    and an attached image that does not decode stays a line of text that says
+    so: neither ends the thread.
     """
 
     def __init__(
@@ -60,9 +70,20 @@ class AttachedImagesMiddleware(AgentMiddleware[AgentState[Any], Any]):
         self.show_attachments_to_model = show_attachments_to_model
 
     def before_agent(self, state: AgentState[Any], runtime: Runtime[Any]) -> dict[str, Any] | None:
-        config = _run_config()
+        images = self.image_tool.images_for(_run_config(runtime), store=runtime.store)
         replaced = [
-            self.image_tool.register_attachments(message, config)
+            register(message, images)
+            for message in state["messages"]
+            if isinstance(message, HumanMessage) and has_unregistered_images(message)
+        ]
+        return {"messages": replaced} if replaced else None
+
+    async def abefore_agent(
+        self, state: AgentState[Any], runtime: Runtime[Any]
+    ) -> dict[str, Any] | None:
+        images = self.image_tool.images_for(_run_config(runtime), store=runtime.store)
+        replaced = [
+            await aregister(message, images)
             for message in state["messages"]
             if isinstance(message, HumanMessage) and has_unregistered_images(message)
         ]
@@ -71,25 +92,48 @@ class AttachedImagesMiddleware(AgentMiddleware[AgentState[Any], Any]):
     def wrap_model_call(
         self, request: ModelRequest[Any], handler: Callable[[ModelRequest[Any]], ModelResponse[Any]]
     ) -> ModelResponse[Any]:
-        return handler(self._with_pictures(request))
+        if not self.show_attachments_to_model:
+            return handler(request)
+        images = self._images(request)
+        return handler(
+            request.override(messages=[with_pictures(m, images) for m in request.messages])
+        )
 
     async def awrap_model_call(
         self,
         request: ModelRequest[Any],
         handler: Callable[[ModelRequest[Any]], Awaitable[ModelResponse[Any]]],
     ) -> ModelResponse[Any]:
-        return await handler(self._with_pictures(request))
-
-    def _with_pictures(self, request: ModelRequest[Any]) -> ModelRequest[Any]:
         if not self.show_attachments_to_model:
-            return request
-        images = self.image_tool.images_for(_run_config())
-        return request.override(messages=[with_pictures(m, images) for m in request.messages])
+            return await handler(request)
+        images = self._images(request)
+        messages = [await awith_pictures(m, images) for m in request.messages]
+        return await handler(request.override(messages=messages))
+
+    def _images(self, request: ModelRequest[Any]) -> ImageStore:
+        return self.image_tool.images_for(_run_config(request.runtime), store=request.runtime.store)
 
 
-def _run_config() -> RunnableConfig | None:
-    """The config of the graph run this hook is part of (None outside of one)."""
+def _run_config(runtime: Runtime[Any] | None) -> RunnableConfig | None:
+    """The config of the graph run this hook is part of (None outside of one).
+
+    Python 3.10 does not carry LangGraph's config into async hooks; there the
+    run's thread and authenticated user are taken from the runtime, so the
+    default scope rule still finds the same owner as the tool does (a
+    ``user_id`` put in the config is not visible there: see docs/deployment.md).
+    """
     try:
         return get_config()
     except RuntimeError:
+        pass
+    if runtime is None:
         return None
+    configurable: dict[str, Any] = {}
+    execution = getattr(runtime, "execution_info", None)
+    if execution is not None and execution.thread_id is not None:
+        configurable["thread_id"] = execution.thread_id
+    server = getattr(runtime, "server_info", None)
+    user = getattr(server, "user", None) if server is not None else None
+    if user is not None and getattr(user, "identity", None):
+        configurable["langgraph_auth_user_id"] = user.identity
+    return {"configurable": configurable} if configurable else None

@@ -11,20 +11,22 @@ import io
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, Literal
+from datetime import timedelta
+from typing import Annotated, Any, Literal
 
 from langchain_core.callbacks import AsyncCallbackManagerForToolRun, CallbackManagerForToolRun
 from langchain_core.messages import AIMessage, HumanMessage
 from langchain_core.runnables import RunnableConfig
-from langchain_core.stores import BaseStore, InMemoryByteStore
-from langchain_core.tools import BaseTool, ToolException
+from langchain_core.tools import BaseTool, InjectedToolArg, ToolException
 from pydantic import BaseModel, Field, PrivateAttr, ValidationError, create_model
 
 from langchain_nanobanana import _attachments
+from langchain_nanobanana._backend import ImageBackend
 from langchain_nanobanana._catalog import ALL_ASPECT_RATIOS, MAX_IMAGES_PER_CALL, find_model
 from langchain_nanobanana._media import ACCEPTED_IMAGE_TYPES, sniff_mime_type
 from langchain_nanobanana._no_image import MissingImage
 from langchain_nanobanana._text import shorten
+from langchain_nanobanana._urls import fetchable_by_openrouter
 from langchain_nanobanana.chat_models import ChatNanoBanana
 from langchain_nanobanana.errors import (
     OpenRouterAuthenticationError,
@@ -33,7 +35,8 @@ from langchain_nanobanana.errors import (
     OpenRouterRateLimitError,
 )
 from langchain_nanobanana.images import GeneratedImage, images_from
-from langchain_nanobanana.stores import HANDLE_EXAMPLE, ImageStore, UnknownImageError
+from langchain_nanobanana.scopes import ScopeRule, scope_of
+from langchain_nanobanana.stores import HANDLE_EXAMPLE, ImageStore, UnknownImageError, as_backend
 
 MAX_CONTENT_CHARS = 300
 _MODEL_WORDS_CHARS = 160
@@ -76,6 +79,9 @@ def _args_schema(aspect_ratios: tuple[str, ...], max_images: int) -> type[BaseMo
             ratio_type | None,
             Field(default=None, description="Shape of the new image, e.g. 16:9 for landscape."),
         ),
+        # LangGraph's tool node fills this in (store, tool call id, stream writer); the
+        # marker keeps it out of the schema the agent model sees.
+        runtime=(Annotated[Any, InjectedToolArg()], None),
     )
 
 
@@ -94,16 +100,24 @@ class NanoBananaImageTool(BaseTool):
                 {"type": "tool_call", "id": "call_1", "name": "generate_image",
                  "args": {"prompt": "a nano banana dish", "aspect_ratio": "16:9"}}
             )
-            message.content   # 'Created image img_1a2b3c4d (1344x768 PNG). ...'
-            message.artifact  # [{"type": "image", "base64": ..., "id": "img_1a2b3c4d", ...}]
+            message.content   # 'Created image img_1a2b3c4d... (1344x768 PNG). ...'
+            message.artifact  # [{"type": "image", "base64": ..., "id": "img_1a2b3c4d...", ...}]
 
     Args:
         llm: the image model (a default ChatNanoBanana when omitted).
-        store: any ``BaseStore[str, bytes]``; in memory by default,
-            ``DirectoryByteStore(path)`` for a folder.
+        store: where images are kept: any ``BaseStore[str, bytes]``
+            (``DirectoryByteStore(path)`` for a folder), a LangGraph store
+            (``PostgresStore``), an ``ObjectImageStore`` (a bucket) or another
+            ``ImageBackend``. When omitted, the store the graph was compiled with
+            (``ToolRuntime.store``, LangGraph Platform's store), else one in memory.
+        scope: a function of the run's config that names whose images a call
+            uses (``scopes.ScopeRule``); by default the user
+            (``langgraph_auth_user_id``, then ``user_id``), else the thread.
+        image_ttl: how long stored images live (None: until deleted).
         artifact_mode: ``"full"`` puts the image bytes in the artifact (for UIs);
             ``"reference"`` keeps only handle and metadata there, so checkpoints of
-            long-running agents do not grow by megabytes per image.
+            long-running agents do not grow by megabytes per image; ``"url"`` is
+            ``"reference"`` plus a freshly signed URL where the store signs them.
         show_image_to_model: also put a small copy of the image in the ToolMessage
             content, for multimodal agent models that should look at the result.
     """
@@ -114,41 +128,47 @@ class NanoBananaImageTool(BaseTool):
     handle_tool_error: Any = True
     handle_validation_error: Any = Field(default_factory=lambda: _invalid_arguments)
     llm: ChatNanoBanana = Field(default_factory=ChatNanoBanana)
-    store: BaseStore[str, bytes] = Field(default_factory=InMemoryByteStore)
-    artifact_mode: Literal["full", "reference"] = "full"
+    store: Any = None
+    scope: ScopeRule | None = None
+    image_ttl: timedelta | None = None
+    artifact_mode: Literal["full", "reference", "url"] = "full"
     show_image_to_model: bool = False
     max_images_per_call: int = Field(default=4, ge=1, le=MAX_IMAGES_PER_CALL)
     """The most images one call may ask for (``n``); 1 hides ``n`` from the agent."""
 
-    _images: ImageStore = PrivateAttr()
+    _own: ImageBackend = PrivateAttr()
 
     def model_post_init(self, context: Any, /) -> None:
         super().model_post_init(context)
-        self._images = ImageStore(self.store)
+        self._own = as_backend(self.store)  # refuses a store of the wrong kind now
         spec = find_model(self.llm.model)
         ratios = spec.aspect_ratios if spec else ALL_ASPECT_RATIOS
         self.args_schema = _args_schema(ratios, self.max_images_per_call)
 
     @property
     def images(self) -> ImageStore:
-        """The tool's images by handle: ``tool.images.get("img_...")``, ``.metadata(...)``."""
-        return self._images
+        """The images of calls made outside any run's scope (plain scripts):
+        ``tool.images.get("img_...")``, ``.metadata(...)``. For a run's images use
+        ``images_for(config)``."""
+        return self.images_for(None)
 
-    def images_for(self, config: RunnableConfig | None = None) -> ImageStore:
-        """The images one run may read and add to.
+    def images_for(self, config: RunnableConfig | None = None, *, store: Any = None) -> ImageStore:
+        """The images one run may read and add to: its scope, on its store.
 
-        Every store access of a call (sources, results, attachments) goes through
-        here: the one place that answers "whose images are these?". Today every
-        run shares the tool's store.
+        Every store access of a call (sources, results, attachments, the
+        middleware's) goes through here: the one place that answers "whose images
+        are these?". ``store`` is the graph's own store (``ToolRuntime.store``),
+        used when the tool was given none.
         """
-        return self._images
+        backend = self._own if self.store is not None or store is None else as_backend(store)
+        return ImageStore(backend, scope=scope_of(config, self.scope), ttl=self.image_ttl)
 
     def register_attachments(
         self, message: HumanMessage, config: RunnableConfig | None = None
     ) -> HumanMessage:
         """The user's message with each attached image stored and replaced by its handle.
 
-        Each image becomes a line such as ``[attached image img_1a2b3c4d (1024x768
+        Each image becomes a line such as ``[attached image img_1a2b3c4d... (1024x768
         JPEG)]``, so the agent can pass the handle in ``image_ids`` to edit the
         photo, and no base64 stays in the conversation. The handles are also
         listed in ``additional_kwargs["nanobanana_handles"]``. Every image-block
@@ -179,10 +199,12 @@ class NanoBananaImageTool(BaseTool):
         image_ids: list[str] | None = None,
         aspect_ratio: str | None = None,
         n: int = 1,
-        config: RunnableConfig | None = None,
+        *,
+        config: RunnableConfig,  # exactly this hint: langchain-core passes the config by it
         run_manager: CallbackManagerForToolRun | None = None,
+        runtime: Any = None,
     ) -> tuple[str | list[dict[str, Any]], list[dict[str, Any]]]:
-        images = self.images_for(config)
+        images = self.images_for(config, store=getattr(runtime, "store", None))
         sources = [_source(handle, images) for handle in image_ids or []]
         options = _call_options(aspect_ratio, n)
         with _as_tool_errors():
@@ -194,7 +216,8 @@ class NanoBananaImageTool(BaseTool):
             images.put(image.data, image.mime_type, **_provenance(prompt, image_ids, answer))
             for image in made
         ]
-        return self._result(answer, made, handles, image_ids or [])
+        urls = [images.url(handle) for handle in handles] if self.artifact_mode == "url" else []
+        return self._result(answer, made, handles, image_ids or [], urls)
 
     async def _arun(
         self,
@@ -202,10 +225,12 @@ class NanoBananaImageTool(BaseTool):
         image_ids: list[str] | None = None,
         aspect_ratio: str | None = None,
         n: int = 1,
-        config: RunnableConfig | None = None,
+        *,
+        config: RunnableConfig,
         run_manager: AsyncCallbackManagerForToolRun | None = None,
+        runtime: Any = None,
     ) -> tuple[str | list[dict[str, Any]], list[dict[str, Any]]]:
-        images = self.images_for(config)
+        images = self.images_for(config, store=getattr(runtime, "store", None))
         sources = [await _asource(handle, images) for handle in image_ids or []]
         options = _call_options(aspect_ratio, n)
         with _as_tool_errors():
@@ -217,7 +242,8 @@ class NanoBananaImageTool(BaseTool):
             await images.aput(image.data, image.mime_type, **_provenance(prompt, image_ids, answer))
             for image in made
         ]
-        return self._result(answer, made, handles, image_ids or [])
+        urls = [await images.aurl(h) for h in handles] if self.artifact_mode == "url" else []
+        return self._result(answer, made, handles, image_ids or [], urls)
 
     def _result(
         self,
@@ -225,10 +251,14 @@ class NanoBananaImageTool(BaseTool):
         images: list[GeneratedImage],
         handles: list[str],
         sources: list[str],
+        urls: list[str | None],
     ) -> tuple[str | list[dict[str, Any]], list[dict[str, Any]]]:
         stored = [image.with_id(handle) for image, handle in zip(images, handles, strict=True)]
         sentence = _sentence(stored, sources, answer.text, _failed_requests(answer))
-        artifact = [_artifact_block(image, self.artifact_mode) for image in stored]
+        artifact = [
+            _artifact_block(image, self.artifact_mode, url)
+            for image, url in zip(stored, urls or [None] * len(stored), strict=True)
+        ]
         if not self.show_image_to_model:
             return sentence, artifact
         try:
@@ -245,11 +275,14 @@ class NanoBananaImageTool(BaseTool):
 
 
 def _source(reference: str, images: ImageStore) -> GeneratedImage | str:
-    """An https URL as is, a handle as its stored image; anything else is the agent's error."""
+    """An https URL as is; a handle as a URL OpenRouter can fetch where the store signs
+    one (no megabytes of base64 in the request), else as its stored image. Anything
+    else, another scope's handle included, is the agent's error and nothing is sent."""
     if reference.startswith("https://"):
         return reference
     try:
-        return images.get(reference)
+        url = images.url(reference)
+        return url if url and fetchable_by_openrouter(url) else images.get(reference)
     except UnknownImageError as error:
         raise ToolException(str(error)) from None
 
@@ -258,7 +291,8 @@ async def _asource(reference: str, images: ImageStore) -> GeneratedImage | str:
     if reference.startswith("https://"):
         return reference
     try:
-        return await images.aget(reference)
+        url = await images.aurl(reference)
+        return url if url and fetchable_by_openrouter(url) else await images.aget(reference)
     except UnknownImageError as error:
         raise ToolException(str(error)) from None
 
@@ -352,17 +386,21 @@ def _tool_error(error: OpenRouterError) -> Exception:
     return ToolException(f"The image service failed: {shorten(error.message, 200)}")
 
 
-def _artifact_block(image: GeneratedImage, mode: str) -> dict[str, Any]:
+def _artifact_block(image: GeneratedImage, mode: str, url: str | None) -> dict[str, Any]:
     if mode == "full":
         return image.to_block()
     # The handle stands in for the bytes: file_id is "an id in a file storage system".
-    return {
-        "type": "image",
-        "file_id": image.id,
-        "id": image.id,
-        "mime_type": image.mime_type,
-        "extras": {"width": image.width, "height": image.height},
-    }
+    # A signed URL expires, so it never stands alone: the handle re-signs it later.
+    block: dict[str, Any] = {"type": "image"}
+    if url:
+        block["url"] = url
+    block.update(
+        file_id=image.id,
+        id=image.id,
+        mime_type=image.mime_type,
+        extras={"width": image.width, "height": image.height, "bytes": len(image.data)},
+    )
+    return block
 
 
 def _thumbnail(image: GeneratedImage) -> GeneratedImage:

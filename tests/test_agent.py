@@ -23,11 +23,12 @@ from PIL import Image
 
 from langchain_nanobanana import NanoBananaImageTool, images_from
 from langchain_nanobanana.middleware import AttachedImagesMiddleware
+from langchain_nanobanana.stores import HANDLE_PATTERN
 from langchain_nanobanana.testing import FakeOpenRouter, ScriptedAgentModel
 from tests.program import TIMEOUT, environment
 from tests.test_image_blocks import photo_in_every_block_form
 
-_HANDLE = re.compile(r"img_[0-9a-f]{8}")
+_HANDLE = HANDLE_PATTERN
 
 
 def _call_tool(args: dict[str, Any], call_id: str) -> AIMessage:
@@ -91,7 +92,7 @@ def test_agent_generates_edits_by_handle_edits_the_users_photo_then_answers(
     chat_requests = [r for r in fake.requests if r.path.endswith("/chat/completions")]
     assert len(chat_requests) == 3
     first_image = tool.images.get(
-        re.findall(r"img_[0-9a-f]{8}", str(state["messages"][2].content))[0]
+        _HANDLE.findall(str(state["messages"][2].content))[0]
     ).data
     assert _data_url_bytes(chat_requests[1].body["messages"][-1]["content"][1]) == first_image
     assert _data_url_bytes(chat_requests[2].body["messages"][-1]["content"][1]) == photo

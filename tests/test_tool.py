@@ -17,6 +17,7 @@ from PIL import Image
 from langchain_nanobanana import ChatNanoBanana, NanoBananaImageTool
 from langchain_nanobanana.errors import OpenRouterAuthenticationError
 from langchain_nanobanana.images import GeneratedImage, images_from
+from langchain_nanobanana.scopes import DEFAULT_SCOPE, scope_token
 from langchain_nanobanana.stores import HANDLE_PATTERN, DirectoryByteStore
 from langchain_nanobanana.testing import FakeOpenRouter, Outcome, describe_image
 
@@ -157,10 +158,10 @@ def test_reference_mode_keeps_bytes_out_of_the_artifact(fake: FakeOpenRouter) ->
             "file_id": handle,
             "id": handle,
             "mime_type": "image/png",
-            "extras": {"width": 1024, "height": 1024},
+            "extras": {"width": 1024, "height": 1024, "bytes": len(tool.images.get(handle).data)},
         }
     ]
-    assert len(json.dumps(message.artifact)) < 200
+    assert len(json.dumps(message.artifact)) < 250
 
 
 def test_show_image_to_model_adds_a_small_picture(fake: FakeOpenRouter) -> None:
@@ -208,7 +209,9 @@ def test_register_attachments_swaps_photos_for_handles(tool: NanoBananaImageTool
 def test_directory_store_keeps_images_on_disk(fake: FakeOpenRouter, tmp_path: Any) -> None:
     tool = NanoBananaImageTool(llm=fake.chat_model(), store=DirectoryByteStore(tmp_path))
     handle = _handle_in(_run(tool, prompt="a banana"))
-    assert (tmp_path / handle).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    (picture,) = tmp_path.glob(f"*.{handle}")  # under the scope's prefix
+    assert picture.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert picture.name == f"{scope_token(DEFAULT_SCOPE)}.{handle}"
 
 
 def test_aspect_ratios_are_enumerated_for_the_agent_model() -> None:
