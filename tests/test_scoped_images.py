@@ -1,0 +1,369 @@
+"""Images that stay with their owner, in every kind of store, and threads that outlive them."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import io
+import secrets
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+from langchain.agents import create_agent
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMessage
+from langchain_core.runnables import RunnableConfig
+from langchain_core.stores import InMemoryByteStore
+from langgraph.checkpoint.memory import InMemorySaver
+from langgraph.store.base import BaseStore as LangGraphStore
+from langgraph.store.memory import InMemoryStore
+from PIL import Image
+
+from langchain_nanobanana import NanoBananaImageTool
+from langchain_nanobanana._backend import HandleTakenError
+from langchain_nanobanana.images import images_from
+from langchain_nanobanana.middleware import AttachedImagesMiddleware
+from langchain_nanobanana.stores import (
+    HANDLE_PATTERN,
+    DirectoryByteStore,
+    ImageStore,
+    UnknownImageError,
+)
+from langchain_nanobanana.testing import FakeOpenRouter, ScriptedAgentModel
+
+
+def _png(color: str = "red", size: tuple[int, int] = (64, 48)) -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", size, color).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def _call(args: dict[str, Any], call_id: str = "call_1") -> dict[str, Any]:
+    return {"type": "tool_call", "id": call_id, "name": "generate_image", "args": args}
+
+
+def _user(user_id: str, thread: str = "t") -> RunnableConfig:
+    return {"configurable": {"user_id": user_id, "thread_id": thread}}
+
+
+def _handle_in(message: ToolMessage) -> str:
+    return str(HANDLE_PATTERN.findall(str(message.content))[-1])
+
+
+STORES = ["memory", "directory", "langgraph"]
+
+
+def _store(kind: str, tmp_path: Path) -> Any:
+    if kind == "memory":
+        return InMemoryByteStore()
+    if kind == "directory":
+        return DirectoryByteStore(tmp_path / "images")
+    return InMemoryStore()
+
+
+# ---------------------------------------------------------------- scopes
+
+
+@pytest.mark.parametrize("kind", STORES)
+def test_another_users_handle_is_as_unknown_as_one_that_never_existed(
+    fake: FakeOpenRouter, tmp_path: Path, kind: str
+) -> None:
+    tool = NanoBananaImageTool(llm=fake.chat_model(), store=_store(kind, tmp_path))
+    alices = _handle_in(tool.invoke(_call({"prompt": "alice's cat"}), _user("alice")))
+    sent_before = len(fake.requests)
+
+    stolen = tool.invoke(_call({"prompt": "edit it", "image_ids": [alices]}), _user("bob"))
+    never = f"img_{secrets.token_hex(16)}"
+    invented = tool.invoke(_call({"prompt": "edit it", "image_ids": [never]}), _user("bob"))
+
+    assert stolen.status == invented.status == "error"
+    assert str(stolen.content).replace(alices, "X") == str(invented.content).replace(never, "X")
+    assert len(fake.requests) == sent_before, "nothing was sent for either"
+    with pytest.raises(UnknownImageError):
+        tool.images_for(_user("bob")).get(alices)
+    # Alice, on another thread, still has it: the owner is the user, not the thread.
+    assert tool.images_for(_user("alice", thread="other")).get(alices).data[:4] == b"\x89PNG"
+
+
+def test_a_thousand_guesses_find_nothing(fake: FakeOpenRouter) -> None:
+    tool = NanoBananaImageTool(llm=fake.chat_model())
+    owners = [tool.images_for(_user(f"user-{n}")) for n in range(50)]
+    for images in owners:
+        for _ in range(20):
+            images.put(_png())
+    mallory = _user("mallory")
+
+    answers = [
+        tool.invoke(_call({"prompt": "x", "image_ids": [f"img_{secrets.token_hex(16)}"]}), mallory)
+        for _ in range(1000)
+    ]
+
+    assert {answer.status for answer in answers} == {"error"}
+    assert all("No image has the handle" in str(answer.content) for answer in answers)
+    assert fake.requests == []
+
+
+def test_a_custom_scope_rule_shares_images_across_an_organisation(fake: FakeOpenRouter) -> None:
+    tool = NanoBananaImageTool(
+        llm=fake.chat_model(), scope=lambda config: ("org", config["configurable"]["org"])
+    )
+    made = _handle_in(
+        tool.invoke(_call({"prompt": "logo"}), {"configurable": {"org": "acme", "user_id": "a"}})
+    )
+    colleague = {"configurable": {"org": "acme", "user_id": "b"}}
+    rival = {"configurable": {"org": "globex", "user_id": "c"}}
+
+    assert tool.images_for(colleague).get(made).data[:4] == b"\x89PNG"
+    with pytest.raises(UnknownImageError):
+        tool.images_for(rival).get(made)
+
+
+# ------------------------------------------------------- LangGraph's store
+
+
+def test_the_graphs_store_holds_the_images_under_the_nanobanana_namespace(
+    fake: FakeOpenRouter,
+) -> None:
+    tool = NanoBananaImageTool(llm=fake.chat_model())  # no store= given
+    graph_store = InMemoryStore()
+    agent_model = ScriptedAgentModel(
+        turns=[
+            AIMessage(
+                "", tool_calls=[{"name": "generate_image", "args": {"prompt": "a"}, "id": "c1"}]
+            ),
+            lambda messages: AIMessage("done"),
+        ]
+    )
+    agent = create_agent(agent_model, tools=[tool], store=graph_store)
+
+    state = agent.invoke({"messages": [HumanMessage("draw")]}, _user("alice"))
+
+    handle = _handle_in(state["messages"][2])
+    records = graph_store.search(("nanobanana", "user/alice", "records"))
+    assert [item.key for item in records] == [handle]
+    stored = graph_store.get(("nanobanana", "user/alice", "images"), handle)
+    assert stored is not None
+    assert base64.b64decode(stored.value["base64"]) == images_from(state["messages"][2])[0].data
+    # The tool's own in-memory store was not used.
+    with pytest.raises(UnknownImageError):
+        tool.images_for(_user("alice")).get(handle)
+    assert tool.images_for(_user("alice"), store=graph_store).get(handle).mime_type == "image/png"
+
+
+def test_a_scope_with_dots_and_slashes_is_one_namespace_label() -> None:
+    store = InMemoryStore()
+    images = ImageStore(store, scope=("user", "a.b/c%d"))
+    handle = images.put(_png())
+    namespaces = store.list_namespaces(prefix=("nanobanana",))
+    assert set(namespaces) == {
+        ("nanobanana", "user/a%2Eb%2Fc%25d", "records"),
+        ("nanobanana", "user/a%2Eb%2Fc%25d", "images"),
+    }
+    assert images.get(handle).size == (64, 48)
+
+
+# ----------------------------------------------------------------- minting
+
+
+def test_a_forced_collision_does_not_overwrite_in_a_directory_store(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    images = ImageStore(DirectoryByteStore(tmp_path))
+    first = images.put(_png("red"))
+    minted = iter([first, first, "img_" + "ab" * 16])
+    monkeypatch.setattr("langchain_nanobanana.stores.new_handle", lambda: next(minted))
+
+    second = images.put(_png("blue"))
+
+    assert second == "img_" + "ab" * 16
+    assert images.get(first).data == _png("red")
+    assert images.get(second).data == _png("blue")
+    with pytest.raises(FileExistsError):
+        DirectoryByteStore(tmp_path).create(
+            next(iter(DirectoryByteStore(tmp_path).yield_keys())), b"x"
+        )
+
+
+def test_minting_gives_up_with_a_clear_error_when_every_handle_is_taken(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    images = ImageStore()
+
+    def taken(*args: Any) -> None:
+        raise HandleTakenError("img_x")
+
+    monkeypatch.setattr(images.backend, "create", taken)
+    with pytest.raises(RuntimeError, match="refused every new handle"):
+        images.put(_png())
+
+
+# ------------------------------------------------------------------ forget
+
+
+@pytest.mark.parametrize("kind", STORES)
+def test_forget_one_image_or_a_whole_user(tmp_path: Path, kind: str) -> None:
+    store = _store(kind, tmp_path)
+    alice = ImageStore(store, scope=("user", "alice"))
+    bob = ImageStore(store, scope=("user", "bob"))
+    kept, dropped, more = alice.put(_png()), alice.put(_png("blue")), alice.put(_png("green"))
+    bobs = bob.put(_png())
+
+    alice.delete(dropped)
+    with pytest.raises(UnknownImageError):
+        alice.get(dropped)
+    assert alice.get(kept).data == _png()
+
+    assert alice.forget() == 2
+    for handle in (kept, more):
+        with pytest.raises(UnknownImageError):
+            alice.get(handle)
+    assert bob.get(bobs).data == _png()
+
+
+@pytest.mark.parametrize("kind", STORES)
+def test_an_expired_image_is_unknown(
+    tmp_path: Path, kind: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from datetime import timedelta
+
+    images = ImageStore(_store(kind, tmp_path), ttl=timedelta(minutes=5))
+    handle = images.put(_png())
+    assert images.get(handle).data == _png()
+
+    later = __import__("time").time() + 301
+    monkeypatch.setattr("langchain_nanobanana.stores.time.time", lambda: later)
+    with pytest.raises(UnknownImageError):
+        images.get(handle)
+    with pytest.raises(UnknownImageError):
+        images.metadata(handle)
+
+
+# --------------------------------------------------- threads that go on
+
+
+def _photo_message(text: str, photo: bytes) -> HumanMessage:
+    block = {"type": "image", "base64": base64.b64encode(photo).decode(), "mime_type": "image/png"}
+    return HumanMessage([{"type": "text", "text": text}, block])
+
+
+def _handles_in(messages: Sequence[BaseMessage]) -> list[str]:
+    return [h for m in messages for h in HANDLE_PATTERN.findall(str(m.content))]
+
+
+def _edit_the_first_handle(messages: list[BaseMessage]) -> AIMessage:
+    args = {"prompt": "edit", "image_ids": [_handles_in(messages)[0]]}
+    return AIMessage("", tool_calls=[{"name": "generate_image", "args": args, "id": "again"}])
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+def test_a_thread_whose_images_vanished_keeps_working(fake: FakeOpenRouter, mode: str) -> None:
+    checkpointer = InMemorySaver()
+    config = _user("alice", thread="long-lived")
+
+    def agent_on_a_new_worker(turns: list[Any]) -> tuple[Any, ScriptedAgentModel]:
+        tool = NanoBananaImageTool(llm=fake.chat_model())  # a fresh in-memory store
+        model = ScriptedAgentModel(turns=turns)
+        agent = create_agent(
+            model,
+            tools=[tool],
+            middleware=[AttachedImagesMiddleware(tool)],
+            checkpointer=checkpointer,
+        )
+        return agent, model
+
+    def run(agent: Any, message: HumanMessage) -> dict[str, Any]:
+        if mode == "sync":
+            return dict(agent.invoke({"messages": [message]}, config))
+        return dict(asyncio.run(agent.ainvoke({"messages": [message]}, config)))
+
+    first, _ = agent_on_a_new_worker([lambda m: AIMessage("nice photo")])
+    run(first, _photo_message("here is my cat", _png("orange")))
+
+    # "Restart": the new worker's store never saw the photo.
+    second, model = agent_on_a_new_worker([_edit_the_first_handle, lambda m: AIMessage("sorry")])
+    sent_before = len(fake.requests)
+    state = run(second, HumanMessage("make my cat blue"))
+
+    (handle,) = set(_handles_in(state["messages"][:1]))
+    shown = [b for m in model.seen[0] if isinstance(m.content, list) for b in m.content]
+    assert {"type": "text", "text": f"[image {handle} is no longer available]"} in shown
+    tool_message = next(m for m in state["messages"] if isinstance(m, ToolMessage))
+    assert tool_message.status == "error"
+    assert f"No image has the handle '{handle}'" in str(tool_message.content)
+    assert state["messages"][-1].content == "sorry"
+    assert len(fake.requests) == sent_before
+
+
+def test_an_attached_image_that_does_not_decode_is_kept_as_a_note(fake: FakeOpenRouter) -> None:
+    tool = NanoBananaImageTool(llm=fake.chat_model())
+    model = ScriptedAgentModel(turns=[lambda m: AIMessage("ok")])
+    agent = create_agent(model, tools=[tool], middleware=[AttachedImagesMiddleware(tool)])
+    broken = HumanMessage(
+        [
+            {"type": "text", "text": "look"},
+            {"type": "image", "base64": "not base64 at all!!", "mime_type": "image/png"},
+        ]
+    )
+
+    state = agent.invoke({"messages": [broken]})
+
+    (stored,) = [m for m in state["messages"] if isinstance(m, HumanMessage)]
+    assert stored.content[0] == {"type": "text", "text": "look"}
+    note = stored.content[1]
+    assert isinstance(note, dict) and note["type"] == "text"
+    assert note["text"].startswith("[an attached image could not be read and was left out:")
+    assert state["messages"][-1].content == "ok"
+
+
+# ------------------------------------------------------- async all the way
+
+
+class _AsyncOnlyByteStore(InMemoryByteStore):
+    """Sync I/O fails loudly: the async paths must never use it."""
+
+    def mget(self, keys: Sequence[str]) -> list[bytes | None]:
+        raise AssertionError("sync mget on the event loop")
+
+    def mset(self, key_value_pairs: Sequence[tuple[str, bytes]]) -> None:
+        raise AssertionError("sync mset on the event loop")
+
+    async def amget(self, keys: Sequence[str]) -> list[bytes | None]:
+        return InMemoryByteStore.mget(self, keys)
+
+    async def amset(self, key_value_pairs: Sequence[tuple[str, bytes]]) -> None:
+        InMemoryByteStore.mset(self, key_value_pairs)
+
+
+class _AsyncOnlyGraphStore(InMemoryStore):
+    def batch(self, ops: Any) -> Any:
+        raise AssertionError("sync LangGraph store call on the event loop")
+
+    async def abatch(self, ops: Any) -> Any:
+        return InMemoryStore.batch(self, ops)
+
+
+@pytest.mark.parametrize("store", [_AsyncOnlyByteStore, _AsyncOnlyGraphStore])
+def test_the_async_agent_uses_only_the_stores_async_methods(
+    fake: FakeOpenRouter, store: type[Any]
+) -> None:
+    kept = store()
+    graph_store = kept if isinstance(kept, LangGraphStore) else None
+    tool = NanoBananaImageTool(llm=fake.chat_model(), store=None if graph_store else kept)
+
+    def edit_photo(messages: list[BaseMessage]) -> AIMessage:
+        return _edit_the_first_handle(messages)
+
+    model = ScriptedAgentModel(turns=[edit_photo, lambda m: AIMessage("done")])
+    agent = create_agent(
+        model, tools=[tool], middleware=[AttachedImagesMiddleware(tool)], store=graph_store
+    )
+    photo = _png("purple")
+
+    state = asyncio.run(agent.ainvoke({"messages": [_photo_message("hat", photo)]}, _user("a")))
+
+    tool_message = next(m for m in state["messages"] if isinstance(m, ToolMessage))
+    assert tool_message.status == "success", tool_message.content
+    sent = fake.requests[-1].body["messages"][-1]["content"][1]["image_url"]["url"]
+    assert base64.b64decode(sent.split(",", 1)[1]) == photo
+    assert images_from(model.seen[0][0])[0].data == photo
