@@ -171,6 +171,38 @@ class ImageStore:
     async def aurl(self, handle: str) -> str | None:
         return await self.backend.aurl(self.scope, handle, await self.ametadata(handle))
 
+    # ----------------------------------------------------------------- notes
+    # Small JSON documents beside the images, in the same scope (the tool's answered
+    # calls and spending), so that every worker on the store sees the same ones.
+
+    def write_note(
+        self, kind: str, key: str, value: dict[str, Any], *, ttl: timedelta | None = None
+    ) -> None:
+        self.backend.write_note(self.scope, kind, key, value, ttl)
+
+    async def awrite_note(
+        self, kind: str, key: str, value: dict[str, Any], *, ttl: timedelta | None = None
+    ) -> None:
+        await self.backend.awrite_note(self.scope, kind, key, value, ttl)
+
+    def read_note(self, kind: str, key: str) -> dict[str, Any] | None:
+        return self.backend.read_note(self.scope, kind, key)
+
+    async def aread_note(self, kind: str, key: str) -> dict[str, Any] | None:
+        return await self.backend.aread_note(self.scope, kind, key)
+
+    def list_notes(self, kind: str) -> list[dict[str, Any]]:
+        return self.backend.list_notes(self.scope, kind)
+
+    async def alist_notes(self, kind: str) -> list[dict[str, Any]]:
+        return await self.backend.alist_notes(self.scope, kind)
+
+    def delete_note(self, kind: str, key: str) -> None:
+        self.backend.delete_note(self.scope, kind, key)
+
+    async def adelete_note(self, kind: str, key: str) -> None:
+        await self.backend.adelete_note(self.scope, kind, key)
+
     # ---------------------------------------------------------------- forget
 
     def delete(self, handle: str) -> None:

@@ -7,40 +7,27 @@ artifact, where UIs can render them and no model is billed for them.
 
 from __future__ import annotations
 
-import io
-import warnings
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Annotated, Any, Literal
 
 from langchain_core.callbacks import AsyncCallbackManagerForToolRun, CallbackManagerForToolRun
-from langchain_core.messages import AIMessage, HumanMessage
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
 from langchain_core.runnables import RunnableConfig
 from langchain_core.tools import BaseTool, InjectedToolArg, ToolException
-from pydantic import BaseModel, Field, PrivateAttr, ValidationError, create_model
+from pydantic import BaseModel, Field, PrivateAttr, create_model
 
-from langchain_nanobanana import _attachments
+from langchain_nanobanana import _attachments, _quiet_trace, _tool_answer, _tool_errors
 from langchain_nanobanana._backend import ImageBackend
 from langchain_nanobanana._catalog import ALL_ASPECT_RATIOS, MAX_IMAGES_PER_CALL, find_model
-from langchain_nanobanana._media import ACCEPTED_IMAGE_TYPES, sniff_mime_type
-from langchain_nanobanana._no_image import MissingImage
-from langchain_nanobanana._text import shorten
+from langchain_nanobanana._ledger import Budget, Ledger
+from langchain_nanobanana._tool_progress import ToolProgress, writer_of
 from langchain_nanobanana._urls import fetchable_by_openrouter
 from langchain_nanobanana.chat_models import ChatNanoBanana
-from langchain_nanobanana.errors import (
-    OpenRouterAuthenticationError,
-    OpenRouterError,
-    OpenRouterPermissionDeniedError,
-    OpenRouterRateLimitError,
-)
-from langchain_nanobanana.images import GeneratedImage, images_from
-from langchain_nanobanana.scopes import ScopeRule, scope_of
+from langchain_nanobanana.images import GeneratedImage
+from langchain_nanobanana.scopes import ScopeRule, scope_of, thread_of
 from langchain_nanobanana.stores import HANDLE_EXAMPLE, ImageStore, UnknownImageError, as_backend
-
-MAX_CONTENT_CHARS = 300
-_MODEL_WORDS_CHARS = 160
-_THUMBNAIL_PIXELS = 384
 
 _DESCRIPTION = (
     "Create a new image from a text prompt, or edit/combine earlier images. "
@@ -126,7 +113,7 @@ class NanoBananaImageTool(BaseTool):
     description: str = _DESCRIPTION
     response_format: Literal["content", "content_and_artifact"] = "content_and_artifact"
     handle_tool_error: Any = True
-    handle_validation_error: Any = Field(default_factory=lambda: _invalid_arguments)
+    handle_validation_error: Any = Field(default_factory=lambda: _tool_errors.invalid_arguments)
     llm: ChatNanoBanana = Field(default_factory=ChatNanoBanana)
     store: Any = None
     scope: ScopeRule | None = None
@@ -135,6 +122,14 @@ class NanoBananaImageTool(BaseTool):
     show_image_to_model: bool = False
     max_images_per_call: int = Field(default=4, ge=1, le=MAX_IMAGES_PER_CALL)
     """The most images one call may ask for (``n``); 1 hides ``n`` from the agent."""
+    max_images: int | None = Field(default=None, ge=0)
+    """Budget: the most images made per scope (or per thread, see ``budget_per``)."""
+    max_cost_usd: float | None = Field(default=None, ge=0)
+    """Budget: the most dollars spent per scope (or per thread)."""
+    budget_per: Literal["scope", "thread"] = "scope"
+    """What a budget counts over: the scope (by default the user) or the run's thread."""
+    progress_every_s: float = Field(default=5.0, gt=0)
+    """Seconds between heartbeat progress events while an image is generating."""
 
     _own: ImageBackend = PrivateAttr()
 
@@ -188,10 +183,44 @@ class NanoBananaImageTool(BaseTool):
             )
         return HumanMessage(content=content)
 
-    def _inner_config(self, run_manager: Any) -> RunnableConfig:
-        # "nostream": when the agent is streamed, the image model's chunks (megabytes of
-        # base64) must not be forwarded into the agent's message stream.
-        return {"callbacks": run_manager.get_child() if run_manager else None, "tags": ["nostream"]}
+    def run(
+        self, tool_input: Any, *args: Any, tool_call_id: str | None = None, **kwargs: Any
+    ) -> Any:
+        # The tool call's id reaches _run only through here when the tool is invoked
+        # directly with a ToolCall (a graph's tool node also gives it in the runtime).
+        token = _CALL_ID.set(tool_call_id)
+        try:
+            return super().run(tool_input, *args, tool_call_id=tool_call_id, **kwargs)
+        finally:
+            _CALL_ID.reset(token)
+
+    async def arun(
+        self, tool_input: Any, *args: Any, tool_call_id: str | None = None, **kwargs: Any
+    ) -> Any:
+        token = _CALL_ID.set(tool_call_id)
+        try:
+            return await super().arun(tool_input, *args, tool_call_id=tool_call_id, **kwargs)
+        finally:
+            _CALL_ID.reset(token)
+
+    def _begin(self, config: RunnableConfig, runtime: Any) -> _Call:
+        images = self.images_for(config, store=getattr(runtime, "store", None))
+        call_id = getattr(runtime, "tool_call_id", None) or _CALL_ID.get()
+        budget = (
+            Budget(self.max_images, self.max_cost_usd, self.budget_per)
+            if self.max_images is not None or self.max_cost_usd is not None
+            else None
+        )
+        ledger = Ledger(images, call_id, thread_of(config), budget, self.image_ttl)
+        progress = ToolProgress(writer_of(runtime), call_id, self.progress_every_s)
+        return _Call(images, ledger, progress)
+
+    def _estimate(self, n: int) -> float:
+        """What n images should cost, from the catalog's prices (0 for unknown models)."""
+        spec = find_model(self.llm.model)
+        if spec is None:
+            return 0.0
+        return n * spec.image_tokens(self.llm.image_size) * spec.prices.image_output
 
     def _run(
         self,
@@ -204,20 +233,47 @@ class NanoBananaImageTool(BaseTool):
         run_manager: CallbackManagerForToolRun | None = None,
         runtime: Any = None,
     ) -> tuple[str | list[dict[str, Any]], list[dict[str, Any]]]:
-        images = self.images_for(config, store=getattr(runtime, "store", None))
-        sources = [_source(handle, images) for handle in image_ids or []]
+        call = self._begin(config, runtime)
+        answered = call.ledger.answered()
+        if answered is not None:  # a retried attempt or a replayed thread: no second request
+            stored = [image for h in answered.handles if (image := _kept(call.images, h))]
+            urls = [call.images.url(h) for h in answered.handles] if self._urls else []
+            return self._present(answered.sentence, stored, urls)
+        sources = [_source(handle, call.images) for handle in image_ids or []]
+        request: list[BaseMessage] = [self._request(prompt, sources)]
         options = _call_options(aspect_ratio, n)
-        with _as_tool_errors():
-            answer = self.llm.invoke(
-                [self._request(prompt, sources)], self._inner_config(run_manager), **options
-            )
-        made = _images_or_explain(answer)
-        handles = [
-            images.put(image.data, image.mime_type, **_provenance(prompt, image_ids, answer))
-            for image in made
-        ]
-        urls = [images.url(handle) for handle in handles] if self.artifact_mode == "url" else []
-        return self._result(answer, made, handles, image_ids or [], urls)
+        estimate = self._estimate(n)
+        call.ledger.reserve(n, estimate)
+        call.progress.started(prompt, image_ids or [])
+        trace = _quiet_trace.start(self.llm, request, options, run_manager)
+        answer: AIMessage | None = None
+        try:
+            with call.progress.heartbeats(), _tool_errors.as_tool_errors():
+                answer = _quiet_trace.invoke(self.llm, request, options)
+            made = _tool_errors.images_or_explain(answer)
+            provenance = _tool_answer.provenance(prompt, image_ids, answer)
+            handles = [call.images.put(i.data, i.mime_type, **provenance) for i in made]
+            urls = [call.images.url(h) for h in handles] if self._urls else []
+        except BaseException as error:
+            trace.fail(error)
+            call.progress.failed(str(error))
+            if answer is None:
+                call.ledger.release()
+            else:
+                call.ledger.settle(0, _cost(answer, estimate))
+            raise
+        trace.end(answer, handles)
+        sentence = _tool_answer.sentence(
+            [i.with_id(h) for i, h in zip(made, handles, strict=True)],
+            image_ids or [],
+            answer.text,
+            _tool_answer.failed_requests(answer),
+        )
+        call.ledger.settle(len(made), _cost(answer, estimate))
+        call.ledger.remember(sentence, handles)
+        stored = [image.with_id(h) for image, h in zip(made, handles, strict=True)]
+        call.progress.done(_tool_answer.progress_images(stored, urls))
+        return self._present(sentence, stored, urls)
 
     async def _arun(
         self,
@@ -230,45 +286,103 @@ class NanoBananaImageTool(BaseTool):
         run_manager: AsyncCallbackManagerForToolRun | None = None,
         runtime: Any = None,
     ) -> tuple[str | list[dict[str, Any]], list[dict[str, Any]]]:
-        images = self.images_for(config, store=getattr(runtime, "store", None))
-        sources = [await _asource(handle, images) for handle in image_ids or []]
+        call = self._begin(config, runtime)
+        answered = await call.ledger.aanswered()
+        if answered is not None:
+            stored = [image for h in answered.handles if (image := await _akept(call.images, h))]
+            urls = [await call.images.aurl(h) for h in answered.handles] if self._urls else []
+            return self._present(answered.sentence, stored, urls)
+        sources = [await _asource(handle, call.images) for handle in image_ids or []]
+        request: list[BaseMessage] = [self._request(prompt, sources)]
         options = _call_options(aspect_ratio, n)
-        with _as_tool_errors():
-            answer = await self.llm.ainvoke(
-                [self._request(prompt, sources)], self._inner_config(run_manager), **options
-            )
-        made = _images_or_explain(answer)
-        handles = [
-            await images.aput(image.data, image.mime_type, **_provenance(prompt, image_ids, answer))
-            for image in made
-        ]
-        urls = [await images.aurl(h) for h in handles] if self.artifact_mode == "url" else []
-        return self._result(answer, made, handles, image_ids or [], urls)
+        estimate = self._estimate(n)
+        await call.ledger.areserve(n, estimate)
+        call.progress.started(prompt, image_ids or [])
+        trace = await _quiet_trace.astart(self.llm, request, options, run_manager)
+        answer: AIMessage | None = None
+        try:
+            async with call.progress.aheartbeats():
+                with _tool_errors.as_tool_errors():
+                    answer = await _quiet_trace.ainvoke(self.llm, request, options)
+            made = _tool_errors.images_or_explain(answer)
+            provenance = _tool_answer.provenance(prompt, image_ids, answer)
+            handles = [await call.images.aput(i.data, i.mime_type, **provenance) for i in made]
+            urls = [await call.images.aurl(h) for h in handles] if self._urls else []
+        except BaseException as error:
+            await trace.afail(error)
+            call.progress.failed(str(error))
+            if answer is None:
+                await call.ledger.arelease()
+            else:
+                await call.ledger.asettle(0, _cost(answer, estimate))
+            raise
+        await trace.aend(answer, handles)
+        sentence = _tool_answer.sentence(
+            [i.with_id(h) for i, h in zip(made, handles, strict=True)],
+            image_ids or [],
+            answer.text,
+            _tool_answer.failed_requests(answer),
+        )
+        await call.ledger.asettle(len(made), _cost(answer, estimate))
+        await call.ledger.aremember(sentence, handles)
+        stored = [image.with_id(h) for image, h in zip(made, handles, strict=True)]
+        call.progress.done(_tool_answer.progress_images(stored, urls))
+        return self._present(sentence, stored, urls)
 
-    def _result(
-        self,
-        answer: AIMessage,
-        images: list[GeneratedImage],
-        handles: list[str],
-        sources: list[str],
-        urls: list[str | None],
+    @property
+    def _urls(self) -> bool:
+        return self.artifact_mode == "url"
+
+    def _present(
+        self, sentence: str, stored: list[GeneratedImage], urls: list[str | None]
     ) -> tuple[str | list[dict[str, Any]], list[dict[str, Any]]]:
-        stored = [image.with_id(handle) for image, handle in zip(images, handles, strict=True)]
-        sentence = _sentence(stored, sources, answer.text, _failed_requests(answer))
+        """The ToolMessage's content and artifact for stored images."""
         artifact = [
-            _artifact_block(image, self.artifact_mode, url)
-            for image, url in zip(stored, urls or [None] * len(stored), strict=True)
+            _tool_answer.artifact_block(image, self.artifact_mode, url)
+            for image, url in zip(stored, urls or [None] * len(stored), strict=False)
         ]
         if not self.show_image_to_model:
             return sentence, artifact
         try:
-            looks = [_thumbnail(image).to_block() for image in stored]
+            looks = [_tool_answer.thumbnail(image).to_block() for image in stored]
         except ValueError as error:
             kept = ", ".join(image.id or "" for image in stored)
             raise ToolException(
                 f"The image was made and stored as {kept}, but cannot be shown: {error}"
             ) from error
         return [{"type": "text", "text": sentence}, *looks], artifact
+
+
+@dataclass(frozen=True)
+class _Call:
+    """What one tool call works with: the run's images, its notes and its progress."""
+
+    images: ImageStore
+    ledger: Ledger
+    progress: ToolProgress
+
+
+_CALL_ID: ContextVar[str | None] = ContextVar("nanobanana_tool_call_id", default=None)
+
+
+def _cost(answer: AIMessage, estimate: float) -> float:
+    """What OpenRouter says the call cost, else the catalog's estimate."""
+    cost = answer.response_metadata.get("cost")
+    return float(cost) if isinstance(cost, (int, float)) else estimate
+
+
+def _kept(images: ImageStore, handle: str) -> GeneratedImage | None:
+    try:
+        return images.get(handle)
+    except UnknownImageError:
+        return None
+
+
+async def _akept(images: ImageStore, handle: str) -> GeneratedImage | None:
+    try:
+        return await images.aget(handle)
+    except UnknownImageError:
+        return None
 
 
 # ---------------------------------------------------------------- helpers
@@ -297,143 +411,11 @@ async def _asource(reference: str, images: ImageStore) -> GeneratedImage | str:
         raise ToolException(str(error)) from None
 
 
-def _provenance(prompt: str, image_ids: list[str] | None, answer: AIMessage) -> dict[str, Any]:
-    return {
-        "prompt": prompt,
-        "sources": list(image_ids or []),
-        "model": answer.response_metadata.get("model_name"),
-        "generation_id": answer.response_metadata.get("id"),
-    }
-
-
-def _invalid_arguments(error: ValidationError) -> str:
-    """Arguments the schema refuses (a ratio the model lacks, too many images): the agent
-    can fix them, so they come back as an error ToolMessage, not an exception."""
-    problems = "; ".join(
-        f"{'.'.join(map(str, problem['loc']))}: {problem['msg']}" for problem in error.errors()
-    )
-    return (
-        f"The generate_image arguments were not valid ({shorten(problems, 200)}). "
-        "Fix them and call again."
-    )
-
-
 def _call_options(aspect_ratio: str | None, n: int) -> dict[str, Any]:
     options: dict[str, Any] = {"aspect_ratio": aspect_ratio} if aspect_ratio else {}
     if n > 1:
         options["n"] = n
     return options
-
-
-def _failed_requests(answer: AIMessage) -> str:
-    """What a partly failed call for several images says about the rest."""
-    errors = answer.response_metadata.get("errors") or []
-    if not errors:
-        return ""
-    requests = answer.response_metadata.get("requests", len(errors))
-    return (
-        f" {len(errors)} of {requests} requests failed "
-        f"({shorten(str(errors[0].get('message', '')), 80)}); ask again for the rest."
-    )
-
-
-def _sentence(
-    images: list[GeneratedImage], sources: list[str], said: str, failures: str = ""
-) -> str:
-    verb = "Edited " + ", ".join(sources) + " into" if sources else "Created"
-    noun = "image" if len(images) == 1 else "images"
-    sentence = f"{verb} {noun} {', '.join(image.describe() for image in images)}.{failures}"
-    if said.strip():
-        room = min(_MODEL_WORDS_CHARS, MAX_CONTENT_CHARS - len(sentence) - 20)
-        if room > 20:
-            sentence += f' The image model said: "{shorten(said, room)}"'
-    return shorten(sentence, MAX_CONTENT_CHARS)
-
-
-def _images_or_explain(answer: AIMessage) -> list[GeneratedImage]:
-    images = images_from(answer)
-    if not images:
-        raise ToolException(MissingImage.of(answer).sentence())
-    return images
-
-
-@contextmanager
-def _as_tool_errors() -> Iterator[None]:
-    """Failures the agent can act on become ToolExceptions (and so error ToolMessages)."""
-    try:
-        yield
-    except OpenRouterError as error:
-        raise _tool_error(error) from error
-    except ValueError as error:  # refused locally (a bad image or option): the agent can fix it
-        raise ToolException(str(error)) from error
-
-
-def _tool_error(error: OpenRouterError) -> Exception:
-    """An error the agent can act on becomes a ToolMessage; a broken setup stays an exception."""
-    if isinstance(error, OpenRouterAuthenticationError):
-        return error
-    if isinstance(error, OpenRouterRateLimitError):
-        return ToolException(
-            "The image service is rate-limiting requests right now; wait a minute before "
-            "trying again, or continue without the image."
-        )
-    if isinstance(error, OpenRouterPermissionDeniedError):
-        reasons = ", ".join(error.reasons) or "no reason given"
-        return ToolException(
-            f"The image request was refused by moderation ({reasons}). "
-            "Rephrase the prompt without that content."
-        )
-    return ToolException(f"The image service failed: {shorten(error.message, 200)}")
-
-
-def _artifact_block(image: GeneratedImage, mode: str, url: str | None) -> dict[str, Any]:
-    if mode == "full":
-        return image.to_block()
-    # The handle stands in for the bytes: file_id is "an id in a file storage system".
-    # A signed URL expires, so it never stands alone: the handle re-signs it later.
-    block: dict[str, Any] = {"type": "image"}
-    if url:
-        block["url"] = url
-    block.update(
-        file_id=image.id,
-        id=image.id,
-        mime_type=image.mime_type,
-        extras={"width": image.width, "height": image.height, "bytes": len(image.data)},
-    )
-    return block
-
-
-def _thumbnail(image: GeneratedImage) -> GeneratedImage:
-    """A small JPEG of the image when Pillow is installed; the image itself otherwise.
-
-    Raises ValueError for bytes that are not PNG, JPEG, WebP or GIF (SVG, HTML),
-    that Pillow cannot decode, or that claim more pixels than Pillow's
-    decompression-bomb guard allows (a 45-byte PNG can claim 100000x100000).
-    """
-    kind = sniff_mime_type(image.data[:16])
-    if kind not in ACCEPTED_IMAGE_TYPES:
-        raise ValueError(f"its bytes are {kind or 'no image type we know'}, not an image")
-    try:
-        from PIL import Image
-    except ImportError:
-        return image
-    try:
-        with warnings.catch_warnings():
-            # Pillow only warns between its pixel limit and twice it: refuse those too.
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            picture = Image.open(io.BytesIO(image.data)).convert("RGB")
-        picture.thumbnail((_THUMBNAIL_PIXELS, _THUMBNAIL_PIXELS))
-    except (
-        OSError,
-        ValueError,
-        Image.DecompressionBombError,
-        Image.DecompressionBombWarning,
-        SyntaxError,
-    ) as error:
-        raise ValueError(f"Pillow cannot decode it ({type(error).__name__})") from None
-    buffer = io.BytesIO()
-    picture.save(buffer, format="JPEG", quality=80)
-    return GeneratedImage(buffer.getvalue(), "image/jpeg", image.id)
 
 
 __all__ = ["NanoBananaImageTool"]

@@ -91,9 +91,7 @@ def test_agent_generates_edits_by_handle_edits_the_users_photo_then_answers(
 
     chat_requests = [r for r in fake.requests if r.path.endswith("/chat/completions")]
     assert len(chat_requests) == 3
-    first_image = tool.images.get(
-        _HANDLE.findall(str(state["messages"][2].content))[0]
-    ).data
+    first_image = tool.images.get(_HANDLE.findall(str(state["messages"][2].content))[0]).data
     assert _data_url_bytes(chat_requests[1].body["messages"][-1]["content"][1]) == first_image
     assert _data_url_bytes(chat_requests[2].body["messages"][-1]["content"][1]) == photo
     assert not any(_has_base64(message) for message in state["messages"])

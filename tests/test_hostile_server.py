@@ -33,6 +33,7 @@ from langchain_nanobanana import (
     images_from,
 )
 from langchain_nanobanana._connection import redacted
+from langchain_nanobanana._tool_answer import thumbnail as _thumbnail
 from langchain_nanobanana.errors import (
     OpenRouterAPIError,
     OpenRouterAuthenticationError,
@@ -40,13 +41,13 @@ from langchain_nanobanana.errors import (
     OpenRouterError,
     OpenRouterTimeoutError,
 )
+from langchain_nanobanana.scopes import DEFAULT_SCOPE, scope_token
 from langchain_nanobanana.stores import (
     HANDLE_PATTERN,
     DirectoryByteStore,
     ImageStore,
     UnknownImageError,
 )
-from langchain_nanobanana.tools import _thumbnail
 from tests.conftest import TEST_KEY
 from tests.hostile import (
     PNG,
@@ -465,15 +466,17 @@ def test_the_folder_store_never_reads_through_a_planted_symlink(sync: bool, tmp_
     secret.write_bytes(b"password=hunter2")
     folder = tmp_path / "store"
     store = DirectoryByteStore(folder)
-    (folder / "img_0badf00d").symlink_to(secret)
-    (folder / "img_0badf00d.meta.json").symlink_to(secret)
+    handle = "img_" + "0badf00d" * 4
+    key = f"{scope_token(DEFAULT_SCOPE)}.{handle}"  # where ImageStore would look
+    (folder / key).symlink_to(secret)
+    (folder / f"{key}.meta.json").symlink_to(secret)
     images = ImageStore(store)
-    assert store.mget(["img_0badf00d"]) == [None]
-    assert "img_0badf00d" not in list(store.yield_keys())
+    assert store.mget([key]) == [None]
+    assert key not in list(store.yield_keys())
     with pytest.raises(UnknownImageError):
-        images.get("img_0badf00d") if sync else asyncio.run(images.aget("img_0badf00d"))
+        images.get(handle) if sync else asyncio.run(images.aget(handle))
     with pytest.raises(UnknownImageError):
-        images.metadata("img_0badf00d")
+        images.metadata(handle)
 
 
 @pytest.mark.parametrize("sync", [True, False])
@@ -485,7 +488,7 @@ def test_a_damaged_metadata_record_is_an_unknown_image(
 ) -> None:
     images = ImageStore(DirectoryByteStore(tmp_path))
     handle = images.put(PNG, "image/png")
-    (tmp_path / f"{handle}.meta.json").write_bytes(record)
+    (tmp_path / f"{scope_token(DEFAULT_SCOPE)}.{handle}.meta.json").write_bytes(record)
     with pytest.raises(UnknownImageError):
         images.get(handle) if sync else asyncio.run(images.aget(handle))
     with pytest.raises(UnknownImageError):

@@ -6,6 +6,7 @@ import asyncio
 import base64
 import io
 import secrets
+import uuid
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -39,7 +40,9 @@ def _png(color: str = "red", size: tuple[int, int] = (64, 48)) -> bytes:
     return buffer.getvalue()
 
 
-def _call(args: dict[str, Any], call_id: str = "call_1") -> dict[str, Any]:
+def _call(args: dict[str, Any], call_id: str | None = None) -> dict[str, Any]:
+    """A tool call with its own id (the same id twice is one call, answered once)."""
+    call_id = call_id or f"call_{uuid.uuid4().hex[:12]}"
     return {"type": "tool_call", "id": call_id, "name": "generate_image", "args": args}
 
 

@@ -7,6 +7,7 @@ import base64
 import hashlib
 import io
 import json
+import uuid
 from typing import Any
 
 import pytest
@@ -22,7 +23,9 @@ from langchain_nanobanana.stores import HANDLE_PATTERN, DirectoryByteStore
 from langchain_nanobanana.testing import FakeOpenRouter, Outcome, describe_image
 
 
-def _call(args: dict[str, Any], call_id: str = "call_1") -> dict[str, Any]:
+def _call(args: dict[str, Any], call_id: str | None = None) -> dict[str, Any]:
+    """A tool call with its own id (the same id twice is one call, answered once)."""
+    call_id = call_id or f"call_{uuid.uuid4().hex[:12]}"
     return {"type": "tool_call", "id": call_id, "name": "generate_image", "args": args}
 
 
