@@ -1,0 +1,335 @@
+"""Agents in production: traces without pictures, calls that pay once, budgets, progress."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import uuid
+from typing import Any
+from uuid import UUID
+
+import pytest
+from langchain.agents import create_agent
+from langchain_core.callbacks import BaseCallbackHandler
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMessage
+from langchain_core.outputs import LLMResult
+from langchain_core.runnables import RunnableConfig
+from langchain_core.stores import InMemoryByteStore
+from langgraph.store.memory import InMemoryStore
+
+from langchain_nanobanana import NanoBananaImageTool
+from langchain_nanobanana._tool_progress import KIND
+from langchain_nanobanana.stores import HANDLE_PATTERN
+from langchain_nanobanana.testing import FakeOpenRouter, ScriptedAgentModel
+
+_LONG_BASE64 = re.compile(r"[A-Za-z0-9+/]{1000,}")
+
+
+def _tool_call(args: dict[str, Any], call_id: str | None = None) -> AIMessage:
+    call_id = call_id or f"call_{uuid.uuid4().hex[:10]}"
+    return AIMessage("", tool_calls=[{"name": "generate_image", "args": args, "id": call_id}])
+
+
+def _last_handle(messages: list[BaseMessage]) -> str:
+    tool_message = next(m for m in reversed(messages) if isinstance(m, ToolMessage))
+    return str(HANDLE_PATTERN.findall(str(tool_message.content))[-1])
+
+
+def _draw_then_edit_then_answer() -> list[Any]:
+    return [
+        _tool_call({"prompt": "a nano banana dish"}),
+        lambda m: _tool_call({"prompt": "make it blue", "image_ids": [_last_handle(m)]}),
+        lambda m: AIMessage(f"Here it is: {_last_handle(m)}"),
+    ]
+
+
+class _EveryEvent(BaseCallbackHandler):
+    """Records every callback a tracer would get, with all its arguments."""
+
+    def __init__(self) -> None:
+        self.events: list[tuple[str, dict[str, Any]]] = []
+        self.llm_ends: list[tuple[UUID | None, LLMResult]] = []
+        self.tool_runs: set[UUID] = set()
+
+    def _record(self, name: str, *args: Any, **kwargs: Any) -> None:
+        self.events.append((name, {"args": args, **kwargs}))
+
+    def on_chat_model_start(self, *args: Any, **kwargs: Any) -> None:
+        self._record("chat_model_start", *args, **kwargs)
+
+    def on_llm_start(self, *args: Any, **kwargs: Any) -> None:
+        self._record("llm_start", *args, **kwargs)
+
+    def on_llm_new_token(self, *args: Any, **kwargs: Any) -> None:
+        self._record("llm_new_token", *args, **kwargs)
+
+    def on_llm_end(self, response: LLMResult, **kwargs: Any) -> None:
+        self._record("llm_end", response, **kwargs)
+        self.llm_ends.append((kwargs.get("parent_run_id"), response))
+
+    def on_chain_start(self, *args: Any, **kwargs: Any) -> None:
+        self._record("chain_start", *args, **kwargs)
+
+    def on_chain_end(self, *args: Any, **kwargs: Any) -> None:
+        self._record("chain_end", *args, **kwargs)
+
+    def on_tool_start(self, *args: Any, **kwargs: Any) -> None:
+        self._record("tool_start", *args, **kwargs)
+        self.tool_runs.add(kwargs["run_id"])
+
+    def on_tool_end(self, *args: Any, **kwargs: Any) -> None:
+        self._record("tool_end", *args, **kwargs)
+
+    def on_custom_event(self, *args: Any, **kwargs: Any) -> None:
+        self._record("custom_event", *args, **kwargs)
+
+
+def _dumped(value: Any) -> str:
+    return json.dumps(value, default=repr)
+
+
+def test_no_callback_event_of_an_agent_run_carries_image_base64(fake: FakeOpenRouter) -> None:
+    tool = NanoBananaImageTool(llm=fake.chat_model(), artifact_mode="reference")
+    agent = create_agent(ScriptedAgentModel(turns=_draw_then_edit_then_answer()), tools=[tool])
+    handler = _EveryEvent()
+
+    agent.invoke({"messages": [HumanMessage("draw, then edit")]}, {"callbacks": [handler]})
+
+    assert len(fake.requests) == 2, "both calls were made"
+    sent = _dumped(fake.requests[1].body)
+    assert _LONG_BASE64.search(sent), "the edit did send the source's bytes to the provider"
+    names = {name for name, _ in handler.events}
+    assert {"chat_model_start", "llm_end", "tool_start", "tool_end", "chain_end"} <= names
+    leaked = [name for name, event in handler.events if _LONG_BASE64.search(_dumped(event))]
+    assert leaked == []
+    # The inner runs are still traced under the tool's runs, with usage and cost.
+    inner = [result for parent, result in handler.llm_ends if parent in handler.tool_runs]
+    assert len(inner) == 2
+    for result in inner:
+        message = result.generations[0][0].message  # type: ignore[attr-defined]
+        assert message.usage_metadata["output_tokens"] > 1000
+        assert message.response_metadata["cost"] > 0
+        assert message.response_metadata["model_name"] == "google/gemini-2.5-flash-image"
+        (placeholder,) = [b for b in message.content if isinstance(b, dict) and b["type"] == "image"]
+        assert HANDLE_PATTERN.fullmatch(placeholder["file_id"])
+        assert placeholder["extras"]["bytes"] > 10_000
+    edit_start = [
+        event
+        for name, event in handler.events
+        if name == "chat_model_start" and event.get("parent_run_id") in handler.tool_runs
+    ][1]
+    assert "image bytes are left out of traces" in _dumped(edit_start)
+
+
+def test_no_astream_event_carries_image_base64(fake: FakeOpenRouter) -> None:
+    tool = NanoBananaImageTool(llm=fake.chat_model(), artifact_mode="reference")
+    agent = create_agent(ScriptedAgentModel(turns=_draw_then_edit_then_answer()), tools=[tool])
+
+    async def every_event() -> list[dict[str, Any]]:
+        request = {"messages": [HumanMessage("draw, then edit")]}
+        return [event async for event in agent.astream_events(request, version="v2")]
+
+    events = asyncio.run(every_event())
+
+    assert len(fake.requests) == 2
+    assert [e["event"] for e in events].count("on_tool_end") == 2
+    assert [e for e in events if _LONG_BASE64.search(_dumped(e))] == []
+    inner_ends = [
+        e
+        for e in events
+        if e["event"] == "on_chat_model_end" and e["name"] == "ChatNanoBanana"
+    ]
+    assert len(inner_ends) == 2
+    assert all(e["data"]["output"].response_metadata["cost"] > 0 for e in inner_ends)
+
+
+def test_in_full_mode_only_the_artifact_holds_the_bytes(fake: FakeOpenRouter) -> None:
+    tool = NanoBananaImageTool(llm=fake.chat_model(), artifact_mode="full")
+    handler = _EveryEvent()
+
+    message = tool.invoke(
+        {"type": "tool_call", "id": "c-full", "name": "generate_image", "args": {"prompt": "x"}},
+        {"callbacks": [handler]},
+    )
+
+    assert _LONG_BASE64.search(message.artifact[0]["base64"])
+    leaked = [name for name, event in handler.events if _LONG_BASE64.search(_dumped(event))]
+    assert leaked == ["tool_end"], "the ToolMessage (with its artifact) is the tool's output"
+
+
+def test_the_chat_model_alone_keeps_its_images_in_its_output(fake: FakeOpenRouter) -> None:
+    handler = _EveryEvent()
+    fake.chat_model().invoke("a banana", {"callbacks": [handler]})
+    (end,) = [event for name, event in handler.events if name == "llm_end"]
+    assert _LONG_BASE64.search(_dumped(end))
+
+
+# -------------------------------------------------------------- pay once
+
+
+def _call(call_id: str, **args: Any) -> dict[str, Any]:
+    return {"type": "tool_call", "id": call_id, "name": "generate_image", "args": args}
+
+
+def _as_user(user: str, thread: str = "t") -> RunnableConfig:
+    return {"configurable": {"user_id": user, "thread_id": thread}}
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+def test_the_same_tool_call_id_pays_once_and_returns_the_same_handle(
+    fake: FakeOpenRouter, mode: str
+) -> None:
+    store = InMemoryByteStore()
+
+    def invoke(tool: NanoBananaImageTool, call: dict[str, Any], config: RunnableConfig) -> Any:
+        if mode == "sync":
+            return tool.invoke(call, config)
+        return asyncio.run(tool.ainvoke(call, config))
+
+    first_worker = NanoBananaImageTool(llm=fake.chat_model(), store=store)
+    second_worker = NanoBananaImageTool(llm=fake.chat_model(), store=store)
+    first = invoke(first_worker, _call("call_a", prompt="a banana"), _as_user("alice"))
+    again = invoke(second_worker, _call("call_a", prompt="a banana"), _as_user("alice"))
+
+    assert len(fake.requests) == 1
+    assert again.content == first.content
+    assert again.artifact == first.artifact
+    assert HANDLE_PATTERN.findall(again.content) == HANDLE_PATTERN.findall(first.content)
+
+    other = invoke(first_worker, _call("call_b", prompt="a banana"), _as_user("alice"))
+    assert len(fake.requests) == 2
+    assert HANDLE_PATTERN.findall(other.content) != HANDLE_PATTERN.findall(first.content)
+
+    # The same id in another scope is another call.
+    invoke(first_worker, _call("call_a", prompt="a banana"), _as_user("bob"))
+    assert len(fake.requests) == 3
+
+
+def test_a_failed_call_is_not_remembered(fake: FakeOpenRouter) -> None:
+    from langchain_nanobanana.testing import Outcome
+
+    tool = NanoBananaImageTool(llm=fake.chat_model(), max_images=5)
+    fake.enqueue(Outcome.http_error(502))
+    failed = tool.invoke(_call("call_x", prompt="a"), _as_user("alice"))
+    retried = tool.invoke(_call("call_x", prompt="a"), _as_user("alice"))
+
+    assert failed.status == "error"
+    assert retried.status == "success"
+    assert tool.images_for(_as_user("alice")).list_notes("spending")[0]["images"] == 1
+
+
+def test_a_graph_replay_of_the_same_tool_call_pays_once(fake: FakeOpenRouter) -> None:
+    tool = NanoBananaImageTool(llm=fake.chat_model())
+    graph_store = InMemoryStore()
+    same_call = _tool_call({"prompt": "a"}, call_id="call_replayed")
+
+    def run() -> dict[str, Any]:
+        model = ScriptedAgentModel(turns=[same_call, lambda m: AIMessage("done")])
+        agent = create_agent(model, tools=[tool], store=graph_store)
+        return dict(agent.invoke({"messages": [HumanMessage("draw")]}, _as_user("alice")))
+
+    first, second = run(), run()
+
+    assert len(fake.requests) == 1
+    assert first["messages"][2].content == second["messages"][2].content
+
+
+# ----------------------------------------------------------------- budgets
+
+
+def test_the_third_image_over_a_budget_of_two_is_refused_and_the_count_survives(
+    fake: FakeOpenRouter,
+) -> None:
+    store = InMemoryStore()
+    thread: RunnableConfig = {"configurable": {"thread_id": "thread-1"}}
+    tool = NanoBananaImageTool(llm=fake.chat_model(), store=store, max_images=2)
+
+    made = [tool.invoke(_call(f"c{n}", prompt="a"), thread) for n in range(2)]
+    refused = tool.invoke(_call("c2", prompt="a"), thread)
+
+    assert [m.status for m in made] == ["success", "success"]
+    assert refused.status == "error"
+    assert "image budget for this user is spent (2 images)" in refused.content
+    assert "Do not call generate_image again" in refused.content
+    assert len(fake.requests) == 2
+
+    restarted = NanoBananaImageTool(llm=fake.chat_model(), store=store, max_images=2)
+    assert restarted.invoke(_call("c3", prompt="a"), thread).status == "error"
+    assert len(fake.requests) == 2
+    other_thread = {"configurable": {"thread_id": "thread-2"}}
+    assert restarted.invoke(_call("c4", prompt="a"), other_thread).status == "success"
+
+
+def test_a_budget_per_thread_counts_each_conversation_of_a_user(fake: FakeOpenRouter) -> None:
+    tool = NanoBananaImageTool(llm=fake.chat_model(), max_images=1, budget_per="thread")
+    assert tool.invoke(_call("a", prompt="x"), _as_user("alice", "t1")).status == "success"
+    assert tool.invoke(_call("b", prompt="x"), _as_user("alice", "t1")).status == "error"
+    assert tool.invoke(_call("c", prompt="x"), _as_user("alice", "t2")).status == "success"
+    assert len(fake.requests) == 2
+
+
+def test_a_cost_budget_counts_what_openrouter_reported(fake: FakeOpenRouter) -> None:
+    tool = NanoBananaImageTool(llm=fake.chat_model(), max_cost_usd=0.05)
+    first = tool.invoke(_call("a", prompt="x"), _as_user("alice"))
+    spent = tool.images_for(_as_user("alice")).list_notes("spending")
+    assert first.status == "success"
+    assert spent[0]["cost_usd"] == pytest.approx(0.039, abs=0.002)  # 1290 image tokens at $30/M
+
+    second = tool.invoke(_call("b", prompt="x"), _as_user("alice"))
+    assert second.status == "error"
+    assert "$0.05" in second.content
+    assert len(fake.requests) == 1
+
+
+def test_a_call_for_several_images_reserves_them_all(fake: FakeOpenRouter) -> None:
+    tool = NanoBananaImageTool(llm=fake.chat_model(), max_images=3)
+    assert tool.invoke(_call("a", prompt="x", n=2), _as_user("alice")).status == "success"
+    assert tool.invoke(_call("b", prompt="x", n=2), _as_user("alice")).status == "error"
+    assert tool.invoke(_call("c", prompt="x"), _as_user("alice")).status == "success"
+    assert len(fake.requests) == 3
+
+
+# ---------------------------------------------------------------- progress
+
+
+def test_custom_stream_events_show_a_generation_start_beat_and_end() -> None:
+    fake = FakeOpenRouter(latency=0.35)
+    tool = NanoBananaImageTool(llm=fake.chat_model(), progress_every_s=0.1)
+    agent = create_agent(
+        ScriptedAgentModel(turns=[_tool_call({"prompt": "a dish"}, "call_p"), lambda m: AIMessage("ok")]),
+        tools=[tool],
+    )
+
+    events = [
+        chunk
+        for chunk in agent.stream({"messages": [HumanMessage("draw")]}, stream_mode="custom")
+        if isinstance(chunk, dict) and chunk.get("kind") == KIND
+    ]
+
+    kinds = [event["event"] for event in events]
+    assert kinds[0] == "started" and kinds[-1] == "done"
+    assert "heartbeat" in kinds
+    assert events[0]["prompt"] == "a dish" and events[0]["tool_call_id"] == "call_p"
+    (image,) = events[-1]["images"]
+    assert HANDLE_PATTERN.fullmatch(image["handle"])
+    assert (image["width"], image["height"]) == (1024, 1024)
+    assert events[-1]["elapsed_s"] >= 0.3
+
+
+def test_a_failed_generation_sends_a_failed_event(fake: FakeOpenRouter) -> None:
+    from langchain_nanobanana.testing import Outcome
+
+    fake.enqueue(Outcome.http_error(502))
+    tool = NanoBananaImageTool(llm=fake.chat_model())
+    agent = create_agent(
+        ScriptedAgentModel(turns=[_tool_call({"prompt": "a"}), lambda m: AIMessage("ok")]),
+        tools=[tool],
+    )
+
+    async def custom_events() -> list[Any]:
+        stream = agent.astream({"messages": [HumanMessage("draw")]}, stream_mode="custom")
+        return [chunk async for chunk in stream]
+
+    kinds = [event["event"] for event in asyncio.run(custom_events())]
+    assert kinds == ["started", "failed"]
