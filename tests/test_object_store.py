@@ -1,4 +1,4 @@
-"""ObjectImageStore on real obstore stores: memory and a folder."""
+"""ObjectImageStore on real obstore stores: memory, a folder, and S3 served by moto on loopback."""
 
 from __future__ import annotations
 
@@ -8,14 +8,17 @@ import io
 import subprocess
 import sys
 import threading
-from datetime import timedelta
+import uuid
+from collections.abc import Iterator
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import httpx
 import obstore
 import pytest
-from obstore.store import LocalStore, MemoryStore
+from obstore.store import LocalStore, MemoryStore, S3Store
 from PIL import Image
 
 from langchain_nanobanana._backend import HandleTakenError
@@ -456,3 +459,154 @@ def test_image_store_takes_it_as_its_backend() -> None:
     backend = ObjectImageStore(MemoryStore())
 
     assert ImageStore(backend).backend is backend
+
+
+# --------------------------------------------------------- S3 through moto
+
+
+@pytest.fixture(scope="module")
+def s3_endpoint() -> Iterator[str]:
+    server_module = pytest.importorskip("moto.server", reason="moto[server] is not installed")
+    server = server_module.ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    try:
+        host, port = server.get_host_and_port()
+        yield f"http://{host}:{port}"
+    finally:
+        server.stop()
+
+
+SECRET = "moto-secret-key"
+
+
+@pytest.fixture
+def s3(s3_endpoint: str) -> S3Store:
+    bucket = f"images-{uuid.uuid4().hex[:12]}"
+    httpx.put(f"{s3_endpoint}/{bucket}").raise_for_status()
+    return S3Store(
+        bucket,
+        endpoint=s3_endpoint,
+        access_key_id="test",
+        secret_access_key=SECRET,
+        region="us-east-1",
+        client_options={"allow_http": True},
+        retry_config={"max_retries": 1, "retry_timeout": timedelta(seconds=5)},
+    )
+
+
+def _check_signature(url: str) -> dict[str, str]:
+    """Recompute the URL's SigV4 query signature with botocore: what S3 itself checks."""
+    from botocore.auth import S3SigV4QueryAuth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
+    parts = urlsplit(url)
+    query = dict(parse_qsl(parts.query))
+    signature = query.pop("X-Amz-Signature")
+    auth = S3SigV4QueryAuth(
+        Credentials("test", SECRET), "s3", "us-east-1", expires=int(query["X-Amz-Expires"])
+    )
+    unsigned = urlunsplit(parts._replace(query=urlencode(query)))
+    request = AWSRequest(method="GET", url=unsigned, headers={"host": parts.netloc})
+    request.context["timestamp"] = query["X-Amz-Date"]
+    canonical = auth.canonical_request(request)
+    assert signature == auth.signature(auth.string_to_sign(request, canonical), request)
+    return query
+
+
+def test_s3_round_trip_and_a_signed_url_that_loads_the_image(s3: S3Store) -> None:
+    backend = ObjectImageStore(s3, url_expires_in=timedelta(minutes=5))
+    images = ImageStore(backend, scope=ALICE)
+    data = _image("PNG", "yellow")
+    handle = images.put(data)
+
+    assert images.get(handle).data == data
+    assert images.get(handle).mime_type == "image/png"
+    path = f"nanobanana/{scope_token(ALICE)}/{handle}"
+    assert obstore.get(s3, path).attributes == {"Content-Type": "image/png"}
+
+    url = images.url(handle)
+    assert url is not None
+    assert url.startswith(f"{s3_url(s3)}/{path}?X-Amz-Algorithm=AWS4-HMAC-SHA256&")
+    query = _check_signature(url)
+    assert query["X-Amz-Expires"] == "300"
+    signed_at = datetime.strptime(query["X-Amz-Date"], "%Y%m%dT%H%M%SZ").replace(
+        tzinfo=timezone.utc
+    )
+    assert abs(datetime.now(timezone.utc) - signed_at) < timedelta(minutes=1)
+    response = httpx.get(url)
+    assert response.status_code == 200
+    assert response.content == data
+    assert response.headers["content-type"] == "image/png"
+    assert "url" not in str(images.metadata(handle)).lower(), "no signed URL is kept"
+
+
+def s3_url(store: S3Store) -> str:
+    config = store.config
+    return f"{config['endpoint']}/{config['bucket']}"
+
+
+def test_s3_url_expiry_is_the_configured_one(s3: S3Store) -> None:
+    images = ImageStore(ObjectImageStore(s3, url_expires_in=timedelta(seconds=1)), scope=ALICE)
+    handle = images.put(_image())
+
+    url = images.url(handle)
+    assert url is not None
+    assert _check_signature(url)["X-Amz-Expires"] == "1"
+
+
+def test_s3_a_public_url_wins_over_signing(s3: S3Store) -> None:
+    images = ImageStore(ObjectImageStore(s3, public_url="https://cdn.example.com"), scope=ALICE)
+    handle = images.put(_image())
+
+    assert images.url(handle) == f"https://cdn.example.com/nanobanana/{scope_token(ALICE)}/{handle}"
+
+
+def test_s3_create_only_scopes_notes_and_forget(s3: S3Store) -> None:
+    backend = ObjectImageStore(s3)
+    handle = "img_" + "12" * 16
+    backend.create(ALICE, handle, b"first", {"mime_type": "image/png"}, None)
+    with pytest.raises(HandleTakenError):
+        backend.create(ALICE, handle, b"second", {"mime_type": "image/png"}, None)
+    stored = backend.read(ALICE, handle)
+    assert stored is not None
+    assert stored.data == b"first"
+    assert backend.read(BOB, handle) is None
+
+    backend.write_note(ALICE, "calls", "k", {"n": 1}, None)
+    assert backend.list_notes(ALICE, "calls") == [{"n": 1}]
+    bob = ImageStore(backend, scope=BOB).put(_image())
+
+    assert backend.forget(ALICE) == 1
+    assert backend.read(ALICE, handle) is None
+    assert backend.list_notes(ALICE, "calls") == []
+    assert _paths(s3) == {
+        f"nanobanana/{scope_token(BOB)}/{bob}",
+        f"nanobanana/{scope_token(BOB)}/{bob}.json",
+    }
+
+
+async def test_s3_async_methods_do_no_blocking_io_and_sign_a_working_url(
+    s3: S3Store, no_sync_io: None
+) -> None:
+    url = await _async_cycle(ObjectImageStore(s3))
+
+    assert url is not None
+    _check_signature(url)
+    # The image is forgotten by now: the URL is still well signed, and S3 says 404.
+    async with httpx.AsyncClient() as client:
+        assert (await client.get(url)).status_code == 404
+
+
+async def test_s3_async_signed_url_loads_the_image(s3: S3Store) -> None:
+    images = ImageStore(ObjectImageStore(s3), scope=ALICE)
+    data = _image("JPEG", "teal")
+    handle = await images.aput(data)
+
+    url = await images.aurl(handle)
+    assert url is not None
+    assert _check_signature(url)["X-Amz-Expires"] == "3600"
+    async with httpx.AsyncClient() as client:
+        response = await client.get(url)
+    assert (response.status_code, response.content) == (200, data)
+    assert response.headers["content-type"] == "image/jpeg"
