@@ -15,6 +15,7 @@ Outside a LangGraph run (or in a run not streamed in custom mode) nothing is sen
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -77,10 +78,15 @@ class ToolProgress:
             yield
             return
         stop = threading.Event()
+        # LangGraph's writer finds its run through context variables: beat in a copy.
+        context = contextvars.copy_context()
 
         def beat() -> None:
             while not stop.wait(self.every_s):
-                self._send("heartbeat")
+                try:
+                    context.run(self._send, "heartbeat")
+                except Exception:  # progress is best effort: a broken writer ends the beats only
+                    return
 
         thread = threading.Thread(target=beat, name="nanobanana-progress", daemon=True)
         thread.start()

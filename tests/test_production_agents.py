@@ -52,8 +52,8 @@ class _EveryEvent(BaseCallbackHandler):
         self.llm_ends: list[tuple[UUID | None, LLMResult]] = []
         self.tool_runs: set[UUID] = set()
 
-    def _record(self, name: str, *args: Any, **kwargs: Any) -> None:
-        self.events.append((name, {"args": args, **kwargs}))
+    def _record(self, event: str, /, *args: Any, **kwargs: Any) -> None:
+        self.events.append((event, {"args": args, **kwargs}))
 
     def on_chat_model_start(self, *args: Any, **kwargs: Any) -> None:
         self._record("chat_model_start", *args, **kwargs)
@@ -111,7 +111,9 @@ def test_no_callback_event_of_an_agent_run_carries_image_base64(fake: FakeOpenRo
         assert message.usage_metadata["output_tokens"] > 1000
         assert message.response_metadata["cost"] > 0
         assert message.response_metadata["model_name"] == "google/gemini-2.5-flash-image"
-        (placeholder,) = [b for b in message.content if isinstance(b, dict) and b["type"] == "image"]
+        (placeholder,) = [
+            b for b in message.content if isinstance(b, dict) and b["type"] == "image"
+        ]
         assert HANDLE_PATTERN.fullmatch(placeholder["file_id"])
         assert placeholder["extras"]["bytes"] > 10_000
     edit_start = [
@@ -136,9 +138,7 @@ def test_no_astream_event_carries_image_base64(fake: FakeOpenRouter) -> None:
     assert [e["event"] for e in events].count("on_tool_end") == 2
     assert [e for e in events if _LONG_BASE64.search(_dumped(e))] == []
     inner_ends = [
-        e
-        for e in events
-        if e["event"] == "on_chat_model_end" and e["name"] == "ChatNanoBanana"
+        e for e in events if e["event"] == "on_chat_model_end" and e["name"] == "ChatNanoBanana"
     ]
     assert len(inner_ends) == 2
     assert all(e["data"]["output"].response_metadata["cost"] > 0 for e in inner_ends)
@@ -210,7 +210,7 @@ def test_a_failed_call_is_not_remembered(fake: FakeOpenRouter) -> None:
     from langchain_nanobanana.testing import Outcome
 
     tool = NanoBananaImageTool(llm=fake.chat_model(), max_images=5)
-    fake.enqueue(Outcome.http_error(502))
+    fake.enqueue(Outcome.http_error(400))
     failed = tool.invoke(_call("call_x", prompt="a"), _as_user("alice"))
     retried = tool.invoke(_call("call_x", prompt="a"), _as_user("alice"))
 
@@ -297,7 +297,9 @@ def test_custom_stream_events_show_a_generation_start_beat_and_end() -> None:
     fake = FakeOpenRouter(latency=0.35)
     tool = NanoBananaImageTool(llm=fake.chat_model(), progress_every_s=0.1)
     agent = create_agent(
-        ScriptedAgentModel(turns=[_tool_call({"prompt": "a dish"}, "call_p"), lambda m: AIMessage("ok")]),
+        ScriptedAgentModel(
+            turns=[_tool_call({"prompt": "a dish"}, "call_p"), lambda m: AIMessage("ok")]
+        ),
         tools=[tool],
     )
 
@@ -320,7 +322,7 @@ def test_custom_stream_events_show_a_generation_start_beat_and_end() -> None:
 def test_a_failed_generation_sends_a_failed_event(fake: FakeOpenRouter) -> None:
     from langchain_nanobanana.testing import Outcome
 
-    fake.enqueue(Outcome.http_error(502))
+    fake.enqueue(Outcome.http_error(400))
     tool = NanoBananaImageTool(llm=fake.chat_model())
     agent = create_agent(
         ScriptedAgentModel(turns=[_tool_call({"prompt": "a"}), lambda m: AIMessage("ok")]),
