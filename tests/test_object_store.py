@@ -610,3 +610,89 @@ async def test_s3_async_signed_url_loads_the_image(s3: S3Store) -> None:
         response = await client.get(url)
     assert (response.status_code, response.content) == (200, data)
     assert response.headers["content-type"] == "image/jpeg"
+
+
+# ------------------------------------------------ the tool's "url" artifact mode
+
+
+def _tool_call(call_id: str, **args: Any) -> dict[str, Any]:
+    return {"type": "tool_call", "id": call_id, "name": "generate_image", "args": args}
+
+
+def _no_long_base64(message: Any) -> bool:
+    import json
+    import re
+
+    dumped = json.dumps([message.content, message.artifact], default=repr)
+    return re.search(r"[A-Za-z0-9+/]{200,}", dumped) is None
+
+
+def test_url_mode_puts_a_url_in_the_artifact_and_edits_send_it(fake: Any) -> None:
+    from langchain_nanobanana import NanoBananaImageTool
+
+    backend = ObjectImageStore(MemoryStore(), public_url="https://cdn.example.com/")
+    tool = NanoBananaImageTool(llm=fake.chat_model(), store=backend, artifact_mode="url")
+    config = {"configurable": {"user_id": "alice"}}
+
+    made = tool.invoke(_tool_call("c1", prompt="a banana"), config)
+
+    (block,) = made.artifact
+    handle = block["id"]
+    expected = f"https://cdn.example.com/nanobanana/{scope_token(('user', 'alice'))}/{handle}"
+    assert block == {
+        "type": "image",
+        "url": expected,
+        "file_id": handle,
+        "id": handle,
+        "mime_type": "image/png",
+        "extras": {"width": 1024, "height": 1024, "bytes": block["extras"]["bytes"]},
+    }
+    assert _no_long_base64(made)
+
+    edited = tool.invoke(_tool_call("c2", prompt="make it blue", image_ids=[handle]), config)
+
+    assert edited.status == "success"
+    sent = fake.requests[-1].body["messages"][-1]["content"]
+    assert sent[1] == {"type": "image_url", "image_url": {"url": expected}}
+    assert fake.requests[-1].size < 2_000, "a URL, not megabytes of base64"
+
+
+def test_url_mode_without_a_url_keeps_the_reference_and_edits_send_bytes(
+    fake: Any, tmp_path: Path
+) -> None:
+    from langchain_nanobanana import NanoBananaImageTool
+
+    tool = NanoBananaImageTool(
+        llm=fake.chat_model(), store=ObjectImageStore(LocalStore(tmp_path)), artifact_mode="url"
+    )
+    made = tool.invoke(_tool_call("c1", prompt="a banana"))
+    (block,) = made.artifact
+    assert "url" not in block and block["file_id"] == block["id"]
+    assert _no_long_base64(made)
+
+    tool.invoke(_tool_call("c2", prompt="edit", image_ids=[block["id"]]))
+    part = fake.requests[-1].body["messages"][-1]["content"][1]
+    assert part["image_url"]["url"].startswith("data:image/png;base64,")
+
+
+def test_url_mode_on_s3_signs_a_url_a_browser_loads_but_edits_send_bytes_from_loopback(
+    fake: Any, s3: S3Store
+) -> None:
+    from langchain_nanobanana import NanoBananaImageTool
+
+    tool = NanoBananaImageTool(
+        llm=fake.chat_model(), store=ObjectImageStore(s3), artifact_mode="url"
+    )
+    made = tool.invoke(_tool_call("c1", prompt="a banana"))
+    (block,) = made.artifact
+    _check_signature(block["url"])
+    assert httpx.get(block["url"]).content == tool.images.get(block["id"]).data
+
+    # OpenRouter cannot fetch from 127.0.0.1, so the edit carries the bytes.
+    tool.invoke(_tool_call("c2", prompt="edit", image_ids=[block["id"]]))
+    part = fake.requests[-1].body["messages"][-1]["content"][1]
+    assert part["image_url"]["url"].startswith("data:image/png;base64,")
+    # A replayed call re-signs: the URL is fresh, never one kept from before.
+    replayed = tool.invoke(_tool_call("c1", prompt="a banana"))
+    assert replayed.artifact[0]["id"] == block["id"]
+    _check_signature(replayed.artifact[0]["url"])
