@@ -370,3 +370,30 @@ def test_the_async_agent_uses_only_the_stores_async_methods(
     sent = fake.requests[-1].body["messages"][-1]["content"][1]["image_url"]["url"]
     assert base64.b64decode(sent.split(",", 1)[1]) == photo
     assert images_from(model.seen[0][0])[0].data == photo
+
+
+def test_where_hooks_cannot_see_the_config_the_runtime_still_names_the_thread(
+    fake: FakeOpenRouter, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Python 3.10 does not carry LangGraph's config into async hooks: the middleware then
+    takes the thread from the runtime, so its attachments land where the tool looks."""
+
+    def no_config() -> Any:
+        raise RuntimeError("Called get_config outside of a runnable context")
+
+    monkeypatch.setattr("langchain_nanobanana.middleware.get_config", no_config)
+    tool = NanoBananaImageTool(llm=fake.chat_model())
+    model = ScriptedAgentModel(turns=[_edit_the_first_handle, lambda m: AIMessage("done")])
+    agent = create_agent(
+        model,
+        tools=[tool],
+        middleware=[AttachedImagesMiddleware(tool)],
+        checkpointer=InMemorySaver(),
+    )
+    config: RunnableConfig = {"configurable": {"thread_id": "t-310"}}
+
+    state = asyncio.run(agent.ainvoke({"messages": [_photo_message("hat", _png("navy"))]}, config))
+
+    tool_message = next(m for m in state["messages"] if isinstance(m, ToolMessage))
+    assert tool_message.status == "success", tool_message.content
+    assert images_from(model.seen[0][0])[0].data == _png("navy")
