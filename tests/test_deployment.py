@@ -13,7 +13,6 @@ import io
 from pathlib import Path
 
 from PIL import Image
-
 from tests.workers import last_json, run_worker
 
 _COMMON = """
@@ -32,7 +31,7 @@ def call(args, call_id):
 
 def sent_images(request):
     parts = request.body["messages"][-1]["content"]
-    urls = [p["image_url"]["url"] for p in parts if isinstance(p, dict) and p.get("type") == "image_url"]
+    urls = [p["image_url"]["url"] for p in parts if p.get("type") == "image_url"]
     return [hashlib.sha256(base64.b64decode(u.split(",", 1)[1])).hexdigest() for u in urls]
 """
 
@@ -50,13 +49,14 @@ with PostgresSaver.from_conn_string(URL) as saver, PostgresStore.from_conn_strin
     store.setup()
     fake = FakeOpenRouter()
     tool = NanoBananaImageTool(llm=fake.chat_model(), artifact_mode="reference")
-    model = ScriptedAgentModel(turns=[call({"prompt": "a banana dish"}, "w1-c1"), AIMessage("made")])
+    model = ScriptedAgentModel(turns=[call({"prompt": "a dish"}, "w1-c1"), AIMessage("made")])
     agent = create_agent(
         model, tools=[tool], middleware=[AttachedImagesMiddleware(tool)],
         checkpointer=saver, store=store,
     )
     image = {"type": "image", "base64": base64.b64encode(photo).decode(), "mime_type": "image/png"}
-    state = agent.invoke({"messages": [HumanMessage([{"type": "text", "text": "my cat"}, image])]}, config)
+    asking = HumanMessage([{"type": "text", "text": "my cat"}, image])
+    state = agent.invoke({"messages": [asking]}, config)
     attached = HANDLE_PATTERN.findall(str(state["messages"][0].content))[0]
     made = HANDLE_PATTERN.findall(str(state["messages"][2].content))[-1]
     stored = tool.images_for(config, store=store).get(made).data
@@ -104,7 +104,9 @@ async def main():
         bob = {"configurable": {"thread_id": "B", "user_id": "bob"}}
         before = len(fake.requests)
         stolen = call({"prompt": "edit", "image_ids": sources}, "w2-bob")
-        bobs = await agent([stolen, AIMessage("ok")]).ainvoke({"messages": [HumanMessage("hi")]}, bob)
+        bobs = await agent([stolen, AIMessage("ok")]).ainvoke(
+            {"messages": [HumanMessage("hi")]}, bob
+        )
         refusal = next(m for m in bobs["messages"] if isinstance(m, ToolMessage))
         print(json.dumps({
             "sources": sources, "status": edit.status, "sent": sent,
