@@ -23,7 +23,7 @@ from langchain_core.messages import BaseMessage, HumanMessage
 
 from langchain_nanobanana._text import shorten
 from langchain_nanobanana.images import GeneratedImage, images_from
-from langchain_nanobanana.stores import HANDLE_PATTERN, ImageStore, UnknownImageError
+from langchain_nanobanana.stores import HANDLE_PATTERN, ImageStore
 
 HANDLES_KEY = "nanobanana_handles"
 """``additional_kwargs`` key listing the handles of a message's attached images."""
@@ -148,7 +148,7 @@ def with_pictures(message: MessageT, images: ImageStore) -> MessageT:
     lines = _shown_handles(message)
     if not lines:
         return message
-    return _with(message, {position: _picture(h, _get(images, h)) for position, h in lines})
+    return _with(message, {position: _picture(h, images.find(h)) for position, h in lines})
 
 
 async def awith_pictures(message: MessageT, images: ImageStore) -> MessageT:
@@ -156,18 +156,4 @@ async def awith_pictures(message: MessageT, images: ImageStore) -> MessageT:
     lines = _shown_handles(message)
     if not lines:
         return message
-    return _with(message, {position: _picture(h, await _aget(images, h)) for position, h in lines})
-
-
-def _get(images: ImageStore, handle: str) -> GeneratedImage | None:
-    try:
-        return images.get(handle)
-    except UnknownImageError:
-        return None
-
-
-async def _aget(images: ImageStore, handle: str) -> GeneratedImage | None:
-    try:
-        return await images.aget(handle)
-    except UnknownImageError:
-        return None
+    return _with(message, {position: _picture(h, await images.afind(h)) for position, h in lines})

@@ -155,6 +155,19 @@ class ImageStore:
         _check(handle)
         return _image(handle, await self.backend.aread(self.scope, handle))
 
+    def find(self, handle: str) -> GeneratedImage | None:
+        """The image, or None where ``get`` would raise UnknownImageError."""
+        try:
+            return self.get(handle)
+        except UnknownImageError:
+            return None
+
+    async def afind(self, handle: str) -> GeneratedImage | None:
+        try:
+            return await self.aget(handle)
+        except UnknownImageError:
+            return None
+
     def metadata(self, handle: str) -> dict[str, Any]:
         """What was recorded with the image (mime type, size, prompt, sources)."""
         _check(handle)

@@ -236,7 +236,7 @@ class NanoBananaImageTool(BaseTool):
         call = self._begin(config, runtime)
         answered = call.ledger.answered()
         if answered is not None:  # a retried attempt or a replayed thread: no second request
-            stored = [image for h in answered.handles if (image := _kept(call.images, h))]
+            stored = [image for h in answered.handles if (image := call.images.find(h))]
             urls = [call.images.url(h) for h in answered.handles] if self._urls else []
             return self._present(answered.sentence, stored, urls)
         sources = [_source(handle, call.images) for handle in image_ids or []]
@@ -289,7 +289,7 @@ class NanoBananaImageTool(BaseTool):
         call = self._begin(config, runtime)
         answered = await call.ledger.aanswered()
         if answered is not None:
-            stored = [image for h in answered.handles if (image := await _akept(call.images, h))]
+            stored = [image for h in answered.handles if (image := await call.images.afind(h))]
             urls = [await call.images.aurl(h) for h in answered.handles] if self._urls else []
             return self._present(answered.sentence, stored, urls)
         sources = [await _asource(handle, call.images) for handle in image_ids or []]
@@ -369,13 +369,6 @@ def _cost(answer: AIMessage, estimate: float) -> float:
     """What OpenRouter says the call cost, else the catalog's estimate."""
     cost = answer.response_metadata.get("cost")
     return float(cost) if isinstance(cost, (int, float)) else estimate
-
-
-def _kept(images: ImageStore, handle: str) -> GeneratedImage | None:
-    try:
-        return images.get(handle)
-    except UnknownImageError:
-        return None
 
 
 async def _akept(images: ImageStore, handle: str) -> GeneratedImage | None:
