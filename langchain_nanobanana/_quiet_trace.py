@@ -6,7 +6,7 @@ images and the new images: megabytes of base64 per call, which tracer users see
 as 413s, upload time-outs and unusable run views. So the inner call runs with
 no callbacks and tracing switched off, and this module reports the run itself,
 under the tool's run, with every image block replaced by a small placeholder
-(``redact_images``). Usage, cost, model, finish reason and timing are all kept.
+(``images.redact_images``). Usage, cost, model, finish reason and timing are all kept.
 """
 
 from __future__ import annotations
@@ -21,63 +21,12 @@ from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.outputs import ChatGeneration, LLMResult
 from langchain_core.runnables import RunnableConfig
 
-from langchain_nanobanana._image_blocks import UnusableImageBlockError, read_image_block
 from langchain_nanobanana.chat_models import ChatNanoBanana
+from langchain_nanobanana.images import redact_images
 
 _QUIET: RunnableConfig = {"callbacks": [], "tags": ["nostream"]}
 """``callbacks=[]``, not None: None would inherit the tool's own callbacks from the
 run context. "nostream": no chunk of the inner call reaches an agent's message stream."""
-
-
-def redact_images(value: Any) -> Any:
-    """``value`` with each image block holding bytes replaced by a small placeholder.
-
-    Works on messages, lists and dicts (a tracer's inputs or outputs), so it can
-    also serve as a LangSmith ``hide_inputs``/``hide_outputs`` function. The
-    placeholder keeps the id (the handle, where there is one), mime type and
-    byte count, and says what was left out.
-    """
-    if isinstance(value, BaseMessage):
-        if isinstance(value.content, str):
-            return value
-        return value.model_copy(update={"content": redact_images(value.content)})
-    if isinstance(value, list):
-        return [redact_images(item) for item in value]
-    if isinstance(value, tuple):
-        return tuple(redact_images(item) for item in value)
-    if isinstance(value, dict):
-        placeholder = _placeholder(value)
-        if placeholder is not None:
-            return placeholder
-        return {key: redact_images(item) for key, item in value.items()}
-    return value
-
-
-def _placeholder(block: dict[str, Any]) -> dict[str, Any] | None:
-    try:
-        reference = read_image_block(block)
-    except (UnusableImageBlockError, ValueError, TypeError):
-        return None
-    if reference is None or reference.base64 is None:
-        return None  # a URL or a file id is small: it stays
-    extras = block.get("extras")
-    if not isinstance(extras, dict):
-        extras = {}
-    return {
-        "type": "image",
-        "file_id": reference.id or block.get("id") or "inline image",
-        "mime_type": reference.mime_type,
-        "extras": {
-            **{key: extras[key] for key in ("width", "height") if key in extras},
-            "bytes": _decoded_length(reference.base64),
-            "omitted": "image bytes are left out of traces",
-        },
-    }
-
-
-def _decoded_length(encoded: str) -> int:
-    """The byte count, from the text's length: a trace never pays for decoding."""
-    return len(encoded) * 3 // 4 - encoded[-2:].count("=")
 
 
 class InnerRun:
@@ -190,6 +139,3 @@ async def ainvoke(
 ) -> AIMessage:
     with _untraced():
         return await llm.ainvoke(messages, _QUIET, **options)
-
-
-__all__ = ["redact_images"]

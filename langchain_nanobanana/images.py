@@ -171,3 +171,54 @@ def images_from(source: Any) -> list[GeneratedImage]:
     Raises ValueError for a block whose base64 text is damaged.
     """
     return [image for image in map(_from_block, _blocks_of(source)) if image is not None]
+
+
+def redact_images(value: Any) -> Any:
+    """``value`` with each image block holding bytes replaced by a small placeholder.
+
+    Works on messages, lists and dicts (a tracer's inputs or outputs), so it can
+    also serve as a LangSmith ``hide_inputs``/``hide_outputs`` function. The
+    placeholder keeps the id (the handle, where there is one), mime type and
+    byte count, and says what was left out.
+    """
+    if isinstance(value, BaseMessage):
+        if isinstance(value.content, str):
+            return value
+        return value.model_copy(update={"content": redact_images(value.content)})
+    if isinstance(value, list):
+        return [redact_images(item) for item in value]
+    if isinstance(value, tuple):
+        return tuple(redact_images(item) for item in value)
+    if isinstance(value, dict):
+        placeholder = _placeholder(value)
+        if placeholder is not None:
+            return placeholder
+        return {key: redact_images(item) for key, item in value.items()}
+    return value
+
+
+def _placeholder(block: dict[str, Any]) -> dict[str, Any] | None:
+    try:
+        reference = read_image_block(block)
+    except (UnusableImageBlockError, ValueError, TypeError):
+        return None
+    if reference is None or reference.base64 is None:
+        return None  # a URL or a file id is small: it stays
+    extras = block.get("extras")
+    if not isinstance(extras, dict):
+        extras = {}
+    return {
+        "type": "image",
+        "file_id": reference.id or block.get("id") or "inline image",
+        "mime_type": reference.mime_type,
+        "extras": {
+            **{key: extras[key] for key in ("width", "height") if key in extras},
+            "bytes": _decoded_length(reference.base64),
+            "omitted": "image bytes are left out of traces",
+        },
+    }
+
+
+def _decoded_length(encoded: str) -> int:
+    """The byte count, from the text's length: a trace never pays for decoding."""
+    return len(encoded) * 3 // 4 - encoded[-2:].count("=")
