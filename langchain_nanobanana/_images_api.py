@@ -213,7 +213,10 @@ def read_answer(raw: bytearray, requested_model: str) -> AIMessage:
     content = reader.add(answer)
     assembler = reader.assembler
     return AIMessage(
-        content=[block for chunk in content for block in chunk.content],
+        content=[
+            *(block for chunk in content for block in chunk.content),
+            *assembler.closing_blocks(),
+        ],
         response_metadata=assembler.response_metadata(),
         usage_metadata=assembler.usage_metadata(),
     )

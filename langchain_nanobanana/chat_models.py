@@ -82,6 +82,12 @@ class ChatNanoBanana(BaseChatModel):
     Per call, ``aspect_ratio``, ``image_size``, ``seed``, ``temperature``,
     ``max_tokens``, ``stop`` (and ``model``, ``top_p``, ``modalities``,
     ``response_format``, ``provider``) may be passed to ``invoke`` or ``bind``.
+
+    When the provider refuses (a safety or policy filter withheld the answer), the
+    content ends with a standard refusal block, ``{"type": "refusal", "refusal": ...,
+    "extras": {"native_finish_reason": ...}}``, the same in ``invoke`` and ``stream``;
+    structured output then raises ``ModelRefusalError``. langchain-core before 1.7.5
+    has no refusal block: there it is wrapped in a ``non_standard`` block.
     """
 
     model: str = Field(default=DEFAULT_MODEL, alias="model_name")
