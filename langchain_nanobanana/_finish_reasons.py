@@ -124,17 +124,14 @@ def read(finish_reason: str | None, native_finish_reason: str | None) -> Reading
     acted). A native reason we do not know yet is a refusal when it names a filter
     (``IMAGE_BLOCKLIST``, say).
     """
-    normalised = NORMALISED.get(finish_reason or "")
+    finish = finish_reason or ""
+    normalised = NORMALISED.get(finish)
     if native_finish_reason:
         meaning = NATIVE.get(native_finish_reason)
         if meaning is None:
             named_filter = any(word in native_finish_reason for word in _REFUSAL_WORDS)
             meaning = _UNNAMED_FILTER if named_filter else _UNKNOWN_NATIVE
         if normalised is not None and normalised.refusal and not meaning.refusal:
-            assert finish_reason is not None  # it named the normalised meaning
-            return Reading(finish_reason, normalised)
+            return Reading(finish, normalised)
         return Reading(native_finish_reason, meaning)
-    if normalised is not None:
-        assert finish_reason is not None
-        return Reading(finish_reason, normalised)
-    return None
+    return Reading(finish, normalised) if normalised is not None else None

@@ -11,10 +11,10 @@ ends with one:
 ``refusal`` is the provider's own refusal text when it sent one (the OpenAI-style
 ``message.refusal`` field), else a sentence saying what the finish reason means.
 
-Cores before 1.7.5 know neither name. There the same block travels wrapped as
-``{"type": "non_standard", "value": {<the block above>}, "index": <n>}``, which
-every core's ``content_blocks`` passes through unchanged, and structured output
-raises ``OutputParserException`` naming the refusal where a newer core raises
+Cores before 1.7.5 know neither name. There the same block travels wrapped, its index
+outside: ``{"type": "non_standard", "value": {<the block above>}, "index": <n>}``. Every
+core's ``content_blocks`` passes that through, and structured output raises
+``OutputParserException`` naming the refusal where a newer core raises
 ``ModelRefusalError``. ``response_metadata`` carries both finish reasons either way.
 """
 
