@@ -18,6 +18,7 @@ from langchain_core.utils._merge import merge_dicts
 
 from langchain_nanobanana import _media
 from langchain_nanobanana._error_mapping import error_from_reported, excerpt
+from langchain_nanobanana._refusals import refusal_block
 from langchain_nanobanana._wire import Completion, Delta, Usage
 from langchain_nanobanana.errors import OpenRouterAPIError, OpenRouterError
 
@@ -60,7 +61,9 @@ class ChunkAssembler:
     keeps one index so its deltas concatenate, and every image gets its own, so
     two images can never be merged into one. Response metadata and usage are
     collected and emitted once, on ``final_chunk``, because langchain-core
-    concatenates strings and sums numbers when chunks are added.
+    concatenates strings and sums numbers when chunks are added. A refused answer
+    ends with a refusal block (``_refusals``), also once: only the end of an
+    answer knows its finish reason.
     """
 
     generation_id: str | None = None
@@ -82,6 +85,8 @@ class ChunkAssembler:
     _blocks: dict[int, dict[str, Any]] = field(default_factory=dict)
     _pieces: dict[int, list[str]] = field(default_factory=dict)
     _additional: list[dict[str, Any]] = field(default_factory=list)
+    _stated_refusal: list[str] = field(default_factory=list)
+    """The provider's own refusal text (``message.refusal``), as its pieces arrived."""
 
     def _index_for(self, kind: str) -> int:
         # Deltas of one text (or reasoning) run share an index, so they concatenate;
@@ -176,6 +181,7 @@ class ChunkAssembler:
                 blocks.append(self.text_block(payload.content))
             if payload.refusal:
                 additional["refusal"] = payload.refusal
+                self._stated_refusal.append(payload.refusal)
             if payload.reasoning_details:
                 additional["reasoning_details"] = payload.reasoning_details
             for image in payload.images or []:
@@ -270,10 +276,22 @@ class ChunkAssembler:
     def usage_metadata(self) -> UsageMetadata | None:
         return usage_metadata_of(self.usage) if self.usage is not None else None
 
+    def closing_blocks(self) -> list[dict[str, Any]]:
+        """What the end of the answer adds to its content: the refusal block, if it was one.
+
+        Call it once per answer (``final_chunk`` does): the block takes the next index.
+        """
+        block = refusal_block(
+            self.finish_reason, self.native_finish_reason, "".join(self._stated_refusal)
+        )
+        if block is None:
+            return []
+        return [{**block, "index": self._index_for("refusal")}]
+
     def final_chunk(self) -> AIMessageChunk:
-        """The closing chunk: metadata and usage, once."""
+        """The closing chunk: the refusal block if any, metadata and usage, once."""
         return AIMessageChunk(
-            content=[],
+            content=self.closing_blocks(),  # type: ignore[arg-type]
             id=self.generation_id,
             response_metadata=self.response_metadata(),
             usage_metadata=self.usage_metadata(),
@@ -287,13 +305,13 @@ def message_from_completion(
     """The AIMessage for a whole (non-streaming) answer: the stream path, in one step.
 
     What ``add`` returns plus what ``final_chunk`` carries, without summing two
-    chunks (the closing chunk has no content, so the sum is just the union).
+    chunks (their blocks have different indexes, so the sum is just the union).
     """
     assembler = ChunkAssembler(model=requested_model)
     content = assembler.add(completion)
     assembler.check_answered()
     return AIMessage(
-        content=content.content,
+        content=[*content.content, *assembler.closing_blocks()],
         additional_kwargs=content.additional_kwargs,
         response_metadata=assembler.response_metadata(),
         usage_metadata=assembler.usage_metadata(),

@@ -37,7 +37,8 @@ def request_body(
     """The JSON body for one call.
 
     Unset options are left out so OpenRouter's own defaults apply; ``image_config``
-    is sent only with the keys that are set, and only when an image is asked for.
+    is sent only with the keys that are set, and only when an image is asked for;
+    ``max_price`` goes inside ``provider``, beside the routing the caller gave.
     """
     image_api_only = options.placed("images")
     if image_api_only:
@@ -54,7 +55,18 @@ def request_body(
     image_config = options.placed("image_config")
     if image_config and "image" in body["modalities"]:
         body["image_config"] = image_config
+    typed_routing = options.placed("provider")
+    if typed_routing and "provider" in model_kwargs:
+        # model_kwargs replace body fields whole: the typed routing would be lost unseen.
+        msg = (
+            f"{', '.join(typed_routing)} and model_kwargs['provider'] both set the provider "
+            "routing; pass the routing as provider={...} instead of in model_kwargs."
+        )
+        raise ValueError(msg)
     body.update(options.placed("body"))
+    routing = options.routing()
+    if routing is not None:
+        body["provider"] = routing  # the provider option, max_price inside it
     body.update(model_kwargs)
     if stream:
         body["stream"] = True

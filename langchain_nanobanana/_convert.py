@@ -114,13 +114,14 @@ def _content_parts(content: str | list[Any]) -> list[Part]:
 
 def _is_output_only(block: Any) -> bool:
     """Blocks a model produced that are not input: reasoning (sent as reasoning_details),
-    and the partial images an Image API stream shows while it works."""
+    the partial images an Image API stream shows while it works, and the refusal block,
+    which says why an answer was withheld rather than being part of one."""
     if not isinstance(block, dict):
         return False
     if block.get("type") == "non_standard":
         value = block.get("value")
-        return isinstance(value, dict) and value.get("type") == "partial_image"
-    return block.get("type") in ("reasoning", "thinking")
+        return isinstance(value, dict) and value.get("type") in ("partial_image", "refusal")
+    return block.get("type") in ("reasoning", "thinking", "refusal")
 
 
 def _role_of(message: BaseMessage) -> str:

@@ -40,8 +40,9 @@ from langchain_nanobanana.errors import OpenRouterAPIError, OpenRouterError
 
 PATH = "images"
 _DONE = b"[DONE]"
-# Chat options the Image API has no field for: refused rather than dropped.
-_CHAT_ONLY = ("temperature", "top_p", "max_tokens", "stop", "response_format")
+# Chat options the Image API has no field for: refused rather than dropped. Its
+# provider object routes by only/order/ignore/sort/allow_fallbacks, without max_price.
+_CHAT_ONLY = ("temperature", "top_p", "max_tokens", "stop", "response_format", "max_price")
 # Formats a caller may ask for; SVG is refused, since it can carry script.
 _RASTER_FORMATS = ("png", "jpeg", "webp")
 
@@ -213,7 +214,10 @@ def read_answer(raw: bytearray, requested_model: str) -> AIMessage:
     content = reader.add(answer)
     assembler = reader.assembler
     return AIMessage(
-        content=[block for chunk in content for block in chunk.content],
+        content=[
+            *(block for chunk in content for block in chunk.content),
+            *assembler.closing_blocks(),
+        ],
         response_metadata=assembler.response_metadata(),
         usage_metadata=assembler.usage_metadata(),
     )

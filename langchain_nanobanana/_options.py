@@ -9,9 +9,14 @@ endpoint puts it, so adding a wire field means one line here and one model field
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
-from typing import Any, Literal
+from typing import Any, Literal, cast
+
+# pydantic reads TypedDicts from typing_extensions only before Python 3.12 (pydantic
+# itself depends on it, so it is always installed).
+from typing_extensions import TypedDict
 
 from langchain_nanobanana._catalog import (
     ALL_ASPECT_RATIOS,
@@ -21,14 +26,40 @@ from langchain_nanobanana._catalog import (
 )
 from langchain_nanobanana._names import unknown_names
 
-WirePlace = Literal["body", "image_config", "images"]
-"""On the chat endpoint: top level of the body, or inside its ``image_config`` object;
+WirePlace = Literal["body", "image_config", "provider", "images"]
+"""On the chat endpoint: top level of the body, inside its ``image_config`` object, or
+inside its ``provider`` routing object (merged with the ``provider`` option);
 ``"images"``: an option of the Image API only (the chat endpoint refuses it)."""
 
 
 _IMAGE_CONFIG: dict[str, WirePlace] = {"wire": "image_config"}
 _BODY: dict[str, WirePlace] = {"wire": "body"}
+_PROVIDER: dict[str, WirePlace] = {"wire": "provider"}
 _IMAGES: dict[str, WirePlace] = {"wire": "images"}
+
+
+class MaxPrice(TypedDict, total=False):
+    """OpenRouter's ``provider.max_price``: skip providers whose listed price is higher.
+
+    Prices in US dollars, each 0 or more; set only the keys you want to cap. It filters
+    providers by their price list, so it is not a limit on what one call spends
+    (``max_tokens`` bounds that; the call's ``response_metadata["cost"]`` reports it).
+    """
+
+    prompt: float
+    """USD per million prompt (input) tokens."""
+    completion: float
+    """USD per million completion (output) tokens."""
+    image: float
+    """USD per image: OpenRouter's ``image`` price, which its model list gives for input
+    images."""
+    audio: float
+    """USD per audio unit."""
+    request: float
+    """USD per request."""
+
+
+MAX_PRICE_KEYS: tuple[str, ...] = tuple(MaxPrice.__annotations__)
 
 
 @dataclass(frozen=True)
@@ -46,6 +77,7 @@ class CallOptions:
     stop: list[str] | None = field(default=None, metadata=_BODY)
     response_format: dict[str, Any] | None = field(default=None, metadata=_BODY)
     provider: dict[str, Any] | None = field(default=None, metadata=_BODY)
+    max_price: MaxPrice | None = field(default=None, metadata=_PROVIDER)
     quality: str | None = field(default=None, metadata=_IMAGES)
     output_format: str | None = field(default=None, metadata=_IMAGES)
     background: str | None = field(default=None, metadata=_IMAGES)
@@ -73,9 +105,11 @@ class CallOptions:
             merged["stop"] = stop
         if merged["modalities"] is None:
             merged["modalities"] = default_modalities(merged["model"])
+        merged["max_price"] = checked_max_price(merged["max_price"])
         options = cls(**merged)
         check_image_config(options.model, options.aspect_ratio, options.image_size)
         _check_count(options.n)
+        _check_routing(options)
         return options
 
     @property
@@ -90,6 +124,12 @@ class CallOptions:
             for option in fields(self)
             if option.metadata.get("wire") == place and getattr(self, option.name) is not None
         }
+
+    def routing(self) -> dict[str, Any] | None:
+        """The body's ``provider`` object: the ``provider`` option with the typed routing
+        options (``max_price``) added; None when there is neither."""
+        routing = {**(self.provider or {}), **self.placed("provider")}
+        return routing or None
 
 
 def default_modalities(model: str) -> list[str]:
@@ -144,4 +184,52 @@ def check_image_config(model: str, aspect_ratio: str | None, image_size: str | N
 def _check_count(n: int | None) -> None:
     if n is not None and not (isinstance(n, int) and 1 <= n <= MAX_IMAGES_PER_CALL):
         msg = f"n={n!r} must be a whole number from 1 to {MAX_IMAGES_PER_CALL}."
+        raise ValueError(msg)
+
+
+def checked_max_price(value: Any) -> MaxPrice | None:
+    """``value`` as a ``MaxPrice`` (a copy), or ValueError saying what is wrong with it.
+
+    Refused before any request: an unknown key (OpenRouter would ignore it, leaving
+    that price uncapped), a price that is not a number (booleans and numeric strings
+    included), a negative or non-finite price, and an empty cap.
+    """
+    if value is None:
+        return None
+    example = "e.g. max_price={'prompt': 0.5, 'completion': 40}"
+    if not isinstance(value, Mapping):
+        msg = f"max_price must be a dict of US dollar prices ({example}), not {value!r}."
+        raise ValueError(msg)
+    if not value:
+        msg = f"max_price is empty, which caps nothing; pass None for no cap ({example})."
+        raise ValueError(msg)
+    unknown = [key for key in value if key not in MAX_PRICE_KEYS]
+    if unknown:
+        msg = (
+            f"Unknown max_price key(s): {unknown_names(map(str, unknown), MAX_PRICE_KEYS)}; "
+            f"max_price takes {', '.join(MAX_PRICE_KEYS)}."
+        )
+        raise ValueError(msg)
+    for key, price in value.items():
+        number = isinstance(price, (int, float)) and not isinstance(price, bool)
+        if not number or not math.isfinite(price) or price < 0:
+            msg = (
+                f"max_price[{key!r}]={price!r} must be a price in US dollars: a number, "
+                f"0 or more ({example})."
+            )
+            raise ValueError(msg)
+    return cast("MaxPrice", dict(value))
+
+
+def _check_routing(options: CallOptions) -> None:
+    """Refuse a routing key given twice (as a typed option and inside ``provider``):
+    neither may silently replace the other."""
+    typed = options.placed("provider")
+    twice = sorted(set(typed) & set(options.provider or {}))
+    if twice:
+        names = ", ".join(twice)
+        msg = (
+            f"{names} is set both as an option and inside provider={{...}}; pass it once "
+            f"(as the {names} option, which is checked before the call)."
+        )
         raise ValueError(msg)

@@ -11,9 +11,12 @@ from typing import Any
 
 from langchain_core.language_models import LanguageModelInput
 from langchain_core.output_parsers import JsonOutputParser, PydanticOutputParser
+from langchain_core.outputs import ChatGeneration, Generation
 from langchain_core.runnables import Runnable, RunnableMap, RunnablePassthrough
 from langchain_core.utils.function_calling import convert_to_json_schema
 from langchain_core.utils.pydantic import is_basemodel_subclass
+
+from langchain_nanobanana._refusals import raise_if_refused
 
 
 def response_format_for(
@@ -35,14 +38,34 @@ def response_format_for(
     }
 
 
+def _refuse_refusals(result: list[Generation]) -> None:
+    if result and isinstance(result[0], ChatGeneration):
+        raise_if_refused(result[0].message)
+
+
+# langchain-core 1.7.5+ parsers raise ModelRefusalError for a refused answer themselves;
+# older ones would call it invalid JSON. These raise the same way on every core.
+class _JsonParser(JsonOutputParser):
+    def parse_result(self, result: list[Generation], *, partial: bool = False) -> Any:
+        _refuse_refusals(result)
+        return super().parse_result(result, partial=partial)
+
+
+class _PydanticParser(PydanticOutputParser):  # type: ignore[type-arg]
+    def parse_result(self, result: list[Generation], *, partial: bool = False) -> Any:
+        _refuse_refusals(result)
+        return super().parse_result(result, partial=partial)
+
+
 def parsed_output(
     llm: Runnable[LanguageModelInput, Any], schema: dict[str, Any] | type | None, include_raw: bool
 ) -> Runnable[LanguageModelInput, Any]:
     """``llm`` followed by the parser for ``schema``; with ``include_raw``, LangChain's usual
-    ``{"raw", "parsed", "parsing_error"}`` dict."""
-    parser: Runnable[Any, Any] = JsonOutputParser()
+    ``{"raw", "parsed", "parsing_error"}`` dict. A refused answer raises (or, with
+    ``include_raw``, is the ``parsing_error``): see ``_refusals.raise_if_refused``."""
+    parser: Runnable[Any, Any] = _JsonParser()
     if isinstance(schema, type) and is_basemodel_subclass(schema):
-        parser = PydanticOutputParser(pydantic_object=schema)
+        parser = _PydanticParser(pydantic_object=schema)
     if not include_raw:
         return llm | parser
     parsed = RunnablePassthrough.assign(

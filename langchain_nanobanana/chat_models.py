@@ -20,7 +20,16 @@ from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResu
 from langchain_core.prompt_values import ChatPromptValue, PromptValue
 from langchain_core.runnables import Runnable
 from langchain_core.utils import from_env, secret_from_env
-from pydantic import AliasChoices, ConfigDict, Field, PrivateAttr, SecretStr, model_validator
+from pydantic import (
+    AliasChoices,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    SecretStr,
+    ValidatorFunctionWrapHandler,
+    field_validator,
+    model_validator,
+)
 
 from langchain_nanobanana._catalog import DEFAULT_MODEL, find_model
 from langchain_nanobanana._connection import (
@@ -34,7 +43,13 @@ from langchain_nanobanana._connection import (
 )
 from langchain_nanobanana._convert import check_media_size, with_sniffed_mime_types
 from langchain_nanobanana._keywords import check_keywords
-from langchain_nanobanana._options import OPTION_NAMES, CallOptions, check_image_config
+from langchain_nanobanana._options import (
+    OPTION_NAMES,
+    CallOptions,
+    MaxPrice,
+    check_image_config,
+    checked_max_price,
+)
 
 if TYPE_CHECKING:
     import httpx
@@ -81,7 +96,14 @@ class ChatNanoBanana(BaseChatModel):
 
     Per call, ``aspect_ratio``, ``image_size``, ``seed``, ``temperature``,
     ``max_tokens``, ``stop`` (and ``model``, ``top_p``, ``modalities``,
-    ``response_format``, ``provider``) may be passed to ``invoke`` or ``bind``.
+    ``response_format``, ``provider``, ``max_price``) may be passed to ``invoke`` or
+    ``bind``.
+
+    When the provider refuses (a safety or policy filter withheld the answer), the
+    content ends with a standard refusal block, ``{"type": "refusal", "refusal": ...,
+    "extras": {"native_finish_reason": ...}}``, the same in ``invoke`` and ``stream``;
+    structured output then raises ``ModelRefusalError``. langchain-core before 1.7.5
+    has no refusal block: there it is wrapped in a ``non_standard`` block.
     """
 
     model: str = Field(default=DEFAULT_MODEL, alias="model_name")
@@ -137,6 +159,14 @@ class ChatNanoBanana(BaseChatModel):
     """Extra HTTP headers sent with every request (e.g. for a proxy); the key goes in
     ``api_key``, never here."""
     provider: dict[str, Any] | None = None
+    """OpenRouter routing object: order, only, ignore, allow_fallbacks, sort, ... (sent as
+    given)."""
+    max_price: MaxPrice | None = None
+    """Price cap for routing, sent as ``provider.max_price``: US dollars per million
+    ``prompt`` / ``completion`` tokens, per ``image``, ``audio`` unit or ``request``,
+    e.g. ``{"prompt": 0.5, "completion": 40}``. Providers listed above it are skipped
+    (it is not a limit on what a call spends). Checked before any request; not also
+    inside ``provider``. Chat endpoint only: the Image API's routing has no price cap."""
     endpoint: Literal["chat", "images"] | None = None
     """``"chat"`` (chat/completions) or ``"images"`` (OpenRouter's Image API). Unset: the
     chat endpoint, except for models OpenRouter serves only on the Image API."""
@@ -151,7 +181,6 @@ class ChatNanoBanana(BaseChatModel):
     """Image API only."""
     output_compression: int | None = Field(default=None, ge=0, le=100)
     """Image API only: 0-100, for jpeg and webp."""
-    """OpenRouter routing object: order, only, ignore, allow_fallbacks, sort, ..."""
     model_kwargs: dict[str, Any] = Field(default_factory=dict)
     """Other body fields, sent as given (e.g. ``{"user": "u-42"}``)."""
     http_client: SyncClient = Field(default=None, exclude=True)
@@ -185,6 +214,14 @@ class ChatNanoBanana(BaseChatModel):
         if isinstance(values, dict):
             check_keywords(values, cls.model_fields)
         return values
+
+    @field_validator("max_price", mode="wrap")
+    @classmethod
+    def _check_max_price(cls, value: Any, _: ValidatorFunctionWrapHandler) -> Any:
+        # Instead of pydantic's own reading of the TypedDict, which would drop an unknown
+        # key (leaving that price uncapped), turn "0.5" into 0.5 and 1 into 1.0: the
+        # same check as a per-call max_price, and the values sent as given.
+        return checked_max_price(value)
 
     @property
     def model_name(self) -> str:
@@ -537,4 +574,4 @@ def _result(message: AIMessage) -> ChatResult:
     return ChatResult(generations=[ChatGeneration(message=message)])
 
 
-__all__ = ["ChatNanoBanana"]
+__all__ = ["ChatNanoBanana", "MaxPrice"]

@@ -359,6 +359,29 @@ def test_no_image_outcome(fake: FakeOpenRouter, client: httpx.Client) -> None:
     )
 
 
+def test_no_image_outcome_scripts_the_finish_reason_and_a_refusal_whole_and_streamed(
+    fake: FakeOpenRouter, client: httpx.Client
+) -> None:
+    outcome = Outcome.no_image("SAFETY", "", finish_reason="content_filter", refusal="No.")
+    fake.enqueue(outcome)
+    choice = _post(client, _body()).json()["choices"][0]
+    assert (choice["finish_reason"], choice["native_finish_reason"]) == ("content_filter", "SAFETY")
+    assert choice["message"]["refusal"] == "No."
+    assert "images" not in choice["message"]
+
+    fake.enqueue(outcome)
+    _, data = _sse_payloads(_post(client, _body(stream=True)).content)
+    chunks = [json.loads(d) for d in data[:-1]]
+    closing = chunks[0]["choices"][0]
+    assert closing["delta"] == {"role": "assistant", "content": "", "refusal": "No."}
+    assert (closing["finish_reason"], closing["native_finish_reason"]) == (
+        "content_filter",
+        "SAFETY",
+    )
+    assert "refusal" not in chunks[-1]["choices"][0]["delta"], "said once, not on the usage chunk"
+    assert data[-1] == b"[DONE]"
+
+
 def test_dropped_connection_in_process_raises_while_reading(
     fake: FakeOpenRouter, client: httpx.Client
 ) -> None:

@@ -70,6 +70,9 @@ def test_python_blocks_run_offline_in_order_and_print_what_they_promise(
     assert "Created image img_" in out
     assert "(832, 1248)" in out
     assert "2 ['image', 'text']" in out
+    assert "IMAGE_SAFETY - The provider's safety filter blocked the picture (IMAGE_SAFETY)." in out
+    assert "Model refused to produce the requested output: The provider's safety filter" in out
+    assert "max_price['completion']=-1 must be a price in US dollars" in out
     assert Path("dish.png").read_bytes()[:4] == b"\x89PNG"
 
 

@@ -16,7 +16,7 @@ Test your own agent or chain with it:
 
     tool = NanoBananaImageTool(llm=llm)           # or your agent around it
     fake.enqueue(Outcome.http_error(429, headers={"Retry-After": "0"}))  # next call: rate limited
-    fake.enqueue(Outcome.no_image("IMAGE_SAFETY", "I can't draw that."))
+    fake.enqueue(Outcome.no_image("IMAGE_SAFETY", "I can't draw that."))  # a refusal
 
     # Anything that speaks HTTP (curl, ChatOpenAI, your service) can use it too:
     with fake.serve() as base_url:                # http://127.0.0.1:<port>/api/v1

@@ -31,6 +31,7 @@ class Answer:
     prompt_cost: float
     finish_reason: str = "stop"
     native_finish_reason: str = "STOP"
+    refusal: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property

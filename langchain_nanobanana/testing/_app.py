@@ -229,7 +229,9 @@ class EmulatedOpenRouter:
         if outcome.kind == "no_image":
             answer.image_png, answer.image_tokens = None, 0
             answer.text = outcome.text if outcome.text is not None else answer.text
+            answer.finish_reason = outcome.finish_reason
             answer.native_finish_reason = outcome.native_finish_reason
+            answer.refusal = outcome.refusal
         envelope = self._new_envelope(spec)
         self._remember(envelope, answer)
         headers = {"X-Generation-Id": envelope.id}

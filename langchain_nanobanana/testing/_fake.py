@@ -35,6 +35,10 @@ class FakeOpenRouter:
 
     Besides chat/completions it serves OpenRouter's Image API (``POST /images``,
     ``GET /images/models``), the model list and ``GET /generation``.
+
+    ``provider`` routing (``max_price`` included) is recorded, not acted on: there is
+    one emulated provider, and what OpenRouter answers when no provider is under a
+    price cap is not documented (script it with ``Outcome.http_error``).
     """
 
     base_url = "https://openrouter.ai/api/v1"

@@ -50,6 +50,8 @@ class Outcome:
     native_finish_reason: str = "STOP"
     text: str | None = None
     delay: float = 0.0
+    finish_reason: str = "stop"
+    refusal: str | None = None
 
     @classmethod
     def answer(cls, *, delay: float = 0.0) -> Outcome:
@@ -113,7 +115,28 @@ class Outcome:
 
     @classmethod
     def no_image(
-        cls, native_finish_reason: str = "IMAGE_SAFETY", text: str = "", *, delay: float = 0.0
+        cls,
+        native_finish_reason: str = "IMAGE_SAFETY",
+        text: str = "",
+        *,
+        finish_reason: str = "stop",
+        refusal: str | None = None,
+        delay: float = 0.0,
     ) -> Outcome:
-        """A 200 answer without an image, as when Gemini blocks or fails the picture."""
-        return cls("no_image", native_finish_reason=native_finish_reason, text=text, delay=delay)
+        """A 200 answer without an image, as when Gemini blocks or fails the picture.
+
+        ``native_finish_reason`` is Gemini's own (IMAGE_SAFETY, PROHIBITED_CONTENT,
+        IMAGE_RECITATION, NO_IMAGE, MAX_TOKENS, ...); ``finish_reason`` OpenRouter's
+        (``"stop"``, ``"content_filter"``, ``"length"``); ``refusal`` fills the
+        OpenAI-style ``message.refusal`` field (``delta.refusal`` when streamed).
+        On the Image API, whose answers carry no finish reason, this is an empty
+        ``data`` list.
+        """
+        return cls(
+            "no_image",
+            native_finish_reason=native_finish_reason,
+            text=text,
+            finish_reason=finish_reason,
+            refusal=refusal,
+            delay=delay,
+        )

@@ -90,7 +90,7 @@ def completion_body(
     message: dict[str, Any] = {
         "role": "assistant",
         "content": answer.text,
-        "refusal": None,
+        "refusal": answer.refusal,
         "reasoning": None,
     }
     images = _images(answer)
@@ -155,6 +155,8 @@ def closing_events(envelope: Envelope, answer: Answer) -> list[bytes]:
     """The image chunk (whole image, one line), the usage chunk and [DONE]."""
     finish, native = answer.finish_reason, answer.native_finish_reason
     delta: dict[str, Any] = {"role": "assistant", "content": ""}
+    if answer.refusal is not None:
+        delta["refusal"] = answer.refusal
     images = _images(answer)
     if images:
         delta["images"] = images
