@@ -1,7 +1,7 @@
 """NanoBananaImageTool: an agent makes and edits pictures by handle, never by base64.
 
 The agent (any tool-calling model) sees a one-sentence result naming a handle such
-as ``img_3fa2c9d1``; the bytes live in a store and travel as the ToolMessage
+as ``img_3fa2c9d1...``; the bytes live in a store and travel as the ToolMessage
 artifact, where UIs can render them and no model is billed for them.
 """
 
