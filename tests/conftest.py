@@ -1,15 +1,25 @@
-"""Shared fixtures: the offline emulator, in process and over loopback HTTP."""
+"""Shared fixtures: the offline emulator, in process and over loopback HTTP, and a real
+PostgreSQL server (tests/postgres_server.py) with a fresh database for each test."""
 
 from __future__ import annotations
 
+import json
 import os
+import uuid
 from collections.abc import Iterator
+from pathlib import Path
+from typing import NoReturn
 
 import pytest
 
 from langchain_nanobanana import _http
 from langchain_nanobanana._discovery import DISCOVERY
 from langchain_nanobanana.testing import FakeOpenRouter
+from tests.postgres_server import PostgresServer, PostgresUnavailableError
+from tests.postgres_server import start as start_postgres
+
+# pytester runs the harness's own tests of this conftest (tests/test_postgres_harness.py).
+pytest_plugins = ("pytester",)
 
 TEST_KEY = "sk-or-v1-test-key-that-must-never-leak-0123456789"
 
@@ -54,3 +64,120 @@ def backoffs(monkeypatch: pytest.MonkeyPatch) -> list[float]:
     monkeypatch.setattr(_http, "_sleep", waits.append)
     monkeypatch.setattr(_http, "_asleep", record_async)
     return waits
+
+
+# ------------------------------------------------------------ real PostgreSQL
+
+# Set (to 1) where the PostgreSQL tests must run: no server is then an error, not a skip.
+REQUIRE_POSTGRES = "NANOBANANA_REQUIRE_POSTGRES"
+# A file to write how the postgres-marked tests came out, as JSON, for .ci/run to check.
+POSTGRES_REPORT = "NANOBANANA_POSTGRES_REPORT"
+_POSTGRES_FIXTURES = frozenset({"postgres_server", "postgres_url", "postgres_db"})
+_postgres_outcomes: dict[str, str] = {}
+_postgres_started: list[PostgresServer] = []
+
+
+def postgres_required() -> bool:
+    return os.environ.get(REQUIRE_POSTGRES, "").strip() not in ("", "0")
+
+
+def postgres_unavailable(reason: str) -> NoReturn:
+    """Skip the test, or fail it where the PostgreSQL tests are required to run."""
+    if postgres_required():
+        pytest.fail(f"{reason} (and {REQUIRE_POSTGRES} is set)", pytrace=False)
+    pytest.skip(reason)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A test that uses the server carries the postgres marker, whether or not it says so."""
+    for item in items:
+        if _POSTGRES_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.postgres)
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if "postgres" not in report.keywords:
+        return
+    if report.when == "call" or not report.passed:
+        outcome = report.outcome
+        if report.when != "call" and report.failed:
+            outcome = "error"
+        # Keep the first bad word for a test: a teardown error after a failure stays a failure.
+        if _postgres_outcomes.get(report.nodeid, "passed") == "passed":
+            _postgres_outcomes[report.nodeid] = outcome
+    elif report.when == "setup":
+        _postgres_outcomes.setdefault(report.nodeid, "passed")
+
+
+def _postgres_counts() -> dict[str, int]:
+    counts = {"selected": len(_postgres_outcomes), "passed": 0, "failed": 0, "skipped": 0}
+    counts["error"] = 0
+    for outcome in _postgres_outcomes.values():
+        counts[outcome] = counts.get(outcome, 0) + 1
+    return counts
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    target = os.environ.get(POSTGRES_REPORT)
+    if target:
+        report = _postgres_counts()
+        report["server"] = [str(server.binaries.bin_dir) for server in _postgres_started]
+        Path(target).write_text(json.dumps(report, indent=2) + "\n")
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if not _postgres_outcomes:
+        return
+    counts = _postgres_counts()
+    line = (
+        f"real PostgreSQL tests: {counts['selected']} selected; passed {counts['passed']}, "
+        f"skipped {counts['skipped']}, failed {counts['failed']}, errors {counts['error']}"
+    )
+    for server in _postgres_started:
+        line += (
+            f"; server from {server.binaries.bin_dir} ({server.binaries.source}), "
+            f"started in {server.startup_seconds:.1f}s"
+        )
+    terminalreporter.write_line(line)
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """One throwaway server for the session, on 127.0.0.1, removed at the end."""
+    try:
+        import psycopg  # noqa: F401  (the tests need the driver as much as the server)
+    except ImportError as error:
+        postgres_unavailable(f"psycopg is not installed ({error}); install the test extras")
+    try:
+        server = start_postgres()
+    except PostgresUnavailableError as error:
+        postgres_unavailable(f"no PostgreSQL server could be started: {error}")
+    _postgres_started.append(server)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres_url(postgres_server: PostgresServer) -> str:
+    """postgresql://postgres@127.0.0.1:PORT/postgres, the server's own database (shared)."""
+    return postgres_server.url
+
+
+@pytest.fixture
+def postgres_db(postgres_server: PostgresServer) -> Iterator[str]:
+    """The URL of a database made for this test alone, dropped after it."""
+    import psycopg
+    from psycopg import sql
+
+    name = f"test_{uuid.uuid4().hex[:16]}"
+    with psycopg.connect(postgres_server.url, autocommit=True) as admin:
+        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    try:
+        yield postgres_server.url_for(name)
+    finally:
+        with psycopg.connect(postgres_server.url, autocommit=True) as admin:
+            admin.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+            )
