@@ -1,0 +1,82 @@
+"""Images, notes and budgets in LangGraph's PostgresStore, sync and async, on a real server."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+from typing import Any
+
+import pytest
+from PIL import Image
+
+from langchain_nanobanana import NanoBananaImageTool
+from langchain_nanobanana.stores import ImageStore, UnknownImageError
+from langchain_nanobanana.testing import FakeOpenRouter
+
+
+def _png(color: str) -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", (48, 32), color).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def test_postgres_store_keeps_images_by_scope_and_forgets_one_user(postgres_db: str) -> None:
+    from langgraph.store.postgres import PostgresStore
+
+    with PostgresStore.from_conn_string(postgres_db) as store:
+        store.setup()
+        alice = ImageStore(store, scope=("user", "alice@example.com"))
+        bob = ImageStore(store, scope=("user", "bob"))
+        kept = [alice.put(_png("red")), alice.put(_png("blue"))]
+        bobs = bob.put(_png("green"))
+        alice.write_note("calls", "call-1", {"sentence": "s", "handles": kept})
+
+        assert alice.get(kept[1]).data == _png("blue")
+        with pytest.raises(UnknownImageError):
+            bob.get(kept[0])
+        assert store.get(("nanobanana", "user/alice@example%2Ecom", "records"), kept[0])
+
+        assert alice.forget() == 2
+        assert alice.read_note("calls", "call-1") is None
+        with pytest.raises(UnknownImageError):
+            alice.get(kept[0])
+        assert bob.get(bobs).data == _png("green")
+
+
+def test_async_postgres_store_round_trip_notes_and_forget(postgres_db: str) -> None:
+    from langgraph.store.postgres import AsyncPostgresStore
+
+    async def scenario() -> tuple[bytes, list[dict[str, Any]], int]:
+        async with AsyncPostgresStore.from_conn_string(postgres_db) as store:
+            await store.setup()
+            images = ImageStore(store, scope=("thread", "t.1"))
+            handle = await images.aput(_png("purple"), prompt="a")
+            await images.awrite_note("spending", "c1", {"images": 1, "cost_usd": 0.04})
+            await images.awrite_note("spending", "c2", {"images": 2, "cost_usd": 0.08})
+            data = (await images.aget(handle)).data
+            notes = sorted(await images.alist_notes("spending"), key=lambda n: n["images"])
+            return data, notes, await images.aforget()
+
+    data, notes, forgotten = asyncio.run(scenario())
+    assert data == _png("purple")
+    assert notes == [{"images": 1, "cost_usd": 0.04}, {"images": 2, "cost_usd": 0.08}]
+    assert forgotten == 1
+
+
+def test_a_budget_in_postgres_holds_across_tool_instances(postgres_db: str) -> None:
+    from langgraph.store.postgres import PostgresStore
+
+    fake = FakeOpenRouter()
+    call = {"type": "tool_call", "name": "generate_image", "args": {"prompt": "a"}}
+    config = {"configurable": {"user_id": "alice"}}
+    with PostgresStore.from_conn_string(postgres_db) as store:
+        store.setup()
+        workers = [
+            NanoBananaImageTool(llm=fake.chat_model(), store=store, max_images=2) for _ in range(3)
+        ]
+        answers = [w.invoke({**call, "id": f"c{n}"}, config) for n, w in enumerate(workers)]
+        replay = workers[2].invoke({**call, "id": "c0"}, config)
+
+    assert [a.status for a in answers] == ["success", "success", "error"]
+    assert len(fake.requests) == 2
+    assert replay.content == answers[0].content, "an answered call is answered again, free"
