@@ -19,6 +19,7 @@ when moto is installed.
 from __future__ import annotations
 
 import argparse
+import logging
 import platform
 import statistics
 import sys
@@ -133,6 +134,7 @@ def _moto() -> Iterator[Any | None]:
     except ImportError:
         yield None
         return
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one log line per request otherwise
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     try:
