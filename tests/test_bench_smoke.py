@@ -44,3 +44,11 @@ def test_image_api_benchmark_smoke_run() -> None:
     stdout = _smoke_run("image_api.py")
     assert "## 6. The Image API and n images" in stdout
     assert "| chat, google/gemini-2.5-flash-image |" in stdout
+
+
+def test_deployment_benchmark_smoke_run(postgres_server: object) -> None:
+    # postgres_server: the benchmark starts its own server the same way; this one makes the
+    # test a PostgreSQL test, which must run (not skip) in CI.
+    stdout = _smoke_run("deployment.py")
+    assert "| reference |" in stdout
+    assert "| PostgresStore (LangGraph), loopback |" in stdout
