@@ -178,7 +178,8 @@ class ImageStore:
         return _live_record(handle, await self.backend.aread_record(self.scope, handle))
 
     def url(self, handle: str) -> str | None:
-        """A freshly signed URL of the image where the storage signs them, else None."""
+        """A URL a browser can load the image from: the store's public URL where it has
+        one, else a freshly signed one where it signs them (never kept); else None."""
         return self.backend.url(self.scope, handle, self.metadata(handle))
 
     async def aurl(self, handle: str) -> str | None:
