@@ -23,7 +23,7 @@ import binascii
 from datetime import timedelta
 from typing import Any
 
-from langgraph.store.base import BaseStore
+from langgraph.store.base import BaseStore, PutOp
 
 from langchain_nanobanana._backend import ImageBackend, StoredImage
 from langchain_nanobanana.scopes import Scope
@@ -58,22 +58,27 @@ class LangGraphStoreBackend(ImageBackend):
 
     # -------------------------------------------------------------- images
 
+    def _created(
+        self, scope: Scope, handle: str, data: bytes, record: dict[str, Any], ttl: timedelta | None
+    ) -> list[PutOp]:
+        # One batch, so one transaction where the store has them: the image appears whole.
+        minutes = self._ttl(ttl).get("ttl")
+        return [
+            PutOp(self._namespace(scope, "records"), handle, record, index=False, ttl=minutes),
+            PutOp(
+                self._namespace(scope, "images"), handle, _wrapped(data), index=False, ttl=minutes
+            ),
+        ]
+
     def create(
         self, scope: Scope, handle: str, data: bytes, record: dict[str, Any], ttl: timedelta | None
     ) -> None:
-        # The record first: an image is visible once its bytes are, and then whole.
-        put = self.store.put
-        put(self._namespace(scope, "records"), handle, record, index=False, **self._ttl(ttl))
-        put(self._namespace(scope, "images"), handle, _wrapped(data), index=False, **self._ttl(ttl))
+        self.store.batch(self._created(scope, handle, data, record, ttl))
 
     async def acreate(
         self, scope: Scope, handle: str, data: bytes, record: dict[str, Any], ttl: timedelta | None
     ) -> None:
-        put = self.store.aput
-        await put(self._namespace(scope, "records"), handle, record, index=False, **self._ttl(ttl))
-        await put(
-            self._namespace(scope, "images"), handle, _wrapped(data), index=False, **self._ttl(ttl)
-        )
+        await self.store.abatch(self._created(scope, handle, data, record, ttl))
 
     def read(self, scope: Scope, handle: str) -> StoredImage | None:
         image = self.store.get(self._namespace(scope, "images"), handle)
@@ -95,13 +100,17 @@ class LangGraphStoreBackend(ImageBackend):
         item = await self.store.aget(self._namespace(scope, "records"), handle)
         return None if item is None else dict(item.value)
 
+    def _deleted(self, scope: Scope, handle: str) -> list[PutOp]:
+        return [
+            PutOp(self._namespace(scope, "images"), handle, None),
+            PutOp(self._namespace(scope, "records"), handle, None),
+        ]
+
     def delete(self, scope: Scope, handle: str) -> None:
-        self.store.delete(self._namespace(scope, "images"), handle)
-        self.store.delete(self._namespace(scope, "records"), handle)
+        self.store.batch(self._deleted(scope, handle))
 
     async def adelete(self, scope: Scope, handle: str) -> None:
-        await self.store.adelete(self._namespace(scope, "images"), handle)
-        await self.store.adelete(self._namespace(scope, "records"), handle)
+        await self.store.abatch(self._deleted(scope, handle))
 
     # --------------------------------------------------------------- notes
 

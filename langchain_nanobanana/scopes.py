@@ -54,22 +54,25 @@ def scope_of(config: RunnableConfig | None, rule: ScopeRule | None = None) -> Sc
     back to a shared one.
     """
     chosen = (rule or default_scope)(config or {})
+    return checked_scope(chosen, "A scope rule returned")
+
+
+def checked_scope(chosen: Any, said: str = "The scope is") -> Scope:
+    """``chosen`` (a string or a sequence of strings) as a scope; ValueError if unusable."""
     labels: tuple[Any, ...] = (chosen,) if isinstance(chosen, str) else tuple(chosen)
     if not labels or len(labels) > _MAX_LABELS:
         raise ValueError(
-            f"A scope rule returned {chosen!r}: return a non-empty string or a tuple of "
+            f"{said} {chosen!r}: use a non-empty string or a tuple of "
             f"1 to {_MAX_LABELS} non-empty strings."
         )
     for label in labels:
         if not isinstance(label, str) or not label or len(label) > _MAX_LABEL_CHARS:
             raise ValueError(
-                f"A scope rule returned {chosen!r}: each part must be a non-empty string "
+                f"{said} {chosen!r}: each part must be a non-empty string "
                 f"of at most {_MAX_LABEL_CHARS} characters."
             )
         if any(ord(character) < 32 for character in label):
-            raise ValueError(
-                f"A scope rule returned {chosen!r}: control characters are not allowed."
-            )
+            raise ValueError(f"{said} {chosen!r}: control characters are not allowed.")
     return labels
 
 

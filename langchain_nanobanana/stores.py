@@ -31,7 +31,7 @@ from langchain_nanobanana._dimensions import image_dimensions
 from langchain_nanobanana._directory_store import DirectoryByteStore
 from langchain_nanobanana._media import sniff_mime_type
 from langchain_nanobanana.images import GeneratedImage
-from langchain_nanobanana.scopes import DEFAULT_SCOPE, Scope
+from langchain_nanobanana.scopes import DEFAULT_SCOPE, Scope, checked_scope
 
 _HANDLE_BYTES = 16
 HANDLE_PATTERN = re.compile(rf"img_[0-9a-f]{{{2 * _HANDLE_BYTES}}}")
@@ -96,7 +96,7 @@ class ImageStore:
         self, store: Any = None, *, scope: Scope = DEFAULT_SCOPE, ttl: timedelta | None = None
     ) -> None:
         self.backend = as_backend(store)
-        self.scope = scope
+        self.scope = checked_scope(scope)
         self.ttl = ttl
 
     def in_scope(self, scope: Scope) -> ImageStore:

@@ -58,3 +58,11 @@ def test_scope_tokens_tell_scopes_apart_and_hide_the_user_id() -> None:
     assert len(tokens) == 4
     assert "alice" not in scope_token(("user", "alice"))
     assert scope_token(("user", "alice")) == scope_token(("user", "alice"))
+
+
+@pytest.mark.parametrize("scope", [(), ("",), ("user", "a\x00b")])
+def test_an_image_store_refuses_an_unusable_scope(scope: tuple[str, ...]) -> None:
+    from langchain_nanobanana.stores import ImageStore
+
+    with pytest.raises(ValueError, match="The scope is"):
+        ImageStore(scope=scope)
