@@ -37,13 +37,13 @@ sys.path.insert(0, str(ROOT))
 from langchain.agents import create_agent  # noqa: E402
 from langchain_core.messages import AIMessage, HumanMessage  # noqa: E402
 from langchain_core.stores import InMemoryByteStore  # noqa: E402
-from tests.postgres_server import PostgresServer  # noqa: E402
-from tests.postgres_server import start as start_postgres  # noqa: E402
 
 from langchain_nanobanana import NanoBananaImageTool  # noqa: E402
 from langchain_nanobanana.stores import DirectoryByteStore, ImageStore  # noqa: E402
 from langchain_nanobanana.testing import FakeOpenRouter, ScriptedAgentModel  # noqa: E402
 from langchain_nanobanana.testing._pictures import draw  # noqa: E402
+from tests.postgres_server import PostgresServer  # noqa: E402
+from tests.postgres_server import start as start_postgres  # noqa: E402
 
 _CHECKPOINT_TABLES = ("checkpoints", "checkpoint_blobs", "checkpoint_writes")
 _STORE_TABLES = ("store",)

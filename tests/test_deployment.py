@@ -13,6 +13,7 @@ import io
 from pathlib import Path
 
 from PIL import Image
+
 from tests.workers import last_json, run_worker
 
 _COMMON = """
@@ -35,7 +36,8 @@ def sent_images(request):
     return [hashlib.sha256(base64.b64decode(u.split(",", 1)[1])).hexdigest() for u in urls]
 """
 
-# Worker 1, sync: the user attaches a photo and asks for a new image in thread T.
+# Worker 1, sync: the user attaches a photo and asks for a new image in thread T; then
+# user B, given A's handles, asks for an edit.
 FIRST_WORKER = (
     _COMMON
     + """
@@ -60,9 +62,17 @@ with PostgresSaver.from_conn_string(URL) as saver, PostgresStore.from_conn_strin
     attached = HANDLE_PATTERN.findall(str(state["messages"][0].content))[0]
     made = HANDLE_PATTERN.findall(str(state["messages"][2].content))[-1]
     stored = tool.images_for(config, store=store).get(made).data
+    alices_requests = len(fake.requests)
+    bob = {"configurable": {"thread_id": "B1", "user_id": "bob"}}
+    stolen = call({"prompt": "edit", "image_ids": [attached, made]}, "w1-bob")
+    bobs = create_agent(
+        ScriptedAgentModel(turns=[stolen, AIMessage("ok")]), tools=[tool], store=store
+    ).invoke({"messages": [HumanMessage("hi")]}, bob)
+    refusal = next(m for m in bobs["messages"] if isinstance(m, ToolMessage))
     print(json.dumps({
         "attached": attached, "made": made,
-        "made_sha": hashlib.sha256(stored).hexdigest(), "requests": len(fake.requests),
+        "made_sha": hashlib.sha256(stored).hexdigest(), "requests": alices_requests,
+        "bob_status": refusal.status, "bob_requests": len(fake.requests) - alices_requests,
     }))
 """
 )
@@ -136,6 +146,7 @@ def test_a_thread_moves_between_workers_and_stays_with_its_owner(
     second = last_json(run_worker(SECOND_WORKER, postgres_db))
 
     assert first["requests"] == 1
+    assert (first["bob_status"], first["bob_requests"]) == ("error", 0)
     # Worker 2 found both handles in the checkpointed thread and sent the stored bytes.
     assert second["sources"] == [first["attached"], first["made"]]
     assert second["status"] == "success"
