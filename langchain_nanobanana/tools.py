@@ -237,7 +237,7 @@ class NanoBananaImageTool(BaseTool):
         answered = call.ledger.answered()
         if answered is not None:  # a retried attempt or a replayed thread: no second request
             stored = [image for h in answered.handles if (image := call.images.find(h))]
-            urls = [call.images.url(h) for h in answered.handles] if self._urls else []
+            urls = [call.images.url(image.id or "") for image in stored] if self._urls else []
             return self._present(answered.sentence, stored, urls)
         sources = [_source(handle, call.images) for handle in image_ids or []]
         request: list[BaseMessage] = [self._request(prompt, sources)]
@@ -290,7 +290,9 @@ class NanoBananaImageTool(BaseTool):
         answered = await call.ledger.aanswered()
         if answered is not None:
             stored = [image for h in answered.handles if (image := await call.images.afind(h))]
-            urls = [await call.images.aurl(h) for h in answered.handles] if self._urls else []
+            urls = (
+                [await call.images.aurl(image.id or "") for image in stored] if self._urls else []
+            )
             return self._present(answered.sentence, stored, urls)
         sources = [await _asource(handle, call.images) for handle in image_ids or []]
         request: list[BaseMessage] = [self._request(prompt, sources)]

@@ -335,3 +335,31 @@ def test_a_failed_generation_sends_a_failed_event(fake: FakeOpenRouter) -> None:
 
     kinds = [event["event"] for event in asyncio.run(custom_events())]
     assert kinds == ["started", "failed"]
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+def test_a_replayed_call_whose_image_is_gone_still_answers_and_sends_nothing(
+    fake: FakeOpenRouter, mode: str
+) -> None:
+    pytest.importorskip("obstore")
+    from obstore.store import MemoryStore
+
+    from langchain_nanobanana.object_store import ObjectImageStore
+
+    tool = NanoBananaImageTool(
+        llm=fake.chat_model(),
+        store=ObjectImageStore(MemoryStore(), public_url="https://cdn.example.com/"),
+        artifact_mode="url",
+    )
+    first = tool.invoke(_call("call_gone", prompt="a"), _as_user("alice"))
+    tool.images_for(_as_user("alice")).delete(first.artifact[0]["id"])
+
+    call = _call("call_gone", prompt="a")
+    if mode == "sync":
+        again = tool.invoke(call, _as_user("alice"))
+    else:
+        again = asyncio.run(tool.ainvoke(call, _as_user("alice")))
+
+    assert again.content == first.content
+    assert again.artifact == []
+    assert len(fake.requests) == 1
