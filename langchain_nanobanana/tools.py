@@ -263,15 +263,12 @@ class NanoBananaImageTool(BaseTool):
                 call.ledger.settle(0, _cost(answer, estimate))
             raise
         trace.end(answer, handles)
+        stored = [image.with_id(h) for image, h in zip(made, handles, strict=True)]
         sentence = _tool_answer.sentence(
-            [i.with_id(h) for i, h in zip(made, handles, strict=True)],
-            image_ids or [],
-            answer.text,
-            _tool_answer.failed_requests(answer),
+            stored, image_ids or [], answer.text, _tool_answer.failed_requests(answer)
         )
         call.ledger.settle(len(made), _cost(answer, estimate))
         call.ledger.remember(sentence, handles)
-        stored = [image.with_id(h) for image, h in zip(made, handles, strict=True)]
         call.progress.done(_tool_answer.progress_images(stored, urls))
         return self._present(sentence, stored, urls)
 
@@ -319,15 +316,12 @@ class NanoBananaImageTool(BaseTool):
                 await call.ledger.asettle(0, _cost(answer, estimate))
             raise
         await trace.aend(answer, handles)
+        stored = [image.with_id(h) for image, h in zip(made, handles, strict=True)]
         sentence = _tool_answer.sentence(
-            [i.with_id(h) for i, h in zip(made, handles, strict=True)],
-            image_ids or [],
-            answer.text,
-            _tool_answer.failed_requests(answer),
+            stored, image_ids or [], answer.text, _tool_answer.failed_requests(answer)
         )
         await call.ledger.asettle(len(made), _cost(answer, estimate))
         await call.ledger.aremember(sentence, handles)
-        stored = [image.with_id(h) for image, h in zip(made, handles, strict=True)]
         call.progress.done(_tool_answer.progress_images(stored, urls))
         return self._present(sentence, stored, urls)
 
