@@ -40,6 +40,7 @@ HANDLE_EXAMPLE = "img_1a2b3c4d5e6f708192a3b4c5d6e7f809"
 """A handle-shaped example, for sentences that tell an agent what handles look like."""
 _MINT_ATTEMPTS = 4
 _EXPIRES_AT = "expires_at"
+_NOTE_KIND = re.compile(r"[a-z0-9_-]{1,40}")
 
 
 class UnknownImageError(KeyError):
@@ -192,30 +193,30 @@ class ImageStore:
     def write_note(
         self, kind: str, key: str, value: dict[str, Any], *, ttl: timedelta | None = None
     ) -> None:
-        self.backend.write_note(self.scope, kind, key, value, ttl)
+        self.backend.write_note(self.scope, _kind(kind), key, value, ttl)
 
     async def awrite_note(
         self, kind: str, key: str, value: dict[str, Any], *, ttl: timedelta | None = None
     ) -> None:
-        await self.backend.awrite_note(self.scope, kind, key, value, ttl)
+        await self.backend.awrite_note(self.scope, _kind(kind), key, value, ttl)
 
     def read_note(self, kind: str, key: str) -> dict[str, Any] | None:
-        return self.backend.read_note(self.scope, kind, key)
+        return self.backend.read_note(self.scope, _kind(kind), key)
 
     async def aread_note(self, kind: str, key: str) -> dict[str, Any] | None:
-        return await self.backend.aread_note(self.scope, kind, key)
+        return await self.backend.aread_note(self.scope, _kind(kind), key)
 
     def list_notes(self, kind: str) -> list[dict[str, Any]]:
-        return self.backend.list_notes(self.scope, kind)
+        return self.backend.list_notes(self.scope, _kind(kind))
 
     async def alist_notes(self, kind: str) -> list[dict[str, Any]]:
-        return await self.backend.alist_notes(self.scope, kind)
+        return await self.backend.alist_notes(self.scope, _kind(kind))
 
     def delete_note(self, kind: str, key: str) -> None:
-        self.backend.delete_note(self.scope, kind, key)
+        self.backend.delete_note(self.scope, _kind(kind), key)
 
     async def adelete_note(self, kind: str, key: str) -> None:
-        await self.backend.adelete_note(self.scope, kind, key)
+        await self.backend.adelete_note(self.scope, _kind(kind), key)
 
     # ---------------------------------------------------------------- forget
 
@@ -234,6 +235,13 @@ class ImageStore:
 
     async def aforget(self) -> int:
         return await self.backend.aforget(self.scope)
+
+
+def _kind(kind: str) -> str:
+    """A note kind is one plain word, so no kind's keys can fall under another's prefix."""
+    if not isinstance(kind, str) or not _NOTE_KIND.fullmatch(kind):
+        raise ValueError(f"A note kind is one word of a-z, 0-9, '_' or '-', not {kind!r}.")
+    return kind
 
 
 def new_handle() -> str:

@@ -156,3 +156,9 @@ def test_an_image_that_arrived_as_base64_is_not_encoded_again() -> None:
 
     assert image.to_block()["base64"] is text
     assert image.with_id("img_0000abcd").to_block() == {**block, "id": "img_0000abcd"}
+
+
+@pytest.mark.parametrize("kind", ["calls.x", "", "a/b", "Calls", "x" * 41])
+def test_a_note_kind_is_one_plain_word(kind: str) -> None:
+    with pytest.raises(ValueError, match="A note kind is one word"):
+        ImageStore().write_note(kind, "key", {"a": 1})
