@@ -7,6 +7,8 @@ artifact, where UIs can render them and no model is billed for them.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import timedelta
@@ -25,6 +27,7 @@ from langchain_nanobanana._ledger import Budget, Ledger
 from langchain_nanobanana._tool_progress import ToolProgress, writer_of
 from langchain_nanobanana._urls import fetchable_by_openrouter
 from langchain_nanobanana.chat_models import ChatNanoBanana
+from langchain_nanobanana.errors import OpenRouterError
 from langchain_nanobanana.images import GeneratedImage
 from langchain_nanobanana.scopes import ScopeRule, scope_of, thread_of
 from langchain_nanobanana.stores import HANDLE_EXAMPLE, ImageStore, UnknownImageError, as_backend
@@ -203,7 +206,7 @@ class NanoBananaImageTool(BaseTool):
         finally:
             _CALL_ID.reset(token)
 
-    def _begin(self, config: RunnableConfig, runtime: Any) -> _Call:
+    def _begin(self, config: RunnableConfig, runtime: Any, request: str) -> _Call:
         images = self.images_for(config, store=getattr(runtime, "store", None))
         call_id = getattr(runtime, "tool_call_id", None) or _CALL_ID.get()
         budget = (
@@ -211,9 +214,16 @@ class NanoBananaImageTool(BaseTool):
             if self.max_images is not None or self.max_cost_usd is not None
             else None
         )
-        ledger = Ledger(images, call_id, thread_of(config), budget, self.image_ttl)
+        ledger = Ledger(images, call_id, thread_of(config), budget, self.image_ttl, request)
         progress = ToolProgress(writer_of(runtime), call_id, self.progress_every_s)
         return _Call(images, ledger, progress)
+
+    def _asked(
+        self, prompt: str, image_ids: list[str] | None, aspect_ratio: str | None, n: int
+    ) -> str:
+        """A digest of what a call asks for: a reused id asking for something else is new."""
+        asked = [self.llm.model, prompt, image_ids or [], aspect_ratio, n]
+        return hashlib.sha256(json.dumps(asked).encode()).hexdigest()
 
     def _estimate(self, n: int) -> float:
         """What n images should cost, from the catalog's prices (0 for unknown models)."""
@@ -233,7 +243,7 @@ class NanoBananaImageTool(BaseTool):
         run_manager: CallbackManagerForToolRun | None = None,
         runtime: Any = None,
     ) -> tuple[str | list[dict[str, Any]], list[dict[str, Any]]]:
-        call = self._begin(config, runtime)
+        call = self._begin(config, runtime, self._asked(prompt, image_ids, aspect_ratio, n))
         answered = call.ledger.answered()
         if answered is not None:  # a retried attempt or a replayed thread: no second request
             stored = [image for h in answered.handles if (image := call.images.find(h))]
@@ -245,9 +255,9 @@ class NanoBananaImageTool(BaseTool):
         estimate = self._estimate(n)
         call.ledger.reserve(n, estimate)
         call.progress.started(prompt, image_ids or [])
-        trace = _quiet_trace.start(self.llm, request, options, run_manager)
-        answer: AIMessage | None = None
+        trace, answer = _quiet_trace.InnerRun(None), None
         try:
+            trace = _quiet_trace.start(self.llm, request, options, run_manager)
             with call.progress.heartbeats(), _tool_errors.as_tool_errors():
                 answer = _quiet_trace.invoke(self.llm, request, options)
             made = _tool_errors.images_or_explain(answer)
@@ -257,7 +267,7 @@ class NanoBananaImageTool(BaseTool):
         except BaseException as error:
             trace.fail(error)
             call.progress.failed(str(error))
-            if answer is None:
+            if answer is None and _unbilled(error):
                 call.ledger.release()
             else:
                 call.ledger.settle(0, _cost(answer, estimate))
@@ -283,7 +293,7 @@ class NanoBananaImageTool(BaseTool):
         run_manager: AsyncCallbackManagerForToolRun | None = None,
         runtime: Any = None,
     ) -> tuple[str | list[dict[str, Any]], list[dict[str, Any]]]:
-        call = self._begin(config, runtime)
+        call = self._begin(config, runtime, self._asked(prompt, image_ids, aspect_ratio, n))
         answered = await call.ledger.aanswered()
         if answered is not None:
             stored = [image for h in answered.handles if (image := await call.images.afind(h))]
@@ -297,9 +307,9 @@ class NanoBananaImageTool(BaseTool):
         estimate = self._estimate(n)
         await call.ledger.areserve(n, estimate)
         call.progress.started(prompt, image_ids or [])
-        trace = await _quiet_trace.astart(self.llm, request, options, run_manager)
-        answer: AIMessage | None = None
+        trace, answer = _quiet_trace.InnerRun(None), None
         try:
+            trace = await _quiet_trace.astart(self.llm, request, options, run_manager)
             async with call.progress.aheartbeats():
                 with _tool_errors.as_tool_errors():
                     answer = await _quiet_trace.ainvoke(self.llm, request, options)
@@ -310,7 +320,7 @@ class NanoBananaImageTool(BaseTool):
         except BaseException as error:
             await trace.afail(error)
             call.progress.failed(str(error))
-            if answer is None:
+            if answer is None and _unbilled(error):
                 await call.ledger.arelease()
             else:
                 await call.ledger.asettle(0, _cost(answer, estimate))
@@ -361,10 +371,18 @@ class _Call:
 _CALL_ID: ContextVar[str | None] = ContextVar("nanobanana_tool_call_id", default=None)
 
 
-def _cost(answer: AIMessage, estimate: float) -> float:
+def _cost(answer: AIMessage | None, estimate: float) -> float:
     """What OpenRouter says the call cost, else the catalog's estimate."""
-    cost = answer.response_metadata.get("cost")
+    cost = answer.response_metadata.get("cost") if answer is not None else None
     return float(cost) if isinstance(cost, (int, float)) else estimate
+
+
+def _unbilled(error: BaseException) -> bool:
+    """A failure that cannot have been billed: refused locally, or an error answer from
+    OpenRouter. Anything else (a cancelled run, a connection lost mid-generation) may
+    have been, and is counted at the estimate: a budget must not undercount."""
+    cause = error.__cause__ if isinstance(error, ToolException) else error
+    return isinstance(cause, (OpenRouterError, ValueError, ToolException))
 
 
 async def _akept(images: ImageStore, handle: str) -> GeneratedImage | None:

@@ -250,7 +250,7 @@ def test_the_third_image_over_a_budget_of_two_is_refused_and_the_count_survives(
 
     assert [m.status for m in made] == ["success", "success"]
     assert refused.status == "error"
-    assert "image budget for this user is spent (2 images)" in refused.content
+    assert "The image budget for this user (2 images) is spent." in refused.content
     assert "Do not call generate_image again" in refused.content
     assert len(fake.requests) == 2
 
@@ -363,3 +363,41 @@ def test_a_replayed_call_whose_image_is_gone_still_answers_and_sends_nothing(
     assert again.content == first.content
     assert again.artifact == []
     assert len(fake.requests) == 1
+
+
+def test_a_reused_id_in_another_thread_or_for_another_prompt_is_a_new_call(
+    fake: FakeOpenRouter,
+) -> None:
+    tool = NanoBananaImageTool(llm=fake.chat_model())
+    first = tool.invoke(_call("call_0", prompt="a red banana"), _as_user("alice", "t1"))
+    other_thread = tool.invoke(_call("call_0", prompt="a red banana"), _as_user("alice", "t2"))
+    other_prompt = tool.invoke(_call("call_0", prompt="a blue whale"), _as_user("alice", "t1"))
+
+    assert len(fake.requests) == 3
+    handles = {HANDLE_PATTERN.findall(m.content)[-1] for m in (first, other_thread, other_prompt)}
+    assert len(handles) == 3
+    assert fake.requests[2].body["messages"][-1]["content"] == [
+        {"type": "text", "text": "a blue whale"}
+    ]
+
+
+def test_a_retry_after_a_paid_failure_keeps_both_costs(fake: FakeOpenRouter) -> None:
+    from langchain_nanobanana.testing import Outcome
+
+    tool = NanoBananaImageTool(llm=fake.chat_model(), max_cost_usd=10)
+    fake.enqueue(Outcome.no_image(finish_reason="stop", native_finish_reason="IMAGE_SAFETY"))
+    refused = tool.invoke(_call("call_1", prompt="a"), _as_user("alice"))
+    made = tool.invoke(_call("call_1", prompt="a"), _as_user("alice"))
+
+    assert (refused.status, made.status) == ("error", "success")
+    spent = tool.images_for(_as_user("alice")).list_notes("spending")
+    assert sorted(entry["images"] for entry in spent) == [0, 1]
+    assert all(entry["cost_usd"] > 0 for entry in spent)
+
+
+def test_a_call_for_more_than_is_left_says_how_many_are(fake: FakeOpenRouter) -> None:
+    tool = NanoBananaImageTool(llm=fake.chat_model(), max_images=3)
+    asked = tool.invoke(_call("a", prompt="x", n=4), _as_user("alice"))
+    assert asked.status == "error"
+    assert "it has room for 3 more images. Ask for fewer images (a smaller n)" in asked.content
+    assert fake.requests == []
