@@ -51,10 +51,14 @@ class LangGraphStoreBackend(ImageBackend):
         return (_ROOT, scope_label(scope), *rest)
 
     def _ttl(self, ttl: timedelta | None) -> dict[str, Any]:
-        """LangGraph counts TTL in minutes, and refuses one from a store without TTL."""
-        if ttl is None or not self.store.supports_ttl:
+        """LangGraph counts TTL in minutes, and refuses one from a store without TTL.
+
+        Where the store has TTL, it is always given, None included: left out, the
+        store's default TTL would apply, and a budget's spending would expire with it.
+        """
+        if not self.store.supports_ttl:
             return {}
-        return {"ttl": ttl.total_seconds() / 60}
+        return {"ttl": None if ttl is None else ttl.total_seconds() / 60}
 
     # -------------------------------------------------------------- images
 
@@ -150,33 +154,58 @@ class LangGraphStoreBackend(ImageBackend):
     # -------------------------------------------------------------- forget
 
     def _items(self, namespace: tuple[str, ...]) -> list[tuple[str, dict[str, Any]]]:
-        """Every item exactly in ``namespace`` (search pages through a prefix)."""
+        """Every item exactly in ``namespace``: search matches a prefix, and pages by offset."""
         found: list[tuple[str, dict[str, Any]]] = []
-        while page := self.store.search(namespace, limit=_PAGE, offset=len(found)):
-            found += [(item.key, dict(item.value)) for item in page]
+        seen = 0
+        while page := self.store.search(namespace, limit=_PAGE, offset=seen):
+            seen += len(page)
+            found += [(i.key, dict(i.value)) for i in page if tuple(i.namespace) == namespace]
         return found
 
     async def _aitems(self, namespace: tuple[str, ...]) -> list[tuple[str, dict[str, Any]]]:
         found: list[tuple[str, dict[str, Any]]] = []
-        while page := await self.store.asearch(namespace, limit=_PAGE, offset=len(found)):
-            found += [(item.key, dict(item.value)) for item in page]
+        seen = 0
+        while page := await self.store.asearch(namespace, limit=_PAGE, offset=seen):
+            seen += len(page)
+            found += [(i.key, dict(i.value)) for i in page if tuple(i.namespace) == namespace]
         return found
 
+    def _keys(self, namespace: tuple[str, ...]) -> list[str]:
+        """The keys exactly in ``namespace``, a page at a time (image values are megabytes)."""
+        keys: list[str] = []
+        seen = 0
+        while page := self.store.search(namespace, limit=_PAGE, offset=seen):
+            seen += len(page)
+            keys += [item.key for item in page if tuple(item.namespace) == namespace]
+        return keys
+
+    async def _akeys(self, namespace: tuple[str, ...]) -> list[str]:
+        keys: list[str] = []
+        seen = 0
+        while page := await self.store.asearch(namespace, limit=_PAGE, offset=seen):
+            seen += len(page)
+            keys += [item.key for item in page if tuple(item.namespace) == namespace]
+        return keys
+
+    def _own(self, scope: Scope, namespaces: list[tuple[str, ...]]) -> list[tuple[str, ...]]:
+        """Only this scope's namespaces, whatever the store's prefix matching does."""
+        return [n for n in namespaces if n[:2] == self._namespace(scope)]
+
     def forget(self, scope: Scope) -> int:
-        namespaces = self.store.list_namespaces(prefix=self._namespace(scope), limit=10_000)
+        listed = self.store.list_namespaces(prefix=self._namespace(scope), limit=10_000)
         images = 0
-        for namespace in namespaces:
-            keys = [key for key, _ in self._items(namespace)]
+        for namespace in self._own(scope, listed):
+            keys = self._keys(namespace)
             images += len(keys) if namespace[-1] == "records" else 0
             for key in keys:
                 self.store.delete(namespace, key)
         return images
 
     async def aforget(self, scope: Scope) -> int:
-        namespaces = await self.store.alist_namespaces(prefix=self._namespace(scope), limit=10_000)
+        listed = await self.store.alist_namespaces(prefix=self._namespace(scope), limit=10_000)
         images = 0
-        for namespace in namespaces:
-            keys = [key for key, _ in await self._aitems(namespace)]
+        for namespace in self._own(scope, listed):
+            keys = await self._akeys(namespace)
             images += len(keys) if namespace[-1] == "records" else 0
             for key in keys:
                 await self.store.adelete(namespace, key)

@@ -80,3 +80,30 @@ def test_a_budget_in_postgres_holds_across_tool_instances(postgres_db: str) -> N
     assert [a.status for a in answers] == ["success", "success", "error"]
     assert len(fake.requests) == 2
     assert replay.content == answers[0].content, "an answered call is answered again, free"
+
+
+def test_a_store_default_ttl_never_expires_budgets_or_images_by_itself(postgres_db: str) -> None:
+    """PostgresStore(ttl={"default_ttl": ...}), as LangGraph Platform can set it: left to the
+    default, a user's spending would expire and their budget reset."""
+    from datetime import timedelta
+
+    import psycopg
+    from langgraph.store.postgres import PostgresStore
+
+    fake = FakeOpenRouter()
+    call = {"type": "tool_call", "id": "c1", "name": "generate_image", "args": {"prompt": "a"}}
+    with PostgresStore.from_conn_string(postgres_db, ttl={"default_ttl": 60}) as store:
+        store.setup()
+        NanoBananaImageTool(llm=fake.chat_model(), store=store, max_images=5).invoke(call)
+        expiring = NanoBananaImageTool(
+            llm=fake.chat_model(), store=store, image_ttl=timedelta(hours=2)
+        )
+        expiring.invoke({**call, "id": "c2"}, {"configurable": {"user_id": "ttl"}})
+
+    with psycopg.connect(postgres_db) as connection:
+        rows = connection.execute("SELECT prefix, expires_at IS NOT NULL FROM store").fetchall()
+    expires = {prefix: expiring for prefix, expiring in rows}
+    assert expires["nanobanana.default.notes.spending"] is False
+    assert expires["nanobanana.default.images"] is False
+    assert expires["nanobanana.user/ttl.images"] is True
+    assert expires["nanobanana.user/ttl.records"] is True
