@@ -64,50 +64,57 @@ def _attachments(message: HumanMessage) -> list[Any]:
     return planned
 
 
-def _registered(
-    message: HumanMessage, planned: list[Any], handles: list[str | None]
-) -> HumanMessage:
+def _registered(message: HumanMessage, planned: list[Any], stored: list[Any]) -> HumanMessage:
+    """The message rebuilt from what became of each block (a handle, a reason, or nothing)."""
     content: list[Any] = []
-    for item, handle in zip(planned, handles, strict=True):
-        if isinstance(item, GeneratedImage) and handle is not None:
-            content.append(
-                {"type": "text", "text": f"[attached image {item.with_id(handle).describe()}]"}
-            )
-        elif isinstance(item, _Unreadable):
-            reason = shorten(item.reason, 120)
-            note = f"[an attached image could not be read and was left out: {reason}]"
+    for item, outcome in zip(planned, stored, strict=True):
+        reason = outcome.reason if isinstance(outcome, _Unreadable) else None
+        reason = item.reason if isinstance(item, _Unreadable) else reason
+        if reason is not None:
+            note = f"[an attached image could not be read and was left out: {shorten(reason, 120)}]"
             content.append({"type": "text", "text": note})
+        elif isinstance(item, GeneratedImage):
+            described = GeneratedImage.from_bytes(item.data, outcome).describe()
+            content.append({"type": "text", "text": f"[attached image {described}]"})
         else:
             content.append(item)
-    kwargs = {**message.additional_kwargs, HANDLES_KEY: [h for h in handles if h is not None]}
+    handles = [outcome for outcome in stored if isinstance(outcome, str)]
+    kwargs = {**message.additional_kwargs, HANDLES_KEY: handles}
     return message.model_copy(update={"content": content, "additional_kwargs": kwargs})
 
 
 def register(message: HumanMessage, images: ImageStore) -> HumanMessage:
     """The message with each attached image stored in ``images`` and named by its line.
 
-    The handles are also listed in ``additional_kwargs["nanobanana_handles"]``.
+    The handles are also listed in ``additional_kwargs["nanobanana_handles"]``. Bytes
+    that are no image the store keeps (HTML or SVG labelled as one) become a note.
     """
+    stored: list[str | _Unreadable | None] = []
     planned = _attachments(message)
-    handles = [
-        images.put(item.data, item.mime_type, origin="attachment")
-        if isinstance(item, GeneratedImage)
-        else None
-        for item in planned
-    ]
-    return _registered(message, planned, handles)
+    for item in planned:
+        if not isinstance(item, GeneratedImage):
+            stored.append(None)
+            continue
+        try:
+            stored.append(images.put(item.data, item.mime_type, origin="attachment"))
+        except ValueError as error:
+            stored.append(_Unreadable(str(error)))
+    return _registered(message, planned, stored)
 
 
 async def aregister(message: HumanMessage, images: ImageStore) -> HumanMessage:
     """``register`` with the store's async methods."""
+    stored: list[str | _Unreadable | None] = []
     planned = _attachments(message)
-    handles = [
-        await images.aput(item.data, item.mime_type, origin="attachment")
-        if isinstance(item, GeneratedImage)
-        else None
-        for item in planned
-    ]
-    return _registered(message, planned, handles)
+    for item in planned:
+        if not isinstance(item, GeneratedImage):
+            stored.append(None)
+            continue
+        try:
+            stored.append(await images.aput(item.data, item.mime_type, origin="attachment"))
+        except ValueError as error:
+            stored.append(_Unreadable(str(error)))
+    return _registered(message, planned, stored)
 
 
 def _shown_handles(message: BaseMessage) -> list[tuple[int, str]]:

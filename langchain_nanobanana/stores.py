@@ -29,7 +29,7 @@ from langchain_nanobanana._backend import HandleTakenError, ImageBackend, Stored
 from langchain_nanobanana._byte_store_backend import ByteStoreBackend
 from langchain_nanobanana._dimensions import image_dimensions
 from langchain_nanobanana._directory_store import DirectoryByteStore
-from langchain_nanobanana._media import sniff_mime_type
+from langchain_nanobanana._media import ACCEPTED_IMAGE_TYPES, sniff_mime_type
 from langchain_nanobanana.images import GeneratedImage
 from langchain_nanobanana.scopes import DEFAULT_SCOPE, Scope, checked_scope
 
@@ -107,7 +107,10 @@ class ImageStore:
     # ----------------------------------------------------------------- write
 
     def put(self, data: bytes, mime_type: str | None = None, **metadata: Any) -> str:
-        """Store an image and return its new handle."""
+        """Store an image and return its new handle.
+
+        ``mime_type`` is what the caller believes; the bytes decide. ValueError for
+        bytes that are not PNG, JPEG, WebP or GIF."""
         record = self._record(data, mime_type, metadata)
         for _ in range(_MINT_ATTEMPTS):
             handle = new_handle()
@@ -132,9 +135,17 @@ class ImageStore:
     def _record(
         self, data: bytes, mime_type: str | None, metadata: dict[str, Any]
     ) -> dict[str, Any]:
+        # The bytes decide the type, whatever was declared: a store whose objects are
+        # served (a bucket, a CDN) must never serve HTML or SVG labelled as an image.
+        kind = sniff_mime_type(data[:16])
+        if kind not in ACCEPTED_IMAGE_TYPES:
+            raise ValueError(
+                f"Only PNG, JPEG, WebP and GIF images are stored; these bytes are "
+                f"{kind or 'no image type we know'}."
+            )
         size = image_dimensions(data)
         record = {
-            "mime_type": mime_type or sniff_mime_type(data[:16]) or "application/octet-stream",
+            "mime_type": kind,
             "width": size[0] if size else None,
             "height": size[1] if size else None,
             "bytes": len(data),

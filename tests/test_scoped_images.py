@@ -397,3 +397,36 @@ def test_where_hooks_cannot_see_the_config_the_runtime_still_names_the_thread(
     tool_message = next(m for m in state["messages"] if isinstance(m, ToolMessage))
     assert tool_message.status == "success", tool_message.content
     assert images_from(model.seen[0][0])[0].data == _png("navy")
+
+
+@pytest.mark.parametrize(
+    ("declared", "data"),
+    [
+        ("text/html", b"<html><script>alert(1)</script></html>"),
+        ("image/svg+xml", b'<svg xmlns="http://www.w3.org/2000/svg"><script/></svg>'),
+        ("image/png", b"<html>labelled as a PNG</html>"),
+    ],
+)
+def test_an_attachment_that_is_no_image_is_never_stored_or_shown(
+    fake: FakeOpenRouter, declared: str, data: bytes
+) -> None:
+    from langchain_nanobanana import _attachments
+
+    images = ImageStore()
+    block = {"type": "image", "base64": base64.b64encode(data).decode(), "mime_type": declared}
+    message = _attachments.register(HumanMessage([block]), images)
+
+    (line,) = message.content
+    assert isinstance(line, dict)
+    assert line["text"].startswith("[an attached image could not be read and was left out:")
+    assert message.additional_kwargs["nanobanana_handles"] == []
+    assert list(images.backend.store.yield_keys()) == []  # type: ignore[attr-defined]
+
+
+def test_the_bytes_decide_the_stored_type() -> None:
+    images = ImageStore()
+    handle = images.put(_png(), "image/jpeg")
+    assert images.metadata(handle)["mime_type"] == "image/png"
+    assert images.get(handle).mime_type == "image/png"
+    with pytest.raises(ValueError, match="Only PNG, JPEG, WebP and GIF"):
+        images.put(b"<html></html>", "image/png")
