@@ -179,7 +179,8 @@ def redact_images(value: Any) -> Any:
     Works on messages, lists and dicts (a tracer's inputs or outputs), so it can
     also serve as a LangSmith ``hide_inputs``/``hide_outputs`` function. The
     placeholder keeps the id (the handle, where there is one), mime type and
-    byte count, and says what was left out.
+    byte count, and says what was left out. An image URL keeps its address but not
+    its query, which for a signed URL is the credential.
     """
     if isinstance(value, BaseMessage):
         if isinstance(value.content, str):
@@ -202,8 +203,10 @@ def _placeholder(block: dict[str, Any]) -> dict[str, Any] | None:
         reference = read_image_block(block)
     except (UnusableImageBlockError, ValueError, TypeError):
         return None
-    if reference is None or reference.base64 is None:
-        return None  # a URL or a file id is small: it stays
+    if reference is None:
+        return None
+    if reference.base64 is None:
+        return _without_signature(block, reference.url)
     extras = block.get("extras")
     if not isinstance(extras, dict):
         extras = {}
@@ -217,6 +220,20 @@ def _placeholder(block: dict[str, Any]) -> dict[str, Any] | None:
             "omitted": "image bytes are left out of traces",
         },
     }
+
+
+def _without_signature(block: dict[str, Any], url: str | None) -> dict[str, Any] | None:
+    """A URL image block with its query left out: a signed URL's query is a credential
+    (anyone holding it can load the image until it expires). Other blocks stay."""
+    if url is None or "?" not in url:
+        return None
+    shown = url.split("?", 1)[0] + "?(signature left out of traces)"
+    if block.get("type") == "image_url":
+        inner = block.get("image_url")
+        return {**block, "image_url": {**inner, "url": shown} if isinstance(inner, dict) else shown}
+    if block.get("type") == "image":
+        return {**block, "url": shown}
+    return None
 
 
 def _decoded_length(encoded: str) -> int:

@@ -51,8 +51,11 @@ class UnknownImageError(KeyError):
         self.handle = handle
 
     def __str__(self) -> str:
+        # Shortened: an agent that pasted image data as an id must not get it back in full.
+        named = repr(self.handle) if len(self.handle) <= 60 else repr(self.handle[:40] + "...")
         return (
-            f"No image has the handle {self.handle!r}. Use a handle returned by an earlier "
+            f"No image has the handle {named}. Image data is not accepted here. "
+            "Use a handle returned by an earlier "
             "generate_image call or given with an attached image (they look like "
             f"{HANDLE_EXAMPLE}), or an https:// URL."
         )

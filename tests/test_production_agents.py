@@ -401,3 +401,30 @@ def test_a_call_for_more_than_is_left_says_how_many_are(fake: FakeOpenRouter) ->
     assert asked.status == "error"
     assert "it has room for 3 more images. Ask for fewer images (a smaller n)" in asked.content
     assert fake.requests == []
+
+
+def test_redact_images_keeps_a_urls_address_but_not_its_signature() -> None:
+    from langchain_nanobanana.images import redact_images
+
+    signed = "https://bucket.example.com/nanobanana/s1/img_1?X-Amz-Signature=abc&X-Amz-Expires=3600"
+    blocks = [
+        {"type": "image", "url": signed, "mime_type": "image/png"},
+        {"type": "image_url", "image_url": {"url": signed}},
+        {"type": "image_url", "image_url": signed},
+        {"type": "image", "url": "https://cdn.example.com/a.png"},
+    ]
+    shown = redact_images(blocks)
+    assert "X-Amz-Signature" not in json.dumps(shown)
+    assert shown[0]["url"] == (
+        "https://bucket.example.com/nanobanana/s1/img_1?(signature left out of traces)"
+    )
+    assert shown[3] == blocks[3]
+
+
+def test_an_id_that_is_image_data_is_not_echoed_back(fake: FakeOpenRouter) -> None:
+    tool = NanoBananaImageTool(llm=fake.chat_model())
+    pasted = "data:image/png;base64," + "A" * 30_000
+    answer = tool.invoke(_call("c", prompt="edit", image_ids=[pasted]))
+    assert answer.status == "error"
+    assert len(answer.content) < 400
+    assert "Image data is not accepted here" in answer.content
