@@ -13,8 +13,9 @@ Needs ``langchain`` (1.x), which this package does not depend on: install the
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, Optional
 
 try:
     from langchain.agents.middleware import (
@@ -68,9 +69,21 @@ class AttachedImagesMiddleware(AgentMiddleware[AgentState[Any], Any]):
         super().__init__()
         self.image_tool = tool
         self.show_attachments_to_model = show_attachments_to_model
+        # The last run's config per thread, for model calls that cannot see their own
+        # (Python 3.10 async); bounded, newest last.
+        self._configs: OrderedDict[str, RunnableConfig] = OrderedDict()
 
-    def before_agent(self, state: AgentState[Any], runtime: Runtime[Any]) -> dict[str, Any] | None:
-        images = self.image_tool.images_for(_run_config(runtime), store=runtime.store)
+    # LangGraph gives a node the run's config when its function has a ``config``
+    # parameter, typed exactly so ("Optional[RunnableConfig]" as written here): the one
+    # way an async hook sees it on Python 3.10.
+    def before_agent(
+        self,
+        state: AgentState[Any],
+        runtime: Runtime[Any],
+        config: Optional[RunnableConfig] = None,  # noqa: UP045 (the form LangGraph matches)
+    ) -> dict[str, Any] | None:
+        config = self._remember(config or _run_config(runtime), runtime)
+        images = self.image_tool.images_for(config, store=runtime.store)
         replaced = [
             register(message, images)
             for message in state["messages"]
@@ -79,15 +92,34 @@ class AttachedImagesMiddleware(AgentMiddleware[AgentState[Any], Any]):
         return {"messages": replaced} if replaced else None
 
     async def abefore_agent(
-        self, state: AgentState[Any], runtime: Runtime[Any]
+        self,
+        state: AgentState[Any],
+        runtime: Runtime[Any],
+        config: Optional[RunnableConfig] = None,  # noqa: UP045
     ) -> dict[str, Any] | None:
-        images = self.image_tool.images_for(_run_config(runtime), store=runtime.store)
+        config = self._remember(config or _run_config(runtime), runtime)
+        images = self.image_tool.images_for(config, store=runtime.store)
         replaced = [
             await aregister(message, images)
             for message in state["messages"]
             if isinstance(message, HumanMessage) and has_unregistered_images(message)
         ]
         return {"messages": replaced} if replaced else None
+
+    def _remember(
+        self, config: RunnableConfig | None, runtime: Runtime[Any]
+    ) -> RunnableConfig | None:
+        thread = _thread_of(runtime)
+        if config is not None and thread is not None:
+            configurable = config.get("configurable") or {}
+            kept: RunnableConfig = {
+                "configurable": {k: v for k, v in configurable.items() if not k.startswith("__")}
+            }
+            self._configs[thread] = kept
+            self._configs.move_to_end(thread)
+            while len(self._configs) > _REMEMBERED_THREADS:
+                self._configs.popitem(last=False)
+        return config
 
     def wrap_model_call(
         self, request: ModelRequest[Any], handler: Callable[[ModelRequest[Any]], ModelResponse[Any]]
@@ -111,21 +143,39 @@ class AttachedImagesMiddleware(AgentMiddleware[AgentState[Any], Any]):
         return await handler(request.override(messages=messages))
 
     def _images(self, request: ModelRequest[Any]) -> ImageStore:
-        return self.image_tool.images_for(_run_config(request.runtime), store=request.runtime.store)
+        config = _current_config()
+        if config is None:  # Python 3.10 async: this run's before_agent saw it
+            config = self._configs.get(_thread_of(request.runtime) or "") or _run_config(
+                request.runtime
+            )
+        return self.image_tool.images_for(config, store=request.runtime.store)
+
+
+_REMEMBERED_THREADS = 10_000
+
+
+def _thread_of(runtime: Runtime[Any] | None) -> str | None:
+    execution = getattr(runtime, "execution_info", None)
+    thread = getattr(execution, "thread_id", None)
+    return None if thread is None else str(thread)
+
+
+def _current_config() -> RunnableConfig | None:
+    try:
+        return get_config()
+    except RuntimeError:
+        return None
 
 
 def _run_config(runtime: Runtime[Any] | None) -> RunnableConfig | None:
     """The config of the graph run this hook is part of (None outside of one).
 
-    Python 3.10 does not carry LangGraph's config into async hooks; there the
-    run's thread and authenticated user are taken from the runtime, so the
-    default scope rule still finds the same owner as the tool does (a
-    ``user_id`` put in the config is not visible there: see docs/deployment.md).
+    Where it cannot be seen, the run's thread and authenticated user are taken
+    from the runtime, so the default scope rule finds the same owner as the tool.
     """
-    try:
-        return get_config()
-    except RuntimeError:
-        pass
+    config = _current_config()
+    if config is not None:
+        return config
     if runtime is None:
         return None
     configurable: dict[str, Any] = {}

@@ -372,11 +372,13 @@ def test_the_async_agent_uses_only_the_stores_async_methods(
     assert images_from(model.seen[0][0])[0].data == photo
 
 
-def test_where_hooks_cannot_see_the_config_the_runtime_still_names_the_thread(
+def test_where_hooks_cannot_see_the_config_attachments_still_land_with_their_owner(
     fake: FakeOpenRouter, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Python 3.10 does not carry LangGraph's config into async hooks: the middleware then
-    takes the thread from the runtime, so its attachments land where the tool looks."""
+    """Python 3.10 does not carry LangGraph's config into async code (get_config raises
+    there): the middleware takes it as the node's injected config parameter, and its
+    model calls use what before_agent saw, so the user's photo is stored, shown to the
+    model and edited in the user's scope."""
 
     def no_config() -> Any:
         raise RuntimeError("Called get_config outside of a runnable context")
@@ -390,9 +392,10 @@ def test_where_hooks_cannot_see_the_config_the_runtime_still_names_the_thread(
         middleware=[AttachedImagesMiddleware(tool)],
         checkpointer=InMemorySaver(),
     )
-    config: RunnableConfig = {"configurable": {"thread_id": "t-310"}}
+    config: RunnableConfig = {"configurable": {"thread_id": "t-310", "user_id": "ann"}}
 
     state = asyncio.run(agent.ainvoke({"messages": [_photo_message("hat", _png("navy"))]}, config))
+    assert tool.images_for(config).get(_handles_in(state["messages"][:1])[0]).data == _png("navy")
 
     tool_message = next(m for m in state["messages"] if isinstance(m, ToolMessage))
     assert tool_message.status == "success", tool_message.content
