@@ -4,12 +4,14 @@ Pure data, read by the answer's refusal block (``_refusals``) and by the sentenc
 agent or the command reads when no image came (``_no_image``), so the two cannot
 disagree.
 
-A *refusal* is an answer a provider filter withheld on policy grounds (safety,
-prohibited content, recitation of existing work, blocked terms, personal data):
-asking again unchanged gets the same answer, which is what langchain-core's
-``ModelRefusalError`` promises. The other reasons (``NO_IMAGE``, ``IMAGE_OTHER``,
-``OTHER``, ``MAX_TOKENS``, ``STOP`` without a picture) leave no image too, but
-nothing was refused: a clearer prompt, a retry or a setting fixes them.
+A *refusal* is an answer the provider withheld and said so: a filter acted on policy
+grounds (safety, prohibited content, recitation of existing work, blocked terms,
+personal data), or Gemini reported that it made no picture where one was asked for
+(``NO_IMAGE``, ``IMAGE_OTHER``: Gemini's image-generation reasons, which users meet
+mostly as quiet moderation). Asking again unchanged is unlikely to get another answer,
+which is what langchain-core's ``ModelRefusalError`` says. The other reasons
+(``OTHER``, ``MAX_TOKENS``, ``STOP`` without a picture) leave no image too, but
+nothing was withheld: a clearer prompt, a retry or a setting fixes them.
 """
 
 from __future__ import annotations
@@ -83,9 +85,9 @@ NATIVE: dict[str, Meaning] = {
         "Leave out personal details of real people (names, numbers, addresses).",
     ),
     "IMAGE_OTHER": Meaning(
-        False, "the picture could not be made, for a reason the provider did not give", _RETRY
+        True, "the picture could not be made, for a reason the provider did not give", _RETRY
     ),
-    "NO_IMAGE": Meaning(False, "the model answered without making a picture", _ASK_FOR_AN_IMAGE),
+    "NO_IMAGE": Meaning(True, "the model answered without making a picture", _ASK_FOR_AN_IMAGE),
     "OTHER": Meaning(False, "the provider stopped for a reason it did not name", _RETRY),
     "MAX_TOKENS": _TOO_FEW_TOKENS,
     "STOP": Meaning(False, "the model replied with text only", _ASK_FOR_AN_IMAGE),

@@ -58,16 +58,21 @@ REFUSALS = [
     ),
     ("BLOCKLIST", "stop", "The request contains terms the provider blocks (BLOCKLIST)."),
     ("SPII", "stop", "The answer would contain sensitive personal information (SPII)."),
+    # Gemini's image-generation reasons: it made no picture and said so.
+    ("NO_IMAGE", "stop", "The model answered without making a picture (NO_IMAGE)."),
+    (
+        "IMAGE_OTHER",
+        "stop",
+        "The picture could not be made, for a reason the provider did not give (IMAGE_OTHER).",
+    ),
     # OpenRouter's content_filter is a refusal whatever the native reason says.
     ("OTHER", "content_filter", "A content filter blocked the answer (content_filter)."),
     # A filter Gemini adds later is still recognised by its name.
     ("IMAGE_BLOCKLIST", "stop", "A provider filter blocked the answer (IMAGE_BLOCKLIST)."),
 ]
 
-# No image, but nothing was refused: a clearer prompt, a retry or a setting fixes these.
+# No image, but nothing was withheld: a clearer prompt, a retry or a setting fixes these.
 NOT_REFUSALS = [
-    ("NO_IMAGE", "stop"),
-    ("IMAGE_OTHER", "stop"),
     ("OTHER", "stop"),
     ("MAX_TOKENS", "length"),
     ("STOP", "stop"),
