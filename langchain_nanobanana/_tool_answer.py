@@ -31,7 +31,7 @@ def provenance(prompt: str, image_ids: list[str] | None, answer: AIMessage) -> d
     }
 
 
-def failed_requests(answer: AIMessage) -> str:
+def _failed_requests(answer: AIMessage) -> str:
     """What a partly failed call for several images says about the rest."""
     errors = answer.response_metadata.get("errors") or []
     if not errors:
@@ -43,12 +43,14 @@ def failed_requests(answer: AIMessage) -> str:
     )
 
 
-def sentence(
-    images: list[GeneratedImage], sources: list[str], said: str, failures: str = ""
-) -> str:
+def sentence(images: list[GeneratedImage], sources: list[str], answer: AIMessage) -> str:
+    """What the agent is told of the stored images: their handles, what failed, what the
+    image model said."""
     verb = "Edited " + ", ".join(sources) + " into" if sources else "Created"
     noun = "image" if len(images) == 1 else "images"
-    sentence = f"{verb} {noun} {', '.join(image.describe() for image in images)}.{failures}"
+    described = ", ".join(image.describe() for image in images)
+    sentence = f"{verb} {noun} {described}.{_failed_requests(answer)}"
+    said = answer.text
     if said.strip():
         room = min(_MODEL_WORDS_CHARS, MAX_CONTENT_CHARS - len(sentence) - 20)
         if room > 20:
@@ -109,7 +111,7 @@ def thumbnail(image: GeneratedImage) -> GeneratedImage:
 def progress_images(images: list[GeneratedImage], urls: list[str | None]) -> list[dict[str, Any]]:
     """What a "done" progress event says of each new image (never its bytes)."""
     described = []
-    for image, url in zip(images, urls or [None] * len(images), strict=False):
+    for image, url in zip(images, urls, strict=True):
         entry: dict[str, Any] = {
             "handle": image.id,
             "width": image.width,

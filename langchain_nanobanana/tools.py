@@ -247,7 +247,7 @@ class NanoBananaImageTool(BaseTool):
         answered = call.ledger.answered()
         if answered is not None:  # a retried attempt or a replayed thread: no second request
             stored = [image for h in answered.handles if (image := call.images.find(h))]
-            urls = [call.images.url(image.id or "") for image in stored] if self._urls else []
+            urls = self._urls_of(call.images, [image.id or "" for image in stored])
             return self._present(answered.sentence, stored, urls)
         sources = [_source(handle, call.images) for handle in image_ids or []]
         request: list[BaseMessage] = [self._request(prompt, sources)]
@@ -263,7 +263,7 @@ class NanoBananaImageTool(BaseTool):
             made = _tool_errors.images_or_explain(answer)
             provenance = _tool_answer.provenance(prompt, image_ids, answer)
             handles = [call.images.put(i.data, i.mime_type, **provenance) for i in made]
-            urls = [call.images.url(h) for h in handles] if self._urls else []
+            urls = self._urls_of(call.images, handles)
         except BaseException as error:
             trace.fail(error)
             call.progress.failed(str(error))
@@ -274,9 +274,7 @@ class NanoBananaImageTool(BaseTool):
             raise
         trace.end(answer, handles)
         stored = [image.with_id(h) for image, h in zip(made, handles, strict=True)]
-        sentence = _tool_answer.sentence(
-            stored, image_ids or [], answer.text, _tool_answer.failed_requests(answer)
-        )
+        sentence = _tool_answer.sentence(stored, image_ids or [], answer)
         call.ledger.settle(len(made), _cost(answer, estimate))
         call.ledger.remember(sentence, handles)
         call.progress.done(_tool_answer.progress_images(stored, urls))
@@ -297,9 +295,7 @@ class NanoBananaImageTool(BaseTool):
         answered = await call.ledger.aanswered()
         if answered is not None:
             stored = [image for h in answered.handles if (image := await call.images.afind(h))]
-            urls = (
-                [await call.images.aurl(image.id or "") for image in stored] if self._urls else []
-            )
+            urls = await self._aurls_of(call.images, [image.id or "" for image in stored])
             return self._present(answered.sentence, stored, urls)
         sources = [await _asource(handle, call.images) for handle in image_ids or []]
         request: list[BaseMessage] = [self._request(prompt, sources)]
@@ -316,7 +312,7 @@ class NanoBananaImageTool(BaseTool):
             made = _tool_errors.images_or_explain(answer)
             provenance = _tool_answer.provenance(prompt, image_ids, answer)
             handles = [await call.images.aput(i.data, i.mime_type, **provenance) for i in made]
-            urls = [await call.images.aurl(h) for h in handles] if self._urls else []
+            urls = await self._aurls_of(call.images, handles)
         except BaseException as error:
             await trace.afail(error)
             call.progress.failed(str(error))
@@ -327,17 +323,22 @@ class NanoBananaImageTool(BaseTool):
             raise
         await trace.aend(answer, handles)
         stored = [image.with_id(h) for image, h in zip(made, handles, strict=True)]
-        sentence = _tool_answer.sentence(
-            stored, image_ids or [], answer.text, _tool_answer.failed_requests(answer)
-        )
+        sentence = _tool_answer.sentence(stored, image_ids or [], answer)
         await call.ledger.asettle(len(made), _cost(answer, estimate))
         await call.ledger.aremember(sentence, handles)
         call.progress.done(_tool_answer.progress_images(stored, urls))
         return self._present(sentence, stored, urls)
 
-    @property
-    def _urls(self) -> bool:
-        return self.artifact_mode == "url"
+    def _urls_of(self, images: ImageStore, handles: list[str]) -> list[str | None]:
+        """A fresh URL per image in ``"url"`` mode (None where the store gives none)."""
+        if self.artifact_mode != "url":
+            return [None] * len(handles)
+        return [images.url(handle) for handle in handles]
+
+    async def _aurls_of(self, images: ImageStore, handles: list[str]) -> list[str | None]:
+        if self.artifact_mode != "url":
+            return [None] * len(handles)
+        return [await images.aurl(handle) for handle in handles]
 
     def _present(
         self, sentence: str, stored: list[GeneratedImage], urls: list[str | None]
@@ -345,7 +346,7 @@ class NanoBananaImageTool(BaseTool):
         """The ToolMessage's content and artifact for stored images."""
         artifact = [
             _tool_answer.artifact_block(image, self.artifact_mode, url)
-            for image, url in zip(stored, urls or [None] * len(stored), strict=False)
+            for image, url in zip(stored, urls, strict=True)
         ]
         if not self.show_image_to_model:
             return sentence, artifact
@@ -383,13 +384,6 @@ def _unbilled(error: BaseException) -> bool:
     have been, and is counted at the estimate: a budget must not undercount."""
     cause = error.__cause__ if isinstance(error, ToolException) else error
     return isinstance(cause, (OpenRouterError, ValueError, ToolException))
-
-
-async def _akept(images: ImageStore, handle: str) -> GeneratedImage | None:
-    try:
-        return await images.aget(handle)
-    except UnknownImageError:
-        return None
 
 
 # ---------------------------------------------------------------- helpers
