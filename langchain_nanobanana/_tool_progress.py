@@ -56,10 +56,13 @@ class ToolProgress:
         if self.writer is None:
             return
         elapsed = round(time.monotonic() - self._start, 3)
-        self.writer(
-            {"kind": KIND, "event": event, "tool_call_id": self.call_id, "elapsed_s": elapsed}
-            | fields
-        )
+        event_fields = {"kind": KIND, "event": event, "tool_call_id": self.call_id}
+        try:
+            self.writer(event_fields | {"elapsed_s": elapsed} | fields)
+        except Exception:
+            # Progress is best effort: a writer that fails (a stream closed under it) must
+            # not fail a call whose image is being paid for. It is not asked again.
+            self.writer = None
 
     def started(self, prompt: str, sources: list[str]) -> None:
         self._start = time.monotonic()
@@ -83,10 +86,7 @@ class ToolProgress:
 
         def beat() -> None:
             while not stop.wait(self.every_s):
-                try:
-                    context.run(self._send, "heartbeat")
-                except Exception:  # progress is best effort: a broken writer ends the beats only
-                    return
+                context.run(self._send, "heartbeat")
 
         thread = threading.Thread(target=beat, name="nanobanana-progress", daemon=True)
         thread.start()

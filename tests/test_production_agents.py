@@ -338,6 +338,36 @@ def test_a_failed_generation_sends_a_failed_event(fake: FakeOpenRouter) -> None:
 
 
 @pytest.mark.parametrize("mode", ["sync", "async"])
+def test_a_writer_that_fails_never_fails_the_call(mode: str) -> None:
+    """Progress is best effort: a stream writer that raises (its stream closed) costs the
+    events, never the image being paid for; it is not called again after failing."""
+    from types import SimpleNamespace
+
+    fake = FakeOpenRouter(latency=0.3)
+    tool = NanoBananaImageTool(llm=fake.chat_model(), progress_every_s=0.05)
+    calls: list[Any] = []
+
+    def closed_stream(event: Any) -> None:
+        calls.append(event)
+        raise RuntimeError("the stream is closed")
+
+    runtime = SimpleNamespace(stream_writer=closed_stream, store=None, tool_call_id="call_w")
+    call = {
+        "type": "tool_call",
+        "id": "call_w",
+        "name": "generate_image",
+        "args": {"prompt": "a dish", "runtime": runtime},
+    }
+
+    result = tool.invoke(call) if mode == "sync" else asyncio.run(tool.ainvoke(call))
+
+    assert result.status == "success"
+    assert HANDLE_PATTERN.fullmatch(result.artifact[0]["id"])
+    assert [event["event"] for event in calls] == ["started"]
+    assert len(fake.requests) == 1
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
 def test_a_replayed_call_whose_image_is_gone_still_answers_and_sends_nothing(
     fake: FakeOpenRouter, mode: str
 ) -> None:
