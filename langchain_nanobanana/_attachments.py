@@ -21,6 +21,7 @@ from typing import Any, TypeVar
 
 from langchain_core.messages import BaseMessage, HumanMessage
 
+from langchain_nanobanana._image_blocks import UnusableImageBlockError, read_image_block
 from langchain_nanobanana._text import shorten
 from langchain_nanobanana.images import GeneratedImage, images_from
 from langchain_nanobanana.stores import HANDLE_PATTERN, ImageStore
@@ -33,13 +34,22 @@ MessageT = TypeVar("MessageT", bound=BaseMessage)
 
 
 def has_unregistered_images(message: BaseMessage) -> bool:
-    """A user message with image data in it that ``register`` has not yet swapped out."""
+    """A user message with image data in it that ``register`` has not yet swapped out.
+
+    Read from the blocks' form alone: the base64 is decoded once, by ``register``
+    (damaged data included, which it keeps as a note)."""
     if not isinstance(message, HumanMessage) or HANDLES_KEY in message.additional_kwargs:
         return False
+    content = [message.content] if isinstance(message.content, str) else message.content
+    return any(_holds_image_data(block) for block in content)
+
+
+def _holds_image_data(block: Any) -> bool:
     try:
-        return bool(images_from(message))
-    except ValueError:  # damaged image data: register keeps it as a note
-        return True
+        reference = read_image_block(block)
+    except UnusableImageBlockError:
+        return False
+    return reference is not None and reference.base64 is not None
 
 
 @dataclass(frozen=True)

@@ -162,6 +162,37 @@ def test_async_agent_edits_an_attached_photo_the_model_can_still_see(fake: FakeO
     assert not any(_has_base64(message) for message in state["messages"])
 
 
+def test_an_attached_photo_is_decoded_once_when_it_is_stored(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Finding the messages to register reads the blocks' form; only storing decodes."""
+    import langchain_nanobanana.images as images_module
+    from langchain_nanobanana._attachments import has_unregistered_images, register
+
+    decoded: list[int] = []
+
+    def counting_b64decode(text: Any, validate: bool = False) -> bytes:
+        decoded.append(len(text))
+        return base64.b64decode(text, validate=validate)
+
+    monkeypatch.setattr(
+        images_module, "base64", type("counted", (), {"b64decode": counting_b64decode})
+    )
+    tool = NanoBananaImageTool(llm=FakeOpenRouter().chat_model())
+    photo = _photo()
+    message = _asking_with_photo("a hat", photo)
+
+    assert has_unregistered_images(message)
+    assert decoded == [], "the check decodes nothing"
+    registered = register(message, tool.images)
+    assert len(decoded) == 1
+    (handle,) = registered.additional_kwargs["nanobanana_handles"]
+    assert tool.images.get(handle).data == photo
+    assert not has_unregistered_images(registered)
+    damaged = HumanMessage([{"type": "image", "base64": "not base64!", "mime_type": "image/png"}])
+    assert has_unregistered_images(damaged), "damaged data is registered, as a note"
+
+
 @pytest.mark.parametrize("form", list(photo_in_every_block_form(b"")))
 def test_a_photo_in_any_block_form_leaves_no_base64_in_the_checkpoint(
     fake: FakeOpenRouter, form: str
