@@ -28,7 +28,8 @@ class HandleTakenError(Exception):
 
 @dataclass(frozen=True)
 class StoredImage:
-    """An image as a backend holds it: the bytes and their record (empty if none was kept)."""
+    """An image as a backend holds it: the bytes and their record. A backend that finds
+    no readable record for the bytes returns no image at all."""
 
     data: bytes = field(repr=False)
     record: dict[str, Any]

@@ -172,11 +172,7 @@ def _decoded_all(values: list[bytes | None]) -> list[dict[str, Any]]:
 
 
 def _stored(data: bytes | None, record: bytes | None) -> StoredImage | None:
-    """Bytes with their record; bytes without one were put there by someone else and
-    still read, but a damaged record makes the image unknown."""
-    if data is None:
-        return None
-    if record is None:
-        return StoredImage(data, {})
+    """Bytes with their record; without a readable record (gone, damaged) the image is
+    unknown, as on every backend: the record holds its type and its expiry."""
     decoded = _decode(record)
-    return None if decoded is None else StoredImage(data, decoded)
+    return None if data is None or decoded is None else StoredImage(data, decoded)

@@ -20,10 +20,11 @@ from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import AsyncIterator, Iterator
 from datetime import timedelta
 from typing import Any
 
-from langgraph.store.base import BaseStore, PutOp
+from langgraph.store.base import BaseStore, GetOp, Item, PutOp
 
 from langchain_nanobanana._backend import ImageBackend, StoredImage
 from langchain_nanobanana.scopes import Scope
@@ -50,15 +51,16 @@ class LangGraphStoreBackend(ImageBackend):
     def _namespace(scope: Scope, *rest: str) -> tuple[str, ...]:
         return (_ROOT, scope_label(scope), *rest)
 
-    def _ttl(self, ttl: timedelta | None) -> dict[str, Any]:
-        """LangGraph counts TTL in minutes, and refuses one from a store without TTL.
+    def _minutes(self, ttl: timedelta | None) -> float | None:
+        """The TTL as LangGraph counts it (minutes), or None for "never expires".
 
-        Where the store has TTL, it is always given, None included: left out, the
-        store's default TTL would apply, and a budget's spending would expire with it.
+        It is always given explicitly, None included: left out, a store configured
+        with a default TTL would apply it, and a budget's spending would expire with
+        it. A store without TTL support takes None and refuses anything else.
         """
-        if not self.store.supports_ttl:
-            return {}
-        return {"ttl": None if ttl is None else ttl.total_seconds() / 60}
+        if ttl is None or not self.store.supports_ttl:
+            return None
+        return ttl.total_seconds() / 60
 
     # -------------------------------------------------------------- images
 
@@ -66,7 +68,7 @@ class LangGraphStoreBackend(ImageBackend):
         self, scope: Scope, handle: str, data: bytes, record: dict[str, Any], ttl: timedelta | None
     ) -> list[PutOp]:
         # One batch, so one transaction where the store has them: the image appears whole.
-        minutes = self._ttl(ttl).get("ttl")
+        minutes = self._minutes(ttl)
         return [
             PutOp(self._namespace(scope, "records"), handle, record, index=False, ttl=minutes),
             PutOp(
@@ -84,17 +86,18 @@ class LangGraphStoreBackend(ImageBackend):
     ) -> None:
         await self.store.abatch(self._created(scope, handle, data, record, ttl))
 
+    def _reads(self, scope: Scope, handle: str) -> list[GetOp]:
+        # One batch for both items: one round trip to the store.
+        return [
+            GetOp(self._namespace(scope, "images"), handle),
+            GetOp(self._namespace(scope, "records"), handle),
+        ]
+
     def read(self, scope: Scope, handle: str) -> StoredImage | None:
-        image = self.store.get(self._namespace(scope, "images"), handle)
-        if image is None:
-            return None
-        return _stored(image.value, self.read_record(scope, handle))
+        return _stored(self.store.batch(self._reads(scope, handle)))
 
     async def aread(self, scope: Scope, handle: str) -> StoredImage | None:
-        image = await self.store.aget(self._namespace(scope, "images"), handle)
-        if image is None:
-            return None
-        return _stored(image.value, await self.aread_record(scope, handle))
+        return _stored(await self.store.abatch(self._reads(scope, handle)))
 
     def read_record(self, scope: Scope, handle: str) -> dict[str, Any] | None:
         item = self.store.get(self._namespace(scope, "records"), handle)
@@ -122,13 +125,13 @@ class LangGraphStoreBackend(ImageBackend):
         self, scope: Scope, kind: str, key: str, value: dict[str, Any], ttl: timedelta | None
     ) -> None:
         namespace = self._namespace(scope, "notes", kind)
-        self.store.put(namespace, key, value, index=False, **self._ttl(ttl))
+        self.store.put(namespace, key, value, index=False, ttl=self._minutes(ttl))
 
     async def awrite_note(
         self, scope: Scope, kind: str, key: str, value: dict[str, Any], ttl: timedelta | None
     ) -> None:
         namespace = self._namespace(scope, "notes", kind)
-        await self.store.aput(namespace, key, value, index=False, **self._ttl(ttl))
+        await self.store.aput(namespace, key, value, index=False, ttl=self._minutes(ttl))
 
     def read_note(self, scope: Scope, kind: str, key: str) -> dict[str, Any] | None:
         item = self.store.get(self._namespace(scope, "notes", kind), key)
@@ -139,11 +142,11 @@ class LangGraphStoreBackend(ImageBackend):
         return None if item is None else dict(item.value)
 
     def list_notes(self, scope: Scope, kind: str) -> list[dict[str, Any]]:
-        return [value for _, value in self._items(self._namespace(scope, "notes", kind))]
+        return [dict(item.value) for item in self._each(self._namespace(scope, "notes", kind))]
 
     async def alist_notes(self, scope: Scope, kind: str) -> list[dict[str, Any]]:
-        items = await self._aitems(self._namespace(scope, "notes", kind))
-        return [value for _, value in items]
+        namespace = self._namespace(scope, "notes", kind)
+        return [dict(item.value) async for item in self._aeach(namespace)]
 
     def delete_note(self, scope: Scope, kind: str, key: str) -> None:
         self.store.delete(self._namespace(scope, "notes", kind), key)
@@ -153,39 +156,21 @@ class LangGraphStoreBackend(ImageBackend):
 
     # -------------------------------------------------------------- forget
 
-    def _items(self, namespace: tuple[str, ...]) -> list[tuple[str, dict[str, Any]]]:
-        """Every item exactly in ``namespace``: search matches a prefix, and pages by offset."""
-        found: list[tuple[str, dict[str, Any]]] = []
+    def _each(self, namespace: tuple[str, ...]) -> Iterator[Item]:
+        """Every item exactly in ``namespace``, a page at a time (image values are
+        megabytes): search matches a prefix, and pages by offset."""
         seen = 0
         while page := self.store.search(namespace, limit=_PAGE, offset=seen):
             seen += len(page)
-            found += [(i.key, dict(i.value)) for i in page if tuple(i.namespace) == namespace]
-        return found
+            yield from (item for item in page if tuple(item.namespace) == namespace)
 
-    async def _aitems(self, namespace: tuple[str, ...]) -> list[tuple[str, dict[str, Any]]]:
-        found: list[tuple[str, dict[str, Any]]] = []
+    async def _aeach(self, namespace: tuple[str, ...]) -> AsyncIterator[Item]:
         seen = 0
         while page := await self.store.asearch(namespace, limit=_PAGE, offset=seen):
             seen += len(page)
-            found += [(i.key, dict(i.value)) for i in page if tuple(i.namespace) == namespace]
-        return found
-
-    def _keys(self, namespace: tuple[str, ...]) -> list[str]:
-        """The keys exactly in ``namespace``, a page at a time (image values are megabytes)."""
-        keys: list[str] = []
-        seen = 0
-        while page := self.store.search(namespace, limit=_PAGE, offset=seen):
-            seen += len(page)
-            keys += [item.key for item in page if tuple(item.namespace) == namespace]
-        return keys
-
-    async def _akeys(self, namespace: tuple[str, ...]) -> list[str]:
-        keys: list[str] = []
-        seen = 0
-        while page := await self.store.asearch(namespace, limit=_PAGE, offset=seen):
-            seen += len(page)
-            keys += [item.key for item in page if tuple(item.namespace) == namespace]
-        return keys
+            for item in page:
+                if tuple(item.namespace) == namespace:
+                    yield item
 
     def _own(self, scope: Scope, namespaces: list[tuple[str, ...]]) -> list[tuple[str, ...]]:
         """Only this scope's namespaces, whatever the store's prefix matching does."""
@@ -195,33 +180,41 @@ class LangGraphStoreBackend(ImageBackend):
         listed = self.store.list_namespaces(prefix=self._namespace(scope), limit=10_000)
         images = 0
         for namespace in self._own(scope, listed):
-            keys = self._keys(namespace)
+            keys = [item.key for item in self._each(namespace)]
             images += len(keys) if namespace[-1] == "records" else 0
-            for key in keys:
-                self.store.delete(namespace, key)
+            self.store.batch(_deletions(namespace, keys))
         return images
 
     async def aforget(self, scope: Scope) -> int:
         listed = await self.store.alist_namespaces(prefix=self._namespace(scope), limit=10_000)
         images = 0
         for namespace in self._own(scope, listed):
-            keys = await self._akeys(namespace)
+            keys = [item.key async for item in self._aeach(namespace)]
             images += len(keys) if namespace[-1] == "records" else 0
-            for key in keys:
-                await self.store.adelete(namespace, key)
+            await self.store.abatch(_deletions(namespace, keys))
         return images
+
+
+def _deletions(namespace: tuple[str, ...], keys: list[str]) -> list[PutOp]:
+    """Deleting every key of a namespace, as one batch (one round trip)."""
+    return [PutOp(namespace, key, None) for key in keys]
 
 
 def _wrapped(data: bytes) -> dict[str, Any]:
     return {"base64": base64.b64encode(data).decode("ascii")}
 
 
-def _stored(value: dict[str, Any], record: dict[str, Any] | None) -> StoredImage | None:
-    encoded = value.get("base64")
+def _stored(results: list[Any]) -> StoredImage | None:
+    """The image with its record (the results of ``_reads``); without either (gone,
+    damaged) it is unknown."""
+    image, record = results
+    if not isinstance(image, Item) or not isinstance(record, Item):
+        return None
+    encoded = image.value.get("base64")
     if not isinstance(encoded, str):
         return None
     try:
         data = base64.b64decode(encoded, validate=True)
     except (binascii.Error, ValueError):
         return None
-    return StoredImage(data, record or {})
+    return StoredImage(data, dict(record.value))

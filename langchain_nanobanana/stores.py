@@ -103,10 +103,6 @@ class ImageStore:
         self.scope = checked_scope(scope)
         self.ttl = ttl
 
-    def in_scope(self, scope: Scope) -> ImageStore:
-        """The same storage, another owner's images."""
-        return ImageStore(self.backend, scope=scope, ttl=self.ttl)
-
     # ----------------------------------------------------------------- write
 
     def put(self, data: bytes, mime_type: str | None = None, **metadata: Any) -> str:
@@ -276,8 +272,6 @@ def _expired(record: dict[str, Any]) -> bool:
 def _image(handle: str, stored: StoredImage | None) -> GeneratedImage:
     if stored is None or _expired(stored.record):
         raise UnknownImageError(handle)
-    if not stored.record:  # bytes put there by something other than ImageStore.put
-        return GeneratedImage.from_bytes(stored.data, handle)
     mime_type = stored.record.get("mime_type")
     if not isinstance(mime_type, str):  # a damaged record: unknown rather than a crash
         raise UnknownImageError(handle)

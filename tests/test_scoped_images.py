@@ -242,6 +242,32 @@ def test_an_expired_image_is_unknown(
         images.metadata(handle)
 
 
+@pytest.mark.parametrize("kind", STORES)
+def test_bytes_whose_record_is_gone_are_unknown_in_every_store(tmp_path: Path, kind: str) -> None:
+    """The record holds the type and the expiry: bytes left without it (a sweep that took
+    the record first, a half-done delete) are never served, expired or not."""
+    from datetime import timedelta
+
+    from langchain_nanobanana._langgraph_backend import scope_label
+    from langchain_nanobanana.scopes import scope_token
+
+    store = _store(kind, tmp_path)
+    images = ImageStore(store, scope=("user", "alice"), ttl=timedelta(seconds=-1))
+    handle = images.put(_png())
+    if isinstance(store, LangGraphStore):
+        store.delete(("nanobanana", scope_label(images.scope), "records"), handle)
+        assert store.get(("nanobanana", scope_label(images.scope), "images"), handle)
+    else:
+        key = f"{scope_token(images.scope)}.{handle}"
+        store.mdelete([f"{key}.meta.json"])
+        assert store.mget([key]) != [None], "the bytes are still there"
+
+    with pytest.raises(UnknownImageError):
+        images.get(handle)
+    with pytest.raises(UnknownImageError):
+        asyncio.run(images.aget(handle))
+
+
 # --------------------------------------------------- threads that go on
 
 
