@@ -72,11 +72,16 @@ class ImageBackend(ABC):
     @abstractmethod
     async def adelete(self, scope: Scope, handle: str) -> None: ...
 
-    def url(self, scope: Scope, handle: str, record: dict[str, Any]) -> str | None:
+    @property
+    def gives_urls(self) -> bool:
+        """Whether ``url`` can return a URL at all: callers skip the lookup when not."""
+        return False
+
+    def url(self, scope: Scope, handle: str) -> str | None:
         """A fresh URL a browser can load the image from, or None (the default)."""
         return None
 
-    async def aurl(self, scope: Scope, handle: str, record: dict[str, Any]) -> str | None:
+    async def aurl(self, scope: Scope, handle: str) -> str | None:
         return None
 
     # ----------------------------------------------------------------- notes

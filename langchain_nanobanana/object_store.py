@@ -213,7 +213,11 @@ class ObjectImageStore(ImageBackend):
         await self._adelete_quietly([path])
         await self._adelete_quietly([path + _RECORD_SUFFIX])
 
-    def url(self, scope: Scope, handle: str, record: dict[str, Any]) -> str | None:
+    @property
+    def gives_urls(self) -> bool:
+        return self.public_url is not None or isinstance(self.store, _SIGNING)
+
+    def url(self, scope: Scope, handle: str) -> str | None:
         """The public URL when one was configured, else a newly signed one, else None."""
         path = self._image_path(scope, handle)
         if self.public_url is not None:
@@ -222,7 +226,7 @@ class ObjectImageStore(ImageBackend):
             return obstore.sign(self.store, "GET", path, self.url_expires_in)
         return None
 
-    async def aurl(self, scope: Scope, handle: str, record: dict[str, Any]) -> str | None:
+    async def aurl(self, scope: Scope, handle: str) -> str | None:
         path = self._image_path(scope, handle)
         if self.public_url is not None:
             return self._public(path)

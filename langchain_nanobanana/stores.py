@@ -188,13 +188,21 @@ class ImageStore:
         _check(handle)
         return _live_record(handle, await self.backend.aread_record(self.scope, handle))
 
+    @property
+    def gives_urls(self) -> bool:
+        """Whether ``url`` can give a URL on this store (a bucket that signs, a CDN)."""
+        return self.backend.gives_urls
+
     def url(self, handle: str) -> str | None:
         """A URL a browser can load the image from: the store's public URL where it has
-        one, else a freshly signed one where it signs them (never kept); else None."""
-        return self.backend.url(self.scope, handle, self.metadata(handle))
+        one, else a freshly signed one where it signs them (never kept); else None.
+        UnknownImageError, as ``get``, for a handle this scope does not have."""
+        self.metadata(handle)  # only a live image of this scope gets a URL
+        return self.backend.url(self.scope, handle)
 
     async def aurl(self, handle: str) -> str | None:
-        return await self.backend.aurl(self.scope, handle, await self.ametadata(handle))
+        await self.ametadata(handle)
+        return await self.backend.aurl(self.scope, handle)
 
     # ----------------------------------------------------------------- notes
     # Small JSON documents beside the images, in the same scope (the tool's answered

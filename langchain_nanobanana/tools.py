@@ -331,12 +331,12 @@ class NanoBananaImageTool(BaseTool):
 
     def _urls_of(self, images: ImageStore, handles: list[str]) -> list[str | None]:
         """A fresh URL per image in ``"url"`` mode (None where the store gives none)."""
-        if self.artifact_mode != "url":
+        if self.artifact_mode != "url" or not images.gives_urls:
             return [None] * len(handles)
         return [images.url(handle) for handle in handles]
 
     async def _aurls_of(self, images: ImageStore, handles: list[str]) -> list[str | None]:
-        if self.artifact_mode != "url":
+        if self.artifact_mode != "url" or not images.gives_urls:
             return [None] * len(handles)
         return [await images.aurl(handle) for handle in handles]
 
@@ -396,7 +396,7 @@ def _source(reference: str, images: ImageStore) -> GeneratedImage | str:
     if reference.startswith("https://"):
         return reference
     try:
-        url = images.url(reference)
+        url = images.url(reference) if images.gives_urls else None
         return url if url and fetchable_by_openrouter(url) else images.get(reference)
     except UnknownImageError as error:
         raise ToolException(str(error)) from None
@@ -406,7 +406,7 @@ async def _asource(reference: str, images: ImageStore) -> GeneratedImage | str:
     if reference.startswith("https://"):
         return reference
     try:
-        url = await images.aurl(reference)
+        url = await images.aurl(reference) if images.gives_urls else None
         return url if url and fetchable_by_openrouter(url) else await images.aget(reference)
     except UnknownImageError as error:
         raise ToolException(str(error)) from None

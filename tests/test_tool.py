@@ -99,6 +99,35 @@ def test_edit_by_handle_sends_the_stored_bytes_as_a_user_image(
     assert str(edited.content).startswith(f"Edited {first} into image {second}")
 
 
+@pytest.mark.parametrize("mode", ["sync", "async"])
+def test_an_edit_reads_its_source_from_the_store_once(fake: FakeOpenRouter, mode: str) -> None:
+    """A store that gives no URLs is not asked for one: the source is one read."""
+    from langchain_core.stores import InMemoryByteStore
+
+    class CountingStore(InMemoryByteStore):
+        def __init__(self) -> None:
+            super().__init__()
+            self.reads: list[list[str]] = []
+
+        def mget(self, keys: Any) -> Any:  # amget reads through it too
+            self.reads.append(list(keys))
+            return super().mget(keys)
+
+    store = CountingStore()
+    tool = NanoBananaImageTool(llm=fake.chat_model(), store=store, artifact_mode="url")
+    first = _handle_in(_run(tool, prompt="a banana"))
+    store.reads.clear()
+
+    call = _call({"prompt": "make it blue", "image_ids": [first]})
+    edited = tool.invoke(call) if mode == "sync" else asyncio.run(tool.ainvoke(call))
+
+    assert _handle_in(edited) != first
+    assert [keys for keys in store.reads if any(first in key for key in keys)] == [
+        [f"{scope_token(DEFAULT_SCOPE)}.{first}", f"{scope_token(DEFAULT_SCOPE)}.{first}.meta.json"]
+    ]
+    assert "url" not in edited.artifact[0], "a byte store gives no URL"
+
+
 def test_https_urls_pass_through_as_image_urls(
     fake: FakeOpenRouter, tool: NanoBananaImageTool
 ) -> None:
