@@ -14,6 +14,8 @@ call only the async ones, so a store's network I/O never blocks the event loop.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -124,3 +126,32 @@ class ImageBackend(ABC):
 
     @abstractmethod
     async def aforget(self, scope: Scope) -> int: ...
+
+
+# ------------------------------------------------------- shared by flat backends
+# Byte stores and buckets keep records and notes as JSON bytes, under a digest of
+# each note's key.
+
+
+def note_digest(key: str) -> str:
+    """A fixed-length, path-safe name for a note key (keys come from outside: call ids)."""
+    return hashlib.blake2b(key.encode(), digest_size=16).hexdigest()
+
+
+def encoded_json(value: dict[str, Any]) -> bytes:
+    return json.dumps(value, separators=(",", ":")).encode()
+
+
+def decoded_json(value: bytes | None) -> dict[str, Any] | None:
+    """A stored JSON document; a damaged one reads as missing rather than crash the caller."""
+    if value is None:
+        return None
+    try:
+        decoded = json.loads(value)
+    except (ValueError, RecursionError):
+        return None
+    return decoded if isinstance(decoded, dict) else None
+
+
+def decoded_all(values: list[bytes | None]) -> list[dict[str, Any]]:
+    return [note for note in map(decoded_json, values) if note is not None]

@@ -15,14 +15,20 @@ records an expiry time and treats a later read as a miss.
 
 from __future__ import annotations
 
-import hashlib
-import json
 from datetime import timedelta
 from typing import Any
 
 from langchain_core.stores import BaseStore
 
-from langchain_nanobanana._backend import HandleTakenError, ImageBackend, StoredImage
+from langchain_nanobanana._backend import (
+    HandleTakenError,
+    ImageBackend,
+    StoredImage,
+    decoded_all,
+    decoded_json,
+    encoded_json,
+    note_digest,
+)
 from langchain_nanobanana._directory_store import DirectoryByteStore
 from langchain_nanobanana.scopes import Scope, scope_token
 
@@ -46,9 +52,7 @@ class ByteStoreBackend(ImageBackend):
         return f"{scope_token(scope)}.note.{kind}."
 
     def _note_key(self, scope: Scope, kind: str, key: str) -> str:
-        # Note keys come from outside (tool call ids): a digest keeps them key-safe.
-        digest = hashlib.blake2b(key.encode(), digest_size=16).hexdigest()
-        return f"{self._note_prefix(scope, kind)}{digest}.json"
+        return f"{self._note_prefix(scope, kind)}{note_digest(key)}.json"
 
     # -------------------------------------------------------------- images
 
@@ -56,7 +60,7 @@ class ByteStoreBackend(ImageBackend):
         self, scope: Scope, handle: str, data: bytes, record: dict[str, Any], ttl: timedelta | None
     ) -> None:
         key = self._image_key(scope, handle)
-        encoded = _encode(record)
+        encoded = encoded_json(record)
         if isinstance(self.store, DirectoryByteStore):
             try:
                 self.store.create(key + _RECORD_SUFFIX, encoded)
@@ -71,7 +75,7 @@ class ByteStoreBackend(ImageBackend):
         self, scope: Scope, handle: str, data: bytes, record: dict[str, Any], ttl: timedelta | None
     ) -> None:
         key = self._image_key(scope, handle)
-        encoded = _encode(record)
+        encoded = encoded_json(record)
         if isinstance(self.store, DirectoryByteStore):
             try:
                 await self.store.acreate(key + _RECORD_SUFFIX, encoded)
@@ -91,11 +95,11 @@ class ByteStoreBackend(ImageBackend):
 
     def read_record(self, scope: Scope, handle: str) -> dict[str, Any] | None:
         (record,) = self.store.mget([self._image_key(scope, handle) + _RECORD_SUFFIX])
-        return _decode(record)
+        return decoded_json(record)
 
     async def aread_record(self, scope: Scope, handle: str) -> dict[str, Any] | None:
         (record,) = await self.store.amget([self._image_key(scope, handle) + _RECORD_SUFFIX])
-        return _decode(record)
+        return decoded_json(record)
 
     def delete(self, scope: Scope, handle: str) -> None:
         key = self._image_key(scope, handle)
@@ -110,28 +114,28 @@ class ByteStoreBackend(ImageBackend):
     def write_note(
         self, scope: Scope, kind: str, key: str, value: dict[str, Any], ttl: timedelta | None
     ) -> None:
-        self.store.mset([(self._note_key(scope, kind, key), _encode(value))])
+        self.store.mset([(self._note_key(scope, kind, key), encoded_json(value))])
 
     async def awrite_note(
         self, scope: Scope, kind: str, key: str, value: dict[str, Any], ttl: timedelta | None
     ) -> None:
-        await self.store.amset([(self._note_key(scope, kind, key), _encode(value))])
+        await self.store.amset([(self._note_key(scope, kind, key), encoded_json(value))])
 
     def read_note(self, scope: Scope, kind: str, key: str) -> dict[str, Any] | None:
         (value,) = self.store.mget([self._note_key(scope, kind, key)])
-        return _decode(value)
+        return decoded_json(value)
 
     async def aread_note(self, scope: Scope, kind: str, key: str) -> dict[str, Any] | None:
         (value,) = await self.store.amget([self._note_key(scope, kind, key)])
-        return _decode(value)
+        return decoded_json(value)
 
     def list_notes(self, scope: Scope, kind: str) -> list[dict[str, Any]]:
         keys = list(self.store.yield_keys(prefix=self._note_prefix(scope, kind)))
-        return _decoded_all(self.store.mget(keys)) if keys else []
+        return decoded_all(self.store.mget(keys)) if keys else []
 
     async def alist_notes(self, scope: Scope, kind: str) -> list[dict[str, Any]]:
         keys = [key async for key in self.store.ayield_keys(prefix=self._note_prefix(scope, kind))]
-        return _decoded_all(await self.store.amget(keys)) if keys else []
+        return decoded_all(await self.store.amget(keys)) if keys else []
 
     def delete_note(self, scope: Scope, kind: str, key: str) -> None:
         self.store.mdelete([self._note_key(scope, kind, key)])
@@ -152,27 +156,8 @@ class ByteStoreBackend(ImageBackend):
         return sum(key.endswith(_RECORD_SUFFIX) for key in keys)
 
 
-def _encode(value: dict[str, Any]) -> bytes:
-    return json.dumps(value, separators=(",", ":")).encode()
-
-
-def _decode(value: bytes | None) -> dict[str, Any] | None:
-    """A stored JSON document; a damaged one reads as missing rather than crash the caller."""
-    if value is None:
-        return None
-    try:
-        decoded = json.loads(value)
-    except (ValueError, RecursionError):
-        return None
-    return decoded if isinstance(decoded, dict) else None
-
-
-def _decoded_all(values: list[bytes | None]) -> list[dict[str, Any]]:
-    return [note for note in map(_decode, values) if note is not None]
-
-
 def _stored(data: bytes | None, record: bytes | None) -> StoredImage | None:
     """Bytes with their record; without a readable record (gone, damaged) the image is
     unknown, as on every backend: the record holds its type and its expiry."""
-    decoded = _decode(record)
+    decoded = decoded_json(record)
     return None if data is None or decoded is None else StoredImage(data, decoded)

@@ -36,14 +36,20 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 from collections.abc import Callable, Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from langchain_nanobanana._backend import HandleTakenError, ImageBackend, StoredImage
-from langchain_nanobanana._byte_store_backend import _decode, _decoded_all, _encode
+from langchain_nanobanana._backend import (
+    HandleTakenError,
+    ImageBackend,
+    StoredImage,
+    decoded_all,
+    decoded_json,
+    encoded_json,
+    note_digest,
+)
 from langchain_nanobanana.scopes import Scope, scope_token
 
 try:
@@ -121,9 +127,7 @@ class ObjectImageStore(ImageBackend):
         return f"{self._scope_path(scope)}/{_NOTES}/{kind}"
 
     def _note_path(self, scope: Scope, kind: str, key: str) -> str:
-        # Note keys come from outside (tool call ids): a digest keeps them path-safe.
-        digest = hashlib.blake2b(key.encode(), digest_size=16).hexdigest()
-        return f"{self._notes_path(scope, kind)}/{digest}{_RECORD_SUFFIX}"
+        return f"{self._notes_path(scope, kind)}/{note_digest(key)}{_RECORD_SUFFIX}"
 
     def _is_record(self, scope: Scope, path: str) -> bool:
         """A record sits directly in the scope's folder (notes are one level down)."""
@@ -143,7 +147,7 @@ class ObjectImageStore(ImageBackend):
     ) -> None:
         path = self._image_path(scope, handle)
         try:
-            obstore.put(self.store, path + _RECORD_SUFFIX, _encode(record), mode="create")
+            obstore.put(self.store, path + _RECORD_SUFFIX, encoded_json(record), mode="create")
         except AlreadyExistsError:
             raise HandleTakenError(handle) from None
         attributes = self._attributes_for(record)
@@ -166,7 +170,7 @@ class ObjectImageStore(ImageBackend):
         path = self._image_path(scope, handle)
         try:
             await obstore.put_async(
-                self.store, path + _RECORD_SUFFIX, _encode(record), mode="create"
+                self.store, path + _RECORD_SUFFIX, encoded_json(record), mode="create"
             )
         except AlreadyExistsError:
             raise HandleTakenError(handle) from None
@@ -188,19 +192,19 @@ class ObjectImageStore(ImageBackend):
     def read(self, scope: Scope, handle: str) -> StoredImage | None:
         """The image; None without a readable record (see ``_stored``)."""
         path = self._image_path(scope, handle)
-        record = _decode(self._get(path + _RECORD_SUFFIX))
+        record = decoded_json(self._get(path + _RECORD_SUFFIX))
         return None if record is None else _stored(self._get(path), record)
 
     async def aread(self, scope: Scope, handle: str) -> StoredImage | None:
         path = self._image_path(scope, handle)
         record, data = await asyncio.gather(self._aget(path + _RECORD_SUFFIX), self._aget(path))
-        return _stored(data, _decode(record))
+        return _stored(data, decoded_json(record))
 
     def read_record(self, scope: Scope, handle: str) -> dict[str, Any] | None:
-        return _decode(self._get(self._image_path(scope, handle) + _RECORD_SUFFIX))
+        return decoded_json(self._get(self._image_path(scope, handle) + _RECORD_SUFFIX))
 
     async def aread_record(self, scope: Scope, handle: str) -> dict[str, Any] | None:
-        return _decode(await self._aget(self._image_path(scope, handle) + _RECORD_SUFFIX))
+        return decoded_json(await self._aget(self._image_path(scope, handle) + _RECORD_SUFFIX))
 
     def delete(self, scope: Scope, handle: str) -> None:
         # The bytes first: bytes left without their record would read as someone else's.
@@ -244,26 +248,26 @@ class ObjectImageStore(ImageBackend):
     def write_note(
         self, scope: Scope, kind: str, key: str, value: dict[str, Any], ttl: timedelta | None
     ) -> None:
-        obstore.put(self.store, self._note_path(scope, kind, key), _encode(value))
+        obstore.put(self.store, self._note_path(scope, kind, key), encoded_json(value))
 
     async def awrite_note(
         self, scope: Scope, kind: str, key: str, value: dict[str, Any], ttl: timedelta | None
     ) -> None:
-        await obstore.put_async(self.store, self._note_path(scope, kind, key), _encode(value))
+        await obstore.put_async(self.store, self._note_path(scope, kind, key), encoded_json(value))
 
     def read_note(self, scope: Scope, kind: str, key: str) -> dict[str, Any] | None:
-        return _decode(self._get(self._note_path(scope, kind, key)))
+        return decoded_json(self._get(self._note_path(scope, kind, key)))
 
     async def aread_note(self, scope: Scope, kind: str, key: str) -> dict[str, Any] | None:
-        return _decode(await self._aget(self._note_path(scope, kind, key)))
+        return decoded_json(await self._aget(self._note_path(scope, kind, key)))
 
     def list_notes(self, scope: Scope, kind: str) -> list[dict[str, Any]]:
         paths = self._list(self._notes_path(scope, kind))
-        return _decoded_all([self._get(path) for path in paths])
+        return decoded_all([self._get(path) for path in paths])
 
     async def alist_notes(self, scope: Scope, kind: str) -> list[dict[str, Any]]:
         paths = await self._alist(self._notes_path(scope, kind))
-        return _decoded_all(await asyncio.gather(*map(self._aget, paths)))
+        return decoded_all(await asyncio.gather(*map(self._aget, paths)))
 
     def delete_note(self, scope: Scope, kind: str, key: str) -> None:
         self._delete_quietly([self._note_path(scope, kind, key)])
