@@ -143,11 +143,12 @@ class AttachedImagesMiddleware(AgentMiddleware[AgentState[Any], Any]):
         return await handler(request.override(messages=messages))
 
     def _images(self, request: ModelRequest[Any]) -> ImageStore:
-        config = _current_config()
-        if config is None:  # Python 3.10 async: this run's before_agent saw it
-            config = self._configs.get(_thread_of(request.runtime) or "") or _run_config(
-                request.runtime
-            )
+        config = (
+            _current_config()
+            # Python 3.10 async: what this thread's before_agent saw
+            or self._configs.get(_thread_of(request.runtime) or "")
+            or _config_from(request.runtime)
+        )
         return self.image_tool.images_for(config, store=request.runtime.store)
 
 
@@ -168,14 +169,13 @@ def _current_config() -> RunnableConfig | None:
 
 
 def _run_config(runtime: Runtime[Any] | None) -> RunnableConfig | None:
-    """The config of the graph run this hook is part of (None outside of one).
+    """The config of the graph run this hook is part of (None outside of one)."""
+    return _current_config() or _config_from(runtime)
 
-    Where it cannot be seen, the run's thread and authenticated user are taken
-    from the runtime, so the default scope rule finds the same owner as the tool.
-    """
-    config = _current_config()
-    if config is not None:
-        return config
+
+def _config_from(runtime: Runtime[Any] | None) -> RunnableConfig | None:
+    """Where the run's config cannot be seen, its thread and authenticated user from
+    the runtime, so the default scope rule finds the same owner as the tool."""
     if runtime is None:
         return None
     configurable: dict[str, Any] = {}
