@@ -21,7 +21,7 @@ def fetchable_by_openrouter(url: str) -> bool:
     host = (parts.hostname or "").lower()
     if parts.scheme != "https" or not host:
         return False
-    if host == "localhost" or host.endswith(_LOCAL_NAMES):
+    if host.endswith(_LOCAL_NAMES):  # "localhost" itself included
         return False
     try:
         address = ipaddress.ip_address(host)

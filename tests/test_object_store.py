@@ -696,3 +696,31 @@ def test_url_mode_on_s3_signs_a_url_a_browser_loads_but_edits_send_bytes_from_lo
     replayed = tool.invoke(_tool_call("c1", prompt="a banana"))
     assert replayed.artifact[0]["id"] == block["id"]
     _check_signature(replayed.artifact[0]["url"])
+
+
+@pytest.mark.parametrize(
+    ("url", "fetchable"),
+    [
+        (
+            "https://my-bucket.s3.eu-west-1.amazonaws.com/nanobanana/s1/img_1?X-Amz-Signature=1",
+            True,
+        ),
+        ("https://cdn.example.com/a.png", True),
+        ("https://8.8.8.8/a.png", True),
+        ("http://cdn.example.com/a.png", False),  # plain http: not sent as a URL
+        ("https://localhost:9000/a.png", False),
+        ("https://minio.localhost/a.png", False),
+        ("https://nas.local/a.png", False),
+        ("https://bucket.internal/a.png", False),
+        ("https://127.0.0.1:9000/a.png", False),
+        ("https://10.0.0.7/a.png", False),
+        ("https://192.168.1.2/a.png", False),
+        ("https://[::1]/a.png", False),
+        ("https://intranet/a.png", False),  # a bare name resolves only inside a network
+        ("file:///etc/passwd", False),
+    ],
+)
+def test_only_a_url_openrouter_can_reach_is_sent_as_a_url(url: str, fetchable: bool) -> None:
+    from langchain_nanobanana._urls import fetchable_by_openrouter
+
+    assert fetchable_by_openrouter(url) is fetchable
