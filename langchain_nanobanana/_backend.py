@@ -35,6 +35,9 @@ class StoredImage:
 
     data: bytes = field(repr=False)
     record: dict[str, Any]
+    encoded: str | None = field(default=None, repr=False)
+    """The bytes as base64 where the storage holds them so (LangGraph's JSON values):
+    a request or a block built from the image then need not encode them again."""
 
 
 class ImageBackend(ABC):

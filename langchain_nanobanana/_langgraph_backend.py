@@ -217,4 +217,4 @@ def _stored(results: list[Any]) -> StoredImage | None:
         data = base64.b64decode(encoded, validate=True)
     except (binascii.Error, ValueError):
         return None
-    return StoredImage(data, dict(record.value))
+    return StoredImage(data, dict(record.value), encoded)

@@ -283,7 +283,7 @@ def _image(handle: str, stored: StoredImage | None) -> GeneratedImage:
     mime_type = stored.record.get("mime_type")
     if not isinstance(mime_type, str):  # a damaged record: unknown rather than a crash
         raise UnknownImageError(handle)
-    return GeneratedImage(stored.data, mime_type, handle)
+    return GeneratedImage(stored.data, mime_type, handle, encoded=stored.encoded)
 
 
 def _live_record(handle: str, record: dict[str, Any] | None) -> dict[str, Any]:

@@ -268,6 +268,24 @@ def test_bytes_whose_record_is_gone_are_unknown_in_every_store(tmp_path: Path, k
         asyncio.run(images.aget(handle))
 
 
+def test_an_image_from_langgraphs_store_keeps_the_base64_it_is_stored_as() -> None:
+    """LangGraph's values are JSON, so the image is base64 there already: a block or a
+    request built from it reuses that text instead of encoding the bytes again."""
+    from langchain_nanobanana._langgraph_backend import scope_label
+
+    store = InMemoryStore()
+    images = ImageStore(store, scope=("user", "alice"))
+    handle = images.put(_png())
+    held = store.get(("nanobanana", scope_label(images.scope), "images"), handle)
+    assert held is not None
+
+    image = images.get(handle)
+
+    assert image.data == _png()
+    assert image.encoded == held.value["base64"] == base64.b64encode(_png()).decode()
+    assert image.to_block()["base64"] is held.value["base64"]
+
+
 # --------------------------------------------------- threads that go on
 
 
