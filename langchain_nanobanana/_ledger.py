@@ -51,14 +51,16 @@ class Budget:
     max_cost_usd: float | None = None
     per: Literal["scope", "thread"] = "scope"
 
-    def refusal(self, entries: list[dict[str, Any]], thread: str | None) -> str | None:
-        """Why these entries (the new reservation among them) break the budget, or None."""
+    def refusal(self, entries: list[dict[str, Any]]) -> str | None:
+        """Why these entries (the new reservation among them) break the budget, or None.
+
+        ``entries`` are what the budget counts over: the scope's, or with ``per="thread"``
+        the thread's (the ledger keeps those under a kind of their own)."""
         now = time.time()
         counted = [
             entry
             for entry in entries
-            if (self.per == "scope" or entry.get("thread") == thread)
-            and not (entry.get("state") == "reserved" and now - _number(entry, "at") > _STALE_AFTER)
+            if not (entry.get("state") == "reserved" and now - _number(entry, "at") > _STALE_AFTER)
         ]
         where = "for this conversation" if self.per == "thread" else "for this user"
         others = [entry for entry in counted if entry.get("state") != "reserved"]
@@ -176,7 +178,7 @@ class Ledger:
         if self.budget is None:
             return
         self.images.write_note(self._spending, self._entry, self._reservation(images, cost_usd))
-        refusal = self.budget.refusal(self.images.list_notes(self._spending), self.thread)
+        refusal = self.budget.refusal(self.images.list_notes(self._spending))
         if refusal is not None:
             self.images.delete_note(self._spending, self._entry)
             raise BudgetSpentError(refusal)
@@ -187,7 +189,7 @@ class Ledger:
         await self.images.awrite_note(
             self._spending, self._entry, self._reservation(images, cost_usd)
         )
-        refusal = self.budget.refusal(await self.images.alist_notes(self._spending), self.thread)
+        refusal = self.budget.refusal(await self.images.alist_notes(self._spending))
         if refusal is not None:
             await self.images.adelete_note(self._spending, self._entry)
             raise BudgetSpentError(refusal)

@@ -154,6 +154,28 @@ def test_the_graphs_store_holds_the_images_under_the_nanobanana_namespace(
     assert tool.images_for(_user("alice"), store=graph_store).get(handle).mime_type == "image/png"
 
 
+def test_image_ttl_on_a_graph_store_without_ttl_support_still_answers_and_replays(
+    fake: FakeOpenRouter,
+) -> None:
+    """InMemoryStore has no TTL: nothing is sent to it with one (LangGraph refuses it),
+    and the expiry is kept in the record, as for byte stores."""
+    from datetime import timedelta
+
+    graph_store = InMemoryStore()
+    assert not graph_store.supports_ttl
+    tool = NanoBananaImageTool(
+        llm=fake.chat_model(), store=graph_store, image_ttl=timedelta(days=1), max_images=3
+    )
+    call = _call({"prompt": "a"}, "call_ttl")
+
+    first, again = tool.invoke(call, _user("alice")), tool.invoke(call, _user("alice"))
+
+    assert first.status == again.status == "success"
+    assert _handle_in(first) == _handle_in(again), "remembered, with its TTL"
+    assert len(fake.requests) == 1
+    assert "expires_at" in tool.images_for(_user("alice")).metadata(_handle_in(first))
+
+
 def test_a_scope_with_dots_and_slashes_is_one_namespace_label() -> None:
     store = InMemoryStore()
     images = ImageStore(store, scope=("user", "a.b/c%d"))
