@@ -122,6 +122,34 @@ def test_no_callback_event_of_an_agent_run_carries_image_base64(fake: FakeOpenRo
         if name == "chat_model_start" and event.get("parent_run_id") in handler.tool_runs
     ][1]
     assert "image bytes are left out of traces" in _dumped(edit_start)
+    # What tracers read a model run's provider and model (and so its price) from.
+    assert edit_start["metadata"]["ls_model_name"] == "google/gemini-2.5-flash-image"
+    assert edit_start["metadata"]["ls_provider"] == "openrouter"
+
+
+def test_the_inner_call_is_outside_automatic_tracing(
+    fake: FakeOpenRouter, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """LANGSMITH_TRACING traces by context, not by callbacks: it is switched off (False, not
+    the unset None) for the inner call. No tracer is enabled here: it would upload."""
+    from langsmith.run_helpers import get_tracing_context
+
+    from langchain_nanobanana import ChatNanoBanana
+
+    seen: list[Any] = []
+    generate = ChatNanoBanana._generate
+
+    def watched(self: Any, *args: Any, **kwargs: Any) -> Any:
+        seen.append(get_tracing_context()["enabled"])
+        return generate(self, *args, **kwargs)
+
+    monkeypatch.setattr(ChatNanoBanana, "_generate", watched)
+    tool = NanoBananaImageTool(llm=fake.chat_model(), artifact_mode="reference")
+
+    assert get_tracing_context()["enabled"] is None
+    assert tool.invoke(_tool_call_dict("a dish")).status == "success"
+
+    assert seen == [False]
 
 
 def test_no_astream_event_carries_image_base64(fake: FakeOpenRouter) -> None:
@@ -168,6 +196,10 @@ def test_the_chat_model_alone_keeps_its_images_in_its_output(fake: FakeOpenRoute
 # -------------------------------------------------------------- pay once
 
 
+def _tool_call_dict(prompt: str) -> dict[str, Any]:
+    return _call(f"call_{uuid.uuid4().hex[:10]}", prompt=prompt)
+
+
 def _call(call_id: str, **args: Any) -> dict[str, Any]:
     return {"type": "tool_call", "id": call_id, "name": "generate_image", "args": args}
 
@@ -206,17 +238,47 @@ def test_the_same_tool_call_id_pays_once_and_returns_the_same_handle(
     assert len(fake.requests) == 3
 
 
-def test_a_failed_call_is_not_remembered(fake: FakeOpenRouter) -> None:
+@pytest.mark.parametrize("mode", ["sync", "async"])
+def test_a_failed_call_is_not_remembered_and_its_reservation_goes(
+    fake: FakeOpenRouter, mode: str
+) -> None:
     from langchain_nanobanana.testing import Outcome
 
-    tool = NanoBananaImageTool(llm=fake.chat_model(), max_images=5)
+    tool = NanoBananaImageTool(llm=fake.chat_model(), max_images=1)
+    alice = _as_user("alice")
+
+    def run(call: dict[str, Any]) -> ToolMessage:
+        return (
+            tool.invoke(call, alice) if mode == "sync" else asyncio.run(tool.ainvoke(call, alice))
+        )
+
     fake.enqueue(Outcome.http_error(400))
-    failed = tool.invoke(_call("call_x", prompt="a"), _as_user("alice"))
-    retried = tool.invoke(_call("call_x", prompt="a"), _as_user("alice"))
+    failed = run(_call("call_x", prompt="a"))
+    retried = run(_call("call_x", prompt="a"))
 
     assert failed.status == "error"
     assert retried.status == "success"
-    assert tool.images_for(_as_user("alice")).list_notes("spending")[0]["images"] == 1
+    notes = tool.images_for(alice).list_notes("spending")
+    assert [(note["state"], note["images"]) for note in notes] == [("spent", 1)]
+    assert run(_call("call_y", prompt="a")).status == "error", "the one image is spent"
+    assert len(fake.requests) == 2
+
+
+def test_a_reservation_left_by_a_worker_that_died_stops_counting(fake: FakeOpenRouter) -> None:
+    import time
+
+    tool = NanoBananaImageTool(llm=fake.chat_model(), max_images=2)
+    alice = _as_user("alice")
+    images = tool.images_for(alice)
+    stale = {"images": 2, "cost_usd": 0.0, "state": "reserved", "at": time.time() - 31 * 60}
+    images.write_note("spending", "died", stale)
+
+    assert tool.invoke(_call("a", prompt="x"), alice).status == "success"
+
+    live = {**stale, "images": 1, "at": time.time()}  # a call running on another worker
+    images.write_note("spending", "running", live)
+    assert tool.invoke(_call("b", prompt="x"), alice).status == "error"
+    assert len(fake.requests) == 1
 
 
 def test_a_graph_replay_of_the_same_tool_call_pays_once(fake: FakeOpenRouter) -> None:
@@ -269,17 +331,39 @@ def test_a_budget_per_thread_counts_each_conversation_of_a_user(fake: FakeOpenRo
     assert len(fake.requests) == 2
 
 
-def test_a_cost_budget_counts_what_openrouter_reported(fake: FakeOpenRouter) -> None:
+@pytest.mark.parametrize("mode", ["sync", "async"])
+def test_a_cost_budget_counts_what_openrouter_reported(
+    fake: FakeOpenRouter, mode: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # No estimate: what is counted can only be the cost the answer reported.
+    monkeypatch.setattr(NanoBananaImageTool, "_estimate", lambda self, n: 0.0)
     tool = NanoBananaImageTool(llm=fake.chat_model(), max_cost_usd=0.05)
-    first = tool.invoke(_call("a", prompt="x"), _as_user("alice"))
-    spent = tool.images_for(_as_user("alice")).list_notes("spending")
-    assert first.status == "success"
-    assert spent[0]["cost_usd"] == pytest.approx(0.039, abs=0.002)  # 1290 image tokens at $30/M
+    alice = _as_user("alice")
 
-    second = tool.invoke(_call("b", prompt="x"), _as_user("alice"))
-    assert second.status == "error"
-    assert "$0.05" in second.content
-    assert len(fake.requests) == 1
+    def run(call: dict[str, Any]) -> ToolMessage:
+        return (
+            tool.invoke(call, alice) if mode == "sync" else asyncio.run(tool.ainvoke(call, alice))
+        )
+
+    first = run(_call("a", prompt="x"))
+    (spent,) = tool.images_for(alice).list_notes("spending")
+    assert first.status == "success"
+    assert spent["cost_usd"] == pytest.approx(0.039, abs=0.002)  # 1290 image tokens at $30/M
+
+    assert run(_call("b", prompt="x")).status == "success"  # $0.039 spent, under $0.05
+    third = run(_call("c", prompt="x"))
+    assert third.status == "error"
+    assert "$0.05" in third.content
+    assert len(fake.requests) == 2
+
+
+def test_a_budget_spent_to_the_cent_is_not_over() -> None:
+    from langchain_nanobanana._ledger import Budget
+
+    spent = {"cost_usd": 0.10, "images": 2, "state": "spent"}
+    assert Budget(max_cost_usd=0.10).refusal([spent]) is None
+    assert Budget(max_images=2).refusal([spent]) is None
+    assert Budget(max_cost_usd=0.10).refusal([spent, {**spent, "cost_usd": 0.01}]) is not None
 
 
 def test_a_call_for_several_images_reserves_them_all(fake: FakeOpenRouter) -> None:
@@ -317,6 +401,26 @@ def test_custom_stream_events_show_a_generation_start_beat_and_end() -> None:
     assert HANDLE_PATTERN.fullmatch(image["handle"])
     assert (image["width"], image["height"]) == (1024, 1024)
     assert events[-1]["elapsed_s"] >= 0.3
+
+
+def test_async_stream_events_beat_too() -> None:
+    fake = FakeOpenRouter(latency=0.35)
+    tool = NanoBananaImageTool(llm=fake.chat_model(), progress_every_s=0.1)
+    agent = create_agent(
+        ScriptedAgentModel(
+            turns=[_tool_call({"prompt": "a dish"}, "call_q"), lambda m: AIMessage("ok")]
+        ),
+        tools=[tool],
+    )
+
+    async def custom_events() -> list[Any]:
+        stream = agent.astream({"messages": [HumanMessage("draw")]}, stream_mode="custom")
+        return [chunk async for chunk in stream]
+
+    kinds = [event["event"] for event in asyncio.run(custom_events())]
+
+    assert kinds[0] == "started" and kinds[-1] == "done"
+    assert "heartbeat" in kinds
 
 
 def test_a_failed_generation_sends_a_failed_event(fake: FakeOpenRouter) -> None:
@@ -409,6 +513,12 @@ def test_a_reused_id_in_another_thread_or_for_another_prompt_is_a_new_call(
     assert fake.requests[2].body["messages"][-1]["content"] == [
         {"type": "text", "text": "a blue whale"}
     ]
+    # Every argument is part of what a call asks for.
+    source = HANDLE_PATTERN.findall(first.content)[-1]
+    for changed in ({"image_ids": [source]}, {"aspect_ratio": "16:9"}, {"n": 2}):
+        before = len(fake.requests)
+        tool.invoke(_call("call_0", prompt="a red banana", **changed), _as_user("alice", "t1"))
+        assert len(fake.requests) > before, f"{changed} makes a new call"
 
 
 def test_a_retry_after_a_paid_failure_keeps_both_costs(fake: FakeOpenRouter) -> None:
