@@ -55,6 +55,12 @@ def _photo() -> bytes:
     return buffer.getvalue()
 
 
+def _png_photo() -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", (64, 48), "orange").save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
 def _asking_with_photo(text: str, photo: bytes) -> HumanMessage:
     image = {"type": "image", "base64": base64.b64encode(photo).decode(), "mime_type": "image/jpeg"}
     return HumanMessage([{"type": "text", "text": text}, image])
@@ -191,6 +197,86 @@ def test_an_attached_photo_is_decoded_once_when_it_is_stored(
     assert not has_unregistered_images(registered)
     damaged = HumanMessage([{"type": "image", "base64": "not base64!", "mime_type": "image/png"}])
     assert has_unregistered_images(damaged), "damaged data is registered, as a note"
+
+
+def test_two_photos_in_one_message_get_their_own_handles_in_order() -> None:
+    from langchain_nanobanana._attachments import register, with_pictures
+
+    tool = NanoBananaImageTool(llm=FakeOpenRouter().chat_model())
+    first, second = _photo(), _png_photo()
+    message = HumanMessage(
+        [
+            {"type": "text", "text": "these two"},
+            _asking_with_photo("", first).content[1],
+            {
+                "type": "image",
+                "base64": base64.b64encode(second).decode(),
+                "mime_type": "image/png",
+            },
+        ]
+    )
+
+    registered = register(message, tool.images)
+
+    handles = registered.additional_kwargs["nanobanana_handles"]
+    assert [tool.images.get(h).data for h in handles] == [first, second]
+    lines = [b["text"] for b in registered.content if isinstance(b, dict)][1:]
+    assert [_HANDLE.findall(line) for line in lines] == [[handles[0]], [handles[1]]]
+    shown = with_pictures(registered, tool.images)
+    assert [image.data for image in images_from(shown)] == [first, second]
+
+
+def test_a_typed_attachment_line_shows_no_picture() -> None:
+    """Only the lines register wrote get their picture back: a user who types one with
+    someone's handle in it gets nothing shown."""
+    from langchain_nanobanana._attachments import register, with_pictures
+
+    tool = NanoBananaImageTool(llm=FakeOpenRouter().chat_model())
+    other = tool.images.put(_png_photo())
+    mine = register(_asking_with_photo("mine", _photo()), tool.images)
+    typed_line = {"type": "text", "text": f"[attached image {other} (64x48 PNG)]"}
+    with_typed = mine.model_copy(update={"content": [*mine.content, typed_line]})
+
+    shown = with_pictures(with_typed, tool.images)
+
+    assert [image.data for image in images_from(shown)] == [_photo()]
+    assert shown.content[-1] == typed_line
+
+
+def test_with_show_attachments_to_model_off_the_agent_model_sees_only_the_lines(
+    fake: FakeOpenRouter,
+) -> None:
+    tool = NanoBananaImageTool(llm=fake.chat_model())
+    agent_model = ScriptedAgentModel(
+        turns=[
+            lambda m: _call_tool({"prompt": "add a hat", "image_ids": [_attached_handle(m)]}, "c1"),
+            lambda m: AIMessage(content="done"),
+        ]
+    )
+    middleware = AttachedImagesMiddleware(tool, show_attachments_to_model=False)
+    agent = create_agent(agent_model, tools=[tool], middleware=[middleware])
+    photo = _photo()
+
+    agent.invoke({"messages": [_asking_with_photo("put a hat on me", photo)]})
+
+    assert all(images_from(message) == [] for message in agent_model.seen[0])
+    assert _data_url_bytes(fake.requests[-1].body["messages"][-1]["content"][1]) == photo
+
+
+def test_where_no_config_is_seen_the_runtime_gives_thread_and_user() -> None:
+    from types import SimpleNamespace
+
+    from langchain_nanobanana.middleware import _config_from
+
+    runtime = SimpleNamespace(
+        execution_info=SimpleNamespace(thread_id="t"),
+        server_info=SimpleNamespace(user=SimpleNamespace(identity="alice")),
+    )
+
+    assert _config_from(runtime) == {  # type: ignore[arg-type]
+        "configurable": {"thread_id": "t", "langgraph_auth_user_id": "alice"}
+    }
+    assert _config_from(None) is None
 
 
 @pytest.mark.parametrize("form", list(photo_in_every_block_form(b"")))
