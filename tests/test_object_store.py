@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import http.server
 import io
@@ -113,6 +114,8 @@ def test_scopes_are_isolated(backend: ObjectImageStore) -> None:
         bob.metadata(handle)
     with pytest.raises(UnknownImageError):
         bob.url(handle)
+    with pytest.raises(UnknownImageError):
+        asyncio.run(bob.aurl(handle))
     bob.delete(handle)
     assert alice.get(handle).data == _image()
 
@@ -140,8 +143,12 @@ def test_bytes_that_hold_a_handle_without_a_record_give_the_handle_back(
 
     with pytest.raises(HandleTakenError):
         backend.create(ALICE, handle, _image(), {"mime_type": "image/png"}, None)
-
     assert _paths(store) == {path}, "the claimed record is given back"
+
+    with pytest.raises(HandleTakenError):
+        asyncio.run(backend.acreate(ALICE, handle, _image(), {"mime_type": "image/png"}, None))
+    assert _paths(store) == {path}, "the same, async"
+    assert bytes(obstore.get(store, path).bytes()) == b"someone else's"
 
 
 def test_delete_removes_bytes_and_record_and_an_unknown_handle_is_fine(
@@ -627,14 +634,20 @@ def _no_long_base64(message: Any) -> bool:
     return re.search(r"[A-Za-z0-9+/]{200,}", dumped) is None
 
 
-def test_url_mode_puts_a_url_in_the_artifact_and_edits_send_it(fake: Any) -> None:
+@pytest.mark.parametrize("mode", ["sync", "async"])
+def test_url_mode_puts_a_url_in_the_artifact_and_edits_send_it(fake: Any, mode: str) -> None:
     from langchain_nanobanana import NanoBananaImageTool
 
     backend = ObjectImageStore(MemoryStore(), public_url="https://cdn.example.com/")
     tool = NanoBananaImageTool(llm=fake.chat_model(), store=backend, artifact_mode="url")
     config = {"configurable": {"user_id": "alice"}}
 
-    made = tool.invoke(_tool_call("c1", prompt="a banana"), config)
+    def run(call: dict[str, Any]) -> Any:
+        if mode == "sync":
+            return tool.invoke(call, config)
+        return asyncio.run(tool.ainvoke(call, config))
+
+    made = run(_tool_call("c1", prompt="a banana"))
 
     (block,) = made.artifact
     handle = block["id"]
@@ -649,12 +662,17 @@ def test_url_mode_puts_a_url_in_the_artifact_and_edits_send_it(fake: Any) -> Non
     }
     assert _no_long_base64(made)
 
-    edited = tool.invoke(_tool_call("c2", prompt="make it blue", image_ids=[handle]), config)
+    edited = run(_tool_call("c2", prompt="make it blue", image_ids=[handle]))
 
     assert edited.status == "success"
     sent = fake.requests[-1].body["messages"][-1]["content"]
     assert sent[1] == {"type": "image_url", "image_url": {"url": expected}}
     assert fake.requests[-1].size < 2_000, "a URL, not megabytes of base64"
+    # Another user's handle gets no URL, and nothing is sent.
+    config = {"configurable": {"user_id": "bob"}}
+    refused = run(_tool_call("c3", prompt="steal", image_ids=[handle]))
+    assert refused.status == "error" and "No image has the handle" in refused.content
+    assert len(fake.requests) == 2
 
 
 def test_url_mode_without_a_url_keeps_the_reference_and_edits_send_bytes(

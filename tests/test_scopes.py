@@ -44,7 +44,9 @@ def test_a_rule_may_return_a_string_or_a_tuple() -> None:
     assert scope_of(config, lambda c: ("org", c["configurable"]["org"])) == ("org", "acme")
 
 
-@pytest.mark.parametrize("returned", ["", (), ("org", ""), ("org", None), ("a\nb",), ("x",) * 9])
+@pytest.mark.parametrize(
+    "returned", ["", (), ("org", ""), ("org", None), ("a\nb",), ("x",) * 9, ("x" * 257,)]
+)
 def test_a_rule_that_returns_something_unusable_stops_the_run(returned: Any) -> None:
     with pytest.raises(ValueError, match="scope rule returned"):
         scope_of(_config(), lambda c: returned)
