@@ -6,6 +6,7 @@ import asyncio
 import functools
 import http.server
 import io
+import json
 import subprocess
 import sys
 import threading
@@ -714,6 +715,8 @@ def test_url_mode_on_s3_signs_a_url_a_browser_loads_but_edits_send_bytes_from_lo
     replayed = tool.invoke(_tool_call("c1", prompt="a banana"))
     assert replayed.artifact[0]["id"] == block["id"]
     _check_signature(replayed.artifact[0]["url"])
+    remembered = json.dumps(tool.images.list_notes("calls"))
+    assert block["id"] in remembered and "X-Amz" not in remembered, "the store keeps no URL"
 
 
 @pytest.mark.parametrize(

@@ -438,8 +438,9 @@ def test_the_async_agent_uses_only_the_stores_async_methods(
     assert images_from(model.seen[0][0])[0].data == photo
 
 
+@pytest.mark.parametrize("mode", ["sync", "async"])
 def test_where_hooks_cannot_see_the_config_attachments_still_land_with_their_owner(
-    fake: FakeOpenRouter, monkeypatch: pytest.MonkeyPatch
+    fake: FakeOpenRouter, monkeypatch: pytest.MonkeyPatch, mode: str
 ) -> None:
     """Python 3.10 does not carry LangGraph's config into async code (get_config raises
     there): the middleware takes it as the node's injected config parameter, and its
@@ -460,7 +461,12 @@ def test_where_hooks_cannot_see_the_config_attachments_still_land_with_their_own
     )
     config: RunnableConfig = {"configurable": {"thread_id": "t-310", "user_id": "ann"}}
 
-    state = asyncio.run(agent.ainvoke({"messages": [_photo_message("hat", _png("navy"))]}, config))
+    request = {"messages": [_photo_message("hat", _png("navy"))]}
+    state = (
+        agent.invoke(request, config)
+        if mode == "sync"
+        else asyncio.run(agent.ainvoke(request, config))
+    )
     assert tool.images_for(config).get(_handles_in(state["messages"][:1])[0]).data == _png("navy")
 
     tool_message = next(m for m in state["messages"] if isinstance(m, ToolMessage))
