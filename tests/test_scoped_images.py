@@ -176,6 +176,45 @@ def test_image_ttl_on_a_graph_store_without_ttl_support_still_answers_and_replay
     assert "expires_at" in tool.images_for(_user("alice")).metadata(_handle_in(first))
 
 
+class _LoosePrefixStore(InMemoryStore):
+    """A LangGraph store whose prefix matching is by string, as a store may do it:
+    ("nanobanana", "user/a") then also matches "user/ab"."""
+
+    def search(
+        self, namespace_prefix: Any, /, *, limit: int = 10, offset: int = 0, **_: Any
+    ) -> Any:
+        joined = ".".join(namespace_prefix)
+        everything = super().search(("nanobanana",), limit=10_000)
+        loose = [item for item in everything if ".".join(item.namespace).startswith(joined)]
+        return loose[offset : offset + limit]
+
+    def list_namespaces(self, *, prefix: Any = None, limit: int = 100, **_: Any) -> Any:
+        joined = ".".join(prefix or ())
+        listed = super().list_namespaces(prefix=("nanobanana",), limit=10_000)
+        return [ns for ns in listed if ".".join(ns).startswith(joined)][:limit]
+
+
+def test_a_store_that_matches_prefixes_loosely_still_keeps_scopes_and_kinds_apart() -> None:
+    store = _LoosePrefixStore()
+    a, ab = ImageStore(store, scope=("user", "a")), ImageStore(store, scope=("user", "ab"))
+    kept = ab.put(_png())
+    a.put(_png("blue"))
+    a.write_note("spending", "one", {"images": 1})
+    a.write_note("spending-0123", "other", {"images": 5})
+    ab.write_note("spending", "theirs", {"images": 7})
+    # What the backend is up against: each search here finds the neighbours too.
+    assert len(store.search(("nanobanana", "user/a", "notes", "spending"))) == 2
+    assert {i.namespace[1] for i in store.search(("nanobanana", "user/a"), limit=99)} == {
+        "user/a",
+        "user/ab",
+    }
+
+    assert a.list_notes("spending") == [{"images": 1}]
+    assert a.forget() == 1
+    assert ab.get(kept).data == _png()
+    assert ab.list_notes("spending") == [{"images": 7}]
+
+
 def test_a_scope_with_dots_and_slashes_is_one_namespace_label() -> None:
     store = InMemoryStore()
     images = ImageStore(store, scope=("user", "a.b/c%d"))
