@@ -55,34 +55,43 @@ class _EveryEvent(BaseCallbackHandler):
     def _record(self, event: str, /, *args: Any, **kwargs: Any) -> None:
         self.events.append((event, {"args": args, **kwargs}))
 
-    def on_chat_model_start(self, *args: Any, **kwargs: Any) -> None:
-        self._record("chat_model_start", *args, **kwargs)
-
-    def on_llm_start(self, *args: Any, **kwargs: Any) -> None:
-        self._record("llm_start", *args, **kwargs)
-
-    def on_llm_new_token(self, *args: Any, **kwargs: Any) -> None:
-        self._record("llm_new_token", *args, **kwargs)
-
     def on_llm_end(self, response: LLMResult, **kwargs: Any) -> None:
         self._record("llm_end", response, **kwargs)
         self.llm_ends.append((kwargs.get("parent_run_id"), response))
-
-    def on_chain_start(self, *args: Any, **kwargs: Any) -> None:
-        self._record("chain_start", *args, **kwargs)
-
-    def on_chain_end(self, *args: Any, **kwargs: Any) -> None:
-        self._record("chain_end", *args, **kwargs)
 
     def on_tool_start(self, *args: Any, **kwargs: Any) -> None:
         self._record("tool_start", *args, **kwargs)
         self.tool_runs.add(kwargs["run_id"])
 
-    def on_tool_end(self, *args: Any, **kwargs: Any) -> None:
-        self._record("tool_end", *args, **kwargs)
 
-    def on_custom_event(self, *args: Any, **kwargs: Any) -> None:
-        self._record("custom_event", *args, **kwargs)
+def _recorder(event: str) -> Any:
+    def record(self: _EveryEvent, *args: Any, **kwargs: Any) -> None:
+        self._record(event, *args, **kwargs)
+
+    return record
+
+
+# Every other callback a handler can get, failures included, is recorded as it comes.
+for _event in (
+    "chat_model_start",
+    "llm_start",
+    "llm_new_token",
+    "llm_error",
+    "chain_start",
+    "chain_end",
+    "chain_error",
+    "tool_end",
+    "tool_error",
+    "retriever_start",
+    "retriever_end",
+    "retriever_error",
+    "agent_action",
+    "agent_finish",
+    "text",
+    "retry",
+    "custom_event",
+):
+    setattr(_EveryEvent, f"on_{_event}", _recorder(_event))
 
 
 def _dumped(value: Any) -> str:
@@ -150,6 +159,27 @@ def test_the_inner_call_is_outside_automatic_tracing(
     assert tool.invoke(_tool_call_dict("a dish")).status == "success"
 
     assert seen == [False]
+
+
+def test_a_failed_edit_leaves_no_image_base64_in_its_error_events(fake: FakeOpenRouter) -> None:
+    from langchain_nanobanana.testing import Outcome
+
+    tool = NanoBananaImageTool(llm=fake.chat_model(), artifact_mode="reference")
+    draw, edit, _ = _draw_then_edit_then_answer()
+    turns = [draw, edit, lambda m: AIMessage("The edit failed.")]
+    agent = create_agent(ScriptedAgentModel(turns=turns), tools=[tool])
+    handler = _EveryEvent()
+    fake.enqueue(Outcome.answer(), Outcome.http_error(400))
+
+    state = agent.invoke({"messages": [HumanMessage("draw, then edit")]}, {"callbacks": [handler]})
+
+    assert [m.status for m in state["messages"] if isinstance(m, ToolMessage)] == [
+        "success",
+        "error",
+    ]
+    assert _LONG_BASE64.search(_dumped(fake.requests[1].body)), "the edit sent the bytes"
+    assert "llm_error" in {name for name, _ in handler.events}
+    assert [name for name, event in handler.events if _LONG_BASE64.search(_dumped(event))] == []
 
 
 def test_no_astream_event_carries_image_base64(fake: FakeOpenRouter) -> None:
