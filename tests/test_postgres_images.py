@@ -105,5 +105,42 @@ def test_a_store_default_ttl_never_expires_budgets_or_images_by_itself(postgres_
     expires = {prefix: expiring for prefix, expiring in rows}
     assert expires["nanobanana.default.notes.spending"] is False
     assert expires["nanobanana.default.images"] is False
+    assert expires["nanobanana.default.notes.calls"] is False
     assert expires["nanobanana.user/ttl.images"] is True
     assert expires["nanobanana.user/ttl.records"] is True
+    assert expires["nanobanana.user/ttl.notes.calls"] is True, "an answered call lives as long"
+
+
+def test_the_async_path_gives_the_same_ttls(postgres_db: str) -> None:
+    import asyncio
+    from datetime import timedelta
+
+    import psycopg
+    from langgraph.store.postgres import AsyncPostgresStore
+
+    fake = FakeOpenRouter()
+    call = {"type": "tool_call", "id": "c1", "name": "generate_image", "args": {"prompt": "a"}}
+
+    async def run() -> None:
+        async with AsyncPostgresStore.from_conn_string(
+            postgres_db, ttl={"default_ttl": 60}
+        ) as store:
+            await store.setup()
+            kept = NanoBananaImageTool(llm=fake.chat_model(), store=store, max_images=5)
+            await kept.ainvoke(call)
+            expiring = NanoBananaImageTool(
+                llm=fake.chat_model(), store=store, image_ttl=timedelta(hours=2)
+            )
+            await expiring.ainvoke({**call, "id": "c2"}, {"configurable": {"user_id": "ttl"}})
+
+    asyncio.run(run())
+
+    with psycopg.connect(postgres_db) as connection:
+        rows = connection.execute("SELECT prefix, expires_at IS NOT NULL FROM store").fetchall()
+    expires = {prefix: expiring for prefix, expiring in rows}
+    assert expires["nanobanana.default.notes.spending"] is False
+    assert expires["nanobanana.default.images"] is False
+    assert expires["nanobanana.default.notes.calls"] is False
+    assert expires["nanobanana.user/ttl.images"] is True
+    assert expires["nanobanana.user/ttl.records"] is True
+    assert expires["nanobanana.user/ttl.notes.calls"] is True
