@@ -29,7 +29,10 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from langchain_nanobanana import ChatNanoBanana, _budget, _media, _sse  # noqa: E402
+from langchain_nanobanana import ChatNanoBanana  # noqa: E402
+from langchain_nanobanana._content import media as _media  # noqa: E402
+from langchain_nanobanana._transport import limits as _limits  # noqa: E402
+from langchain_nanobanana._transport import sse as _sse  # noqa: E402
 from langchain_nanobanana.testing._pictures import draw  # noqa: E402
 from tests.hostile import (  # noqa: E402
     Connection,
@@ -180,7 +183,7 @@ def main() -> None:
             "invoke",
             _ordinary(),
             0,
-            _budget.MAX_ANSWER_BYTES,
+            _limits.MAX_ANSWER_BYTES,
             "a 1024x1024 noisy PNG",
         ),
         (
@@ -188,7 +191,7 @@ def main() -> None:
             "invoke",
             _gzip_bomb(4096 * MIB // scale),
             0,
-            _budget.MAX_ANSWER_BYTES,
+            _limits.MAX_ANSWER_BYTES,
             f"{4096 // scale} MB of spaces, gzipped",
         ),
         (
@@ -196,7 +199,7 @@ def main() -> None:
             "invoke",
             _big_answer(200 * MIB // scale, True),
             0,
-            _budget.MAX_ANSWER_BYTES,
+            _limits.MAX_ANSWER_BYTES,
             "Content-Length: 200 MB",
         ),
         (
@@ -204,7 +207,7 @@ def main() -> None:
             "invoke",
             _big_answer(200 * MIB // scale, False),
             0,
-            _budget.MAX_ANSWER_BYTES,
+            _limits.MAX_ANSWER_BYTES,
             "no length, read until the cap",
         ),
         (

@@ -31,8 +31,17 @@ from pydantic import (
     model_validator,
 )
 
-from langchain_nanobanana._catalog import DEFAULT_MODEL, find_model
-from langchain_nanobanana._connection import (
+from langchain_nanobanana._catalog.keywords import check_keywords
+from langchain_nanobanana._catalog.models import DEFAULT_MODEL, find_model
+from langchain_nanobanana._content.to_openrouter import check_media_size, with_sniffed_mime_types
+from langchain_nanobanana._openrouter.options import (
+    OPTION_NAMES,
+    CallOptions,
+    MaxPrice,
+    check_image_config,
+    checked_max_price,
+)
+from langchain_nanobanana._transport.connection import (
     DEFAULT_BASE_URL,
     ConnectionSettings,
     api_key_value,
@@ -41,23 +50,14 @@ from langchain_nanobanana._connection import (
     check_base_url,
     check_clients,
 )
-from langchain_nanobanana._convert import check_media_size, with_sniffed_mime_types
-from langchain_nanobanana._keywords import check_keywords
-from langchain_nanobanana._options import (
-    OPTION_NAMES,
-    CallOptions,
-    MaxPrice,
-    check_image_config,
-    checked_max_price,
-)
 
 if TYPE_CHECKING:
     import httpx
     from langchain_core.tools import BaseTool
 
-    from langchain_nanobanana._discovery import ModelFacts
-    from langchain_nanobanana._fanout import Call
-    from langchain_nanobanana._http import Transport
+    from langchain_nanobanana._openrouter.discovery import ModelFacts
+    from langchain_nanobanana._transport.fanout import Call
+    from langchain_nanobanana._transport.http import Transport
 
     SyncClient = httpx.Client | None
     AsyncClient = httpx.AsyncClient | None
@@ -327,7 +327,7 @@ class ChatNanoBanana(BaseChatModel):
         ``timeout`` or ``base_url`` changed after the first call takes effect, and a
         changed ``base_url`` is checked again before the key goes anywhere.
         """
-        from langchain_nanobanana._http import Transport
+        from langchain_nanobanana._transport.http import Transport
 
         settings = ConnectionSettings(
             base_url=self.base_url,
@@ -373,12 +373,12 @@ class ChatNanoBanana(BaseChatModel):
         return response.content if response.status_code == 200 else None
 
     def _model_facts(self, model: str) -> ModelFacts:
-        from langchain_nanobanana._discovery import DISCOVERY
+        from langchain_nanobanana._openrouter.discovery import DISCOVERY
 
         return DISCOVERY.facts(self.base_url, model, self._fetch)
 
     async def _amodel_facts(self, model: str) -> ModelFacts:
-        from langchain_nanobanana._discovery import DISCOVERY
+        from langchain_nanobanana._openrouter.discovery import DISCOVERY
 
         cached = DISCOVERY.cached(self.base_url, model)
         if cached is not None:
@@ -398,9 +398,9 @@ class ChatNanoBanana(BaseChatModel):
         """This call's request(s), checked and built (before the key is looked at)."""
         # The endpoints, the wire shapes and the fan-out load on the first call, like
         # httpx: importing the package stays cheap for apps that construct and wait.
-        from langchain_nanobanana import _chat_completions, _images_api
-        from langchain_nanobanana._exchange import Exchange
-        from langchain_nanobanana._fanout import Call
+        from langchain_nanobanana._openrouter import chat_completions, images_api
+        from langchain_nanobanana._transport.exchange import Exchange
+        from langchain_nanobanana._transport.fanout import Call
 
         options = CallOptions.resolve(self._default_params, overrides, stop=stop)
         check_media_size(messages)
@@ -411,7 +411,7 @@ class ChatNanoBanana(BaseChatModel):
             options = replace(options, modalities=["image"])
         endpoint = _endpoint_for(self.endpoint, options.model, facts)
         per_request = 1 if endpoint == "chat" else facts.images_per_request or options.count
-        api = _chat_completions if endpoint == "chat" else _images_api
+        api = chat_completions if endpoint == "chat" else images_api
         counts = _request_sizes(options.count, per_request)
         sized = replace(options, n=counts[0]) if options.n is not None else options
         # A fan-out gathers whole answers; only a single request streams.
@@ -419,7 +419,7 @@ class ChatNanoBanana(BaseChatModel):
         streamed = stream and len(counts) == 1 and native_stream
         body = api.request_body(messages, sized, stream=streamed, model_kwargs=self.model_kwargs)
         if endpoint == "images":
-            _images_api.check_discovered(body, facts.parameters)
+            images_api.check_discovered(body, facts.parameters)
         transport, api_key = self._get_transport(), api_key_value(self.api_key)
         exchanges = [
             Exchange(
@@ -526,7 +526,7 @@ class ChatNanoBanana(BaseChatModel):
                 stacklevel=2,
             )
             method = "json_schema"
-        from langchain_nanobanana._structured import parsed_output, response_format_for
+        from langchain_nanobanana._openrouter.structured import parsed_output, response_format_for
 
         llm = self.bind(
             response_format=response_format_for(schema, method, strict),

@@ -24,9 +24,9 @@ from typing import Any
 
 from langchain_core.messages import BaseMessage, ToolMessage
 
-from langchain_nanobanana._dimensions import image_dimensions
-from langchain_nanobanana._image_blocks import UnusableImageBlockError, read_image_block
-from langchain_nanobanana._media import data_url, sniff_mime_type
+from langchain_nanobanana._content.dimensions import image_dimensions
+from langchain_nanobanana._content.image_blocks import UnusableImageBlockError, read_image_block
+from langchain_nanobanana._content.media import data_url, sniff_mime_type
 
 _EXTENSIONS = {
     "image/png": ".png",

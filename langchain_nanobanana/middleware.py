@@ -34,7 +34,7 @@ from langchain_core.runnables import RunnableConfig
 from langgraph.config import get_config
 from langgraph.runtime import Runtime
 
-from langchain_nanobanana._attachments import (
+from langchain_nanobanana._agent.attachments import (
     aregister,
     awith_pictures,
     has_unregistered_images,

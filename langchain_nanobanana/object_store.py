@@ -41,7 +41,8 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from langchain_nanobanana._backend import (
+from langchain_nanobanana.scopes import Scope, scope_token
+from langchain_nanobanana.stores._backend import (
     HandleTakenError,
     ImageBackend,
     StoredImage,
@@ -50,7 +51,6 @@ from langchain_nanobanana._backend import (
     encoded_json,
     note_digest,
 )
-from langchain_nanobanana.scopes import Scope, scope_token
 
 try:
     import obstore

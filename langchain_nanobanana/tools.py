@@ -20,17 +20,18 @@ from langchain_core.runnables import RunnableConfig
 from langchain_core.tools import BaseTool, InjectedToolArg, ToolException
 from pydantic import BaseModel, Field, PrivateAttr, create_model
 
-from langchain_nanobanana import _attachments, _quiet_trace, _tool_answer, _tool_errors
-from langchain_nanobanana._backend import ImageBackend
-from langchain_nanobanana._catalog import ALL_ASPECT_RATIOS, MAX_IMAGES_PER_CALL, find_model
-from langchain_nanobanana._ledger import Budget, Ledger
-from langchain_nanobanana._tool_progress import ToolProgress, writer_of
-from langchain_nanobanana._urls import fetchable_by_openrouter
+from langchain_nanobanana._agent import answer as tool_answer
+from langchain_nanobanana._agent import attachments, failures, quiet_trace
+from langchain_nanobanana._agent.ledger import Budget, Ledger
+from langchain_nanobanana._agent.progress import ToolProgress, writer_of
+from langchain_nanobanana._catalog.models import ALL_ASPECT_RATIOS, MAX_IMAGES_PER_CALL, find_model
+from langchain_nanobanana._content.urls import fetchable_by_openrouter
 from langchain_nanobanana.chat_models import ChatNanoBanana
 from langchain_nanobanana.errors import OpenRouterError
 from langchain_nanobanana.images import GeneratedImage
 from langchain_nanobanana.scopes import ScopeRule, scope_of, thread_of
 from langchain_nanobanana.stores import HANDLE_EXAMPLE, ImageStore, UnknownImageError, as_backend
+from langchain_nanobanana.stores._backend import ImageBackend
 
 _DESCRIPTION = (
     "Create a new image from a text prompt, or edit/combine earlier images. "
@@ -116,7 +117,7 @@ class NanoBananaImageTool(BaseTool):
     description: str = _DESCRIPTION
     response_format: Literal["content", "content_and_artifact"] = "content_and_artifact"
     handle_tool_error: Any = True
-    handle_validation_error: Any = Field(default_factory=lambda: _tool_errors.invalid_arguments)
+    handle_validation_error: Any = Field(default_factory=lambda: failures.invalid_arguments)
     llm: ChatNanoBanana = Field(default_factory=ChatNanoBanana)
     store: Any = None
     scope: ScopeRule | None = None
@@ -172,7 +173,7 @@ class NanoBananaImageTool(BaseTool):
         listed in ``additional_kwargs["nanobanana_handles"]``. Every image-block
         form is recognised (standard, legacy, Anthropic, OpenAI, data URL).
         """
-        return _attachments.register(message, self.images_for(config))
+        return attachments.register(message, self.images_for(config))
 
     # ------------------------------------------------------------ running
 
@@ -255,13 +256,13 @@ class NanoBananaImageTool(BaseTool):
         estimate = self._estimate(n)
         call.ledger.reserve(n, estimate)
         call.progress.started(prompt, image_ids or [])
-        trace, answer = _quiet_trace.InnerRun(None), None
+        trace, answer = quiet_trace.InnerRun(None), None
         try:
-            trace = _quiet_trace.start(self.llm, request, options, run_manager)
-            with call.progress.heartbeats(), _tool_errors.as_tool_errors():
-                answer = _quiet_trace.invoke(self.llm, request, options)
-            made = _tool_errors.images_or_explain(answer)
-            provenance = _tool_answer.provenance(prompt, image_ids, answer)
+            trace = quiet_trace.start(self.llm, request, options, run_manager)
+            with call.progress.heartbeats(), failures.as_tool_errors():
+                answer = quiet_trace.invoke(self.llm, request, options)
+            made = failures.images_or_explain(answer)
+            provenance = tool_answer.provenance(prompt, image_ids, answer)
             handles = [call.images.put(i.data, i.mime_type, **provenance) for i in made]
             urls = self._urls_of(call.images, handles)
         except BaseException as error:
@@ -274,10 +275,10 @@ class NanoBananaImageTool(BaseTool):
             raise
         trace.end(answer, handles)
         stored = [image.with_id(h) for image, h in zip(made, handles, strict=True)]
-        sentence = _tool_answer.sentence(stored, image_ids or [], answer)
+        sentence = tool_answer.sentence(stored, image_ids or [], answer)
         call.ledger.settle(len(made), _cost(answer, estimate))
         call.ledger.remember(sentence, handles)
-        call.progress.done(_tool_answer.progress_images(stored, urls))
+        call.progress.done(tool_answer.progress_images(stored, urls))
         return self._present(sentence, stored, urls)
 
     async def _arun(
@@ -303,14 +304,14 @@ class NanoBananaImageTool(BaseTool):
         estimate = self._estimate(n)
         await call.ledger.areserve(n, estimate)
         call.progress.started(prompt, image_ids or [])
-        trace, answer = _quiet_trace.InnerRun(None), None
+        trace, answer = quiet_trace.InnerRun(None), None
         try:
-            trace = await _quiet_trace.astart(self.llm, request, options, run_manager)
+            trace = await quiet_trace.astart(self.llm, request, options, run_manager)
             async with call.progress.aheartbeats():
-                with _tool_errors.as_tool_errors():
-                    answer = await _quiet_trace.ainvoke(self.llm, request, options)
-            made = _tool_errors.images_or_explain(answer)
-            provenance = _tool_answer.provenance(prompt, image_ids, answer)
+                with failures.as_tool_errors():
+                    answer = await quiet_trace.ainvoke(self.llm, request, options)
+            made = failures.images_or_explain(answer)
+            provenance = tool_answer.provenance(prompt, image_ids, answer)
             handles = [await call.images.aput(i.data, i.mime_type, **provenance) for i in made]
             urls = await self._aurls_of(call.images, handles)
         except BaseException as error:
@@ -323,10 +324,10 @@ class NanoBananaImageTool(BaseTool):
             raise
         await trace.aend(answer, handles)
         stored = [image.with_id(h) for image, h in zip(made, handles, strict=True)]
-        sentence = _tool_answer.sentence(stored, image_ids or [], answer)
+        sentence = tool_answer.sentence(stored, image_ids or [], answer)
         await call.ledger.asettle(len(made), _cost(answer, estimate))
         await call.ledger.aremember(sentence, handles)
-        call.progress.done(_tool_answer.progress_images(stored, urls))
+        call.progress.done(tool_answer.progress_images(stored, urls))
         return self._present(sentence, stored, urls)
 
     def _urls_of(self, images: ImageStore, handles: list[str]) -> list[str | None]:
@@ -345,13 +346,13 @@ class NanoBananaImageTool(BaseTool):
     ) -> tuple[str | list[dict[str, Any]], list[dict[str, Any]]]:
         """The ToolMessage's content and artifact for stored images."""
         artifact = [
-            _tool_answer.artifact_block(image, self.artifact_mode, url)
+            tool_answer.artifact_block(image, self.artifact_mode, url)
             for image, url in zip(stored, urls, strict=True)
         ]
         if not self.show_image_to_model:
             return sentence, artifact
         try:
-            looks = [_tool_answer.thumbnail(image).to_block() for image in stored]
+            looks = [tool_answer.thumbnail(image).to_block() for image in stored]
         except ValueError as error:
             kept = ", ".join(image.id or "" for image in stored)
             raise ToolException(

@@ -12,8 +12,8 @@ from typing import NoReturn
 
 import pytest
 
-from langchain_nanobanana import _http
-from langchain_nanobanana._discovery import DISCOVERY
+from langchain_nanobanana._openrouter.discovery import DISCOVERY
+from langchain_nanobanana._transport import http as transport_http
 from langchain_nanobanana.testing import FakeOpenRouter
 from tests.postgres_server import PostgresServer, PostgresUnavailableError
 from tests.postgres_server import start as start_postgres
@@ -61,8 +61,8 @@ def backoffs(monkeypatch: pytest.MonkeyPatch) -> list[float]:
     async def record_async(seconds: float) -> None:
         waits.append(seconds)
 
-    monkeypatch.setattr(_http, "_sleep", waits.append)
-    monkeypatch.setattr(_http, "_asleep", record_async)
+    monkeypatch.setattr(transport_http, "_sleep", waits.append)
+    monkeypatch.setattr(transport_http, "_asleep", record_async)
     return waits
 
 

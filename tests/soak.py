@@ -22,7 +22,7 @@ from dataclasses import asdict, dataclass, field
 from langchain_core.messages import AIMessage, AIMessageChunk
 
 from langchain_nanobanana import ChatNanoBanana
-from langchain_nanobanana._dimensions import image_dimensions
+from langchain_nanobanana._content.dimensions import image_dimensions
 from langchain_nanobanana.errors import OpenRouterError
 from langchain_nanobanana.testing import FakeOpenRouter, Outcome
 

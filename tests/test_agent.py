@@ -173,7 +173,7 @@ def test_an_attached_photo_is_decoded_once_when_it_is_stored(
 ) -> None:
     """Finding the messages to register reads the blocks' form; only storing decodes."""
     import langchain_nanobanana.images as images_module
-    from langchain_nanobanana._attachments import has_unregistered_images, register
+    from langchain_nanobanana._agent.attachments import has_unregistered_images, register
 
     decoded: list[int] = []
 
@@ -200,7 +200,7 @@ def test_an_attached_photo_is_decoded_once_when_it_is_stored(
 
 
 def test_two_photos_in_one_message_get_their_own_handles_in_order() -> None:
-    from langchain_nanobanana._attachments import register, with_pictures
+    from langchain_nanobanana._agent.attachments import register, with_pictures
 
     tool = NanoBananaImageTool(llm=FakeOpenRouter().chat_model())
     first, second = _photo(), _png_photo()
@@ -229,7 +229,7 @@ def test_two_photos_in_one_message_get_their_own_handles_in_order() -> None:
 def test_a_typed_attachment_line_shows_no_picture() -> None:
     """Only the lines register wrote get their picture back: a user who types one with
     someone's handle in it gets nothing shown."""
-    from langchain_nanobanana._attachments import register, with_pictures
+    from langchain_nanobanana._agent.attachments import register, with_pictures
 
     tool = NanoBananaImageTool(llm=FakeOpenRouter().chat_model())
     other = tool.images.put(_png_photo())

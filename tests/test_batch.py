@@ -11,8 +11,8 @@ import pytest
 from PIL import Image
 
 from langchain_nanobanana import testing
-from langchain_nanobanana._batch import MANIFEST, _Run
 from langchain_nanobanana.cli import main
+from langchain_nanobanana.cli._batch import MANIFEST, _Run
 from langchain_nanobanana.testing import FakeOpenRouter, Outcome, describe_image
 from tests.program import run
 

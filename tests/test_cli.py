@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from langchain_nanobanana._model_list import models_table
-from langchain_nanobanana._progress import Progress
 from langchain_nanobanana.cli import main
+from langchain_nanobanana.cli._model_list import models_table
+from langchain_nanobanana.cli._progress_line import Progress
 from langchain_nanobanana.testing import FakeOpenRouter, Outcome, describe_image
 
 
@@ -241,7 +241,7 @@ def test_progress_is_silent_when_piped() -> None:
 def test_model_ids_are_printed_without_control_sequences(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from langchain_nanobanana import _model_list
+    from langchain_nanobanana.cli import _model_list
 
     hostile = [{"id": "lab/\x1b[2Jpainter\x1b]0;owned\x07", "pricing": {"image_output": "0.00004"}}]
     monkeypatch.setattr(_model_list, "fetch_image_models", lambda client=None: hostile)

@@ -19,13 +19,13 @@ from langchain_core.messages import (
 )
 from PIL import Image
 
-from langchain_nanobanana._assembler import ChunkAssembler, message_from_completion
-from langchain_nanobanana._chat_completions import parse_completion
-from langchain_nanobanana._convert import (
+from langchain_nanobanana._content.to_openrouter import (
     to_content_part,
     to_openrouter_messages,
     with_sniffed_mime_types,
 )
+from langchain_nanobanana._openrouter.assembler import ChunkAssembler, message_from_completion
+from langchain_nanobanana._openrouter.chat_completions import parse_completion
 from langchain_nanobanana.errors import (
     OpenRouterAPIError,
     OpenRouterPermissionDeniedError,

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from langchain_nanobanana._error_mapping import error_from_response
+from langchain_nanobanana._openrouter.error_mapping import error_from_response
 from langchain_nanobanana.errors import (
     OpenRouterAPIError,
     OpenRouterPermissionDeniedError,

@@ -27,13 +27,13 @@ from langchain_nanobanana import (
     ChatNanoBanana,
     GeneratedImage,
     NanoBananaImageTool,
-    _budget,
-    _media,
-    _sse,
     images_from,
 )
-from langchain_nanobanana._connection import redacted
-from langchain_nanobanana._tool_answer import thumbnail as _thumbnail
+from langchain_nanobanana._agent.answer import thumbnail as _thumbnail
+from langchain_nanobanana._content import media as _media
+from langchain_nanobanana._transport import limits as _limits
+from langchain_nanobanana._transport import sse as _sse
+from langchain_nanobanana._transport.connection import redacted
 from langchain_nanobanana.errors import (
     OpenRouterAPIError,
     OpenRouterAuthenticationError,
@@ -274,7 +274,7 @@ def test_the_default_deadline_fits_a_slow_4k_generation() -> None:
 def small_caps(monkeypatch: pytest.MonkeyPatch) -> int:
     """Caps of 2 MB, so the tests move megabytes, not hundreds of them."""
     cap = 2 * 1024 * 1024
-    monkeypatch.setattr(_budget, "MAX_ANSWER_BYTES", cap)
+    monkeypatch.setattr(_limits, "MAX_ANSWER_BYTES", cap)
     monkeypatch.setattr(_sse, "MAX_EVENT_BYTES", cap // 2)
     monkeypatch.setattr(_sse, "MAX_EVENTS", 1_000)
     monkeypatch.setattr(_media, "MAX_REQUEST_MEDIA_BYTES", cap)

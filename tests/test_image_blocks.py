@@ -10,13 +10,13 @@ import pytest
 from langchain_core.messages import HumanMessage
 from PIL import Image
 
-from langchain_nanobanana._attachments import HANDLES_KEY, register, with_pictures
-from langchain_nanobanana._convert import to_content_part
-from langchain_nanobanana._image_blocks import (
+from langchain_nanobanana._agent.attachments import HANDLES_KEY, register, with_pictures
+from langchain_nanobanana._content.image_blocks import (
     ImageReference,
     UnusableImageBlockError,
     read_image_block,
 )
+from langchain_nanobanana._content.to_openrouter import to_content_part
 from langchain_nanobanana.images import images_from
 from langchain_nanobanana.stores import HANDLE_PATTERN, ImageStore
 

@@ -16,14 +16,14 @@ from langchain_core.messages import AIMessage, AIMessageChunk, HumanMessage, Sys
 from PIL import Image
 
 from langchain_nanobanana import ChatNanoBanana, NanoBananaImageTool, images_from
-from langchain_nanobanana._catalog import KNOWN_MODELS
-from langchain_nanobanana._discovery import (
+from langchain_nanobanana._catalog.models import KNOWN_MODELS
+from langchain_nanobanana._openrouter.discovery import (
     DISCOVERY_TTL_SECONDS,
     RETRY_AFTER_FAILURE_SECONDS,
     Discovery,
     ModelFacts,
 )
-from langchain_nanobanana._images_api import StreamReader
+from langchain_nanobanana._openrouter.images_api import StreamReader
 from langchain_nanobanana.errors import OpenRouterError, OpenRouterInvalidRequestError
 from langchain_nanobanana.testing import FakeOpenRouter, Outcome
 from tests.conftest import TEST_KEY

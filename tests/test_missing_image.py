@@ -10,7 +10,7 @@ import pytest
 from langchain_core.messages import ToolMessage
 
 from langchain_nanobanana import NanoBananaImageTool
-from langchain_nanobanana._no_image import MissingImage
+from langchain_nanobanana._openrouter.no_image import MissingImage
 from langchain_nanobanana.testing import FakeOpenRouter, Outcome
 
 _NO_IMAGE = "The image model returned no image (finish reason "

@@ -23,10 +23,10 @@ import pytest
 from obstore.store import LocalStore, MemoryStore, S3Store
 from PIL import Image
 
-from langchain_nanobanana._backend import HandleTakenError
 from langchain_nanobanana.object_store import ObjectImageStore
 from langchain_nanobanana.scopes import Scope, scope_token
 from langchain_nanobanana.stores import ImageStore, UnknownImageError
+from langchain_nanobanana.stores._backend import HandleTakenError
 
 ALICE: Scope = ("user", "alice")
 BOB: Scope = ("user", "bob")
@@ -742,6 +742,6 @@ def test_url_mode_on_s3_signs_a_url_a_browser_loads_but_edits_send_bytes_from_lo
     ],
 )
 def test_only_a_url_openrouter_can_reach_is_sent_as_a_url(url: str, fetchable: bool) -> None:
-    from langchain_nanobanana._urls import fetchable_by_openrouter
+    from langchain_nanobanana._content.urls import fetchable_by_openrouter
 
     assert fetchable_by_openrouter(url) is fetchable

@@ -8,8 +8,8 @@ import pytest
 from langchain_core.messages import HumanMessage
 
 from langchain_nanobanana import ChatNanoBanana
-from langchain_nanobanana._chat_completions import request_body
-from langchain_nanobanana._options import OPTION_NAMES, CallOptions
+from langchain_nanobanana._openrouter.chat_completions import request_body
+from langchain_nanobanana._openrouter.options import OPTION_NAMES, CallOptions
 
 DEFAULTS = {"model": "google/gemini-3-pro-image-preview", "modalities": ["image", "text"]}
 

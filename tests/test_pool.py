@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from langchain_nanobanana import ChatNanoBanana
-from langchain_nanobanana._pool import SHARDS, ShardedAsyncTransport, new_async_client
+from langchain_nanobanana._transport.pool import SHARDS, ShardedAsyncTransport, new_async_client
 from tests.conftest import TEST_KEY
 
 

@@ -19,7 +19,7 @@ from langchain_core.stores import InMemoryByteStore
 from langgraph.store.memory import InMemoryStore
 
 from langchain_nanobanana import NanoBananaImageTool
-from langchain_nanobanana._tool_progress import KIND
+from langchain_nanobanana._agent.progress import KIND
 from langchain_nanobanana.stores import HANDLE_PATTERN
 from langchain_nanobanana.testing import FakeOpenRouter, ScriptedAgentModel
 
@@ -388,7 +388,7 @@ def test_a_cost_budget_counts_what_openrouter_reported(
 
 
 def test_a_budget_spent_to_the_cent_is_not_over() -> None:
-    from langchain_nanobanana._ledger import Budget
+    from langchain_nanobanana._agent.ledger import Budget
 
     spent = {"cost_usd": 0.10, "images": 2, "state": "spent"}
     assert Budget(max_cost_usd=0.10).refusal([spent]) is None

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from langchain_nanobanana._catalog import KNOWN_MODELS
+from langchain_nanobanana._catalog.models import KNOWN_MODELS
 from tests.program import TIMEOUT, environment, served_emulator
 
 README = Path(__file__).resolve().parents[1] / "README.md"

@@ -18,8 +18,9 @@ from langchain_core.exceptions import OutputParserException
 from langchain_core.messages import AIMessage, AIMessageChunk, HumanMessage
 from pydantic import BaseModel
 
-from langchain_nanobanana import ChatNanoBanana, _refusals
-from langchain_nanobanana._assembler import summed
+from langchain_nanobanana import ChatNanoBanana
+from langchain_nanobanana._openrouter import refusals as _refusals
+from langchain_nanobanana._openrouter.assembler import summed
 from langchain_nanobanana.testing import FakeOpenRouter, Outcome
 
 NEW_CORE = _refusals.core_knows_refusals()

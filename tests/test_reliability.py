@@ -26,10 +26,10 @@ from langchain_core.exceptions import (
 from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
 
 from langchain_nanobanana import ChatNanoBanana, NanoBananaImageTool
-from langchain_nanobanana._assembler import message_from_completion
-from langchain_nanobanana._chat_completions import parse_completion
-from langchain_nanobanana._convert import to_content_part, to_openrouter_messages
-from langchain_nanobanana._loop_clients import pending_closers
+from langchain_nanobanana._content.to_openrouter import to_content_part, to_openrouter_messages
+from langchain_nanobanana._openrouter.assembler import message_from_completion
+from langchain_nanobanana._openrouter.chat_completions import parse_completion
+from langchain_nanobanana._transport.loop_clients import pending_closers
 from langchain_nanobanana.errors import OpenRouterError
 from langchain_nanobanana.testing import FakeOpenRouter, Outcome
 from tests.conftest import TEST_KEY

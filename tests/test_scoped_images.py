@@ -22,7 +22,6 @@ from langgraph.store.memory import InMemoryStore
 from PIL import Image
 
 from langchain_nanobanana import NanoBananaImageTool
-from langchain_nanobanana._backend import HandleTakenError
 from langchain_nanobanana.images import images_from
 from langchain_nanobanana.middleware import AttachedImagesMiddleware
 from langchain_nanobanana.stores import (
@@ -31,6 +30,7 @@ from langchain_nanobanana.stores import (
     ImageStore,
     UnknownImageError,
 )
+from langchain_nanobanana.stores._backend import HandleTakenError
 from langchain_nanobanana.testing import FakeOpenRouter, ScriptedAgentModel
 
 
@@ -309,8 +309,8 @@ def test_bytes_whose_record_is_gone_are_unknown_in_every_store(tmp_path: Path, k
     the record first, a half-done delete) are never served, expired or not."""
     from datetime import timedelta
 
-    from langchain_nanobanana._langgraph_backend import scope_label
     from langchain_nanobanana.scopes import scope_token
+    from langchain_nanobanana.stores._langgraph import scope_label
 
     store = _store(kind, tmp_path)
     images = ImageStore(store, scope=("user", "alice"), ttl=timedelta(seconds=-1))
@@ -332,7 +332,7 @@ def test_bytes_whose_record_is_gone_are_unknown_in_every_store(tmp_path: Path, k
 def test_an_image_from_langgraphs_store_keeps_the_base64_it_is_stored_as() -> None:
     """LangGraph's values are JSON, so the image is base64 there already: a block or a
     request built from it reuses that text instead of encoding the bytes again."""
-    from langchain_nanobanana._langgraph_backend import scope_label
+    from langchain_nanobanana.stores._langgraph import scope_label
 
     store = InMemoryStore()
     images = ImageStore(store, scope=("user", "alice"))
@@ -524,7 +524,7 @@ def test_where_hooks_cannot_see_the_config_attachments_still_land_with_their_own
 def test_an_attachment_that_is_no_image_is_never_stored_or_shown(
     fake: FakeOpenRouter, declared: str, data: bytes
 ) -> None:
-    from langchain_nanobanana import _attachments
+    from langchain_nanobanana._agent import attachments as _attachments
 
     images = ImageStore()
     block = {"type": "image", "base64": base64.b64encode(data).decode(), "mime_type": declared}

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 from hypothesis import given
 from hypothesis import strategies as st
 
-from langchain_nanobanana._sse import SSEDecoder, aiter_sse_data, iter_sse_data
+from langchain_nanobanana._transport.sse import SSEDecoder, aiter_sse_data, iter_sse_data
 
 RECORDED = (
     b": OPENROUTER PROCESSING\n\n"

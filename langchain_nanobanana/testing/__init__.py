@@ -33,7 +33,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from langchain_nanobanana._dimensions import image_dimensions
+from langchain_nanobanana._content.dimensions import image_dimensions
 from langchain_nanobanana.testing._agent_model import ScriptedAgentModel
 from langchain_nanobanana.testing._app import RecordedRequest
 from langchain_nanobanana.testing._fake import FAKE_API_KEY, FakeOpenRouter

@@ -11,8 +11,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from langchain_nanobanana._catalog import ModelSpec
-from langchain_nanobanana._dimensions import image_dimensions
+from langchain_nanobanana._catalog.models import ModelSpec
+from langchain_nanobanana._content.dimensions import image_dimensions
 from langchain_nanobanana.testing._pictures import draw
 from langchain_nanobanana.testing._schema_instance import instance_for
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs
 
-from langchain_nanobanana._catalog import ModelSpec
+from langchain_nanobanana._catalog.models import ModelSpec
 from langchain_nanobanana.testing._answer import Answer, compose
 from langchain_nanobanana.testing._images import (
     InvalidImagesRequestError,

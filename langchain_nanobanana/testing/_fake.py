@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from langchain_nanobanana._catalog import KNOWN_MODELS, ModelSpec
+from langchain_nanobanana._catalog.models import KNOWN_MODELS, ModelSpec
 from langchain_nanobanana.testing._app import EmulatedOpenRouter, RecordedRequest
 from langchain_nanobanana.testing._outcomes import Outcome
 from langchain_nanobanana.testing._server import serve

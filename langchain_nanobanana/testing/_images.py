@@ -22,7 +22,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from langchain_nanobanana._catalog import (
+from langchain_nanobanana._catalog.models import (
     IMAGE_API_RESOLUTIONS,
     MAX_IMAGES_PER_CALL,
     MAX_REFERENCE_IMAGES,

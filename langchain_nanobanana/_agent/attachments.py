@@ -1,0 +1,176 @@
+"""Photos users attach: stored by handle, named by a line of text, shown again on demand.
+
+A user message that carries images is swapped for one whose images are lines
+such as ``[attached image img_1a2b... (1024x768 JPEG)]``, and the bytes go into
+an ``ImageStore``: the agent can pass the handle to the image tool, and no
+base64 stays in agent state or its checkpoints. ``with_pictures`` puts the
+images back next to their lines for a request to a multimodal model, without
+changing what is stored. The line's format is defined here and only here.
+
+Nothing here may end a thread: an image whose data does not decode is kept as
+a line of text that says so, and an image whose bytes are gone (a restart with
+an in-memory store, deleted, expired) is shown as
+``[image img_... is no longer available]``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from langchain_core.messages import BaseMessage, HumanMessage
+
+from langchain_nanobanana._content.image_blocks import UnusableImageBlockError, read_image_block
+from langchain_nanobanana._content.text import shorten
+from langchain_nanobanana.images import GeneratedImage, images_from
+from langchain_nanobanana.stores import HANDLE_PATTERN, ImageStore
+
+HANDLES_KEY = "nanobanana_handles"
+"""``additional_kwargs`` key listing the handles of a message's attached images."""
+_LINE = re.compile(rf"\[attached image ({HANDLE_PATTERN.pattern})\b")
+
+MessageT = TypeVar("MessageT", bound=BaseMessage)
+
+
+def has_unregistered_images(message: BaseMessage) -> bool:
+    """A user message with image data in it that ``register`` has not yet swapped out.
+
+    Read from the blocks' form alone: the base64 is decoded once, by ``register``
+    (damaged data included, which it keeps as a note)."""
+    if not isinstance(message, HumanMessage) or HANDLES_KEY in message.additional_kwargs:
+        return False
+    content = [message.content] if isinstance(message.content, str) else message.content
+    return any(_holds_image_data(block) for block in content)
+
+
+def _holds_image_data(block: Any) -> bool:
+    try:
+        reference = read_image_block(block)
+    except UnusableImageBlockError:
+        return False
+    return reference is not None and reference.base64 is not None
+
+
+@dataclass(frozen=True)
+class _Unreadable:
+    reason: str
+
+
+def _attachments(message: HumanMessage) -> list[Any]:
+    """Each block as it is, or as the image it holds, or as why its image cannot be read."""
+    content = [message.content] if isinstance(message.content, str) else message.content
+    planned: list[Any] = []
+    for block in content:
+        try:
+            attached = images_from([block])
+        except ValueError as error:
+            planned.append(_Unreadable(str(error)))
+            continue
+        if attached:
+            planned.append(attached[0])
+        else:
+            planned.append({"type": "text", "text": block} if isinstance(block, str) else block)
+    return planned
+
+
+def _registered(message: HumanMessage, planned: list[Any], stored: list[Any]) -> HumanMessage:
+    """The message rebuilt from what became of each block (a handle, a reason, or nothing)."""
+    content: list[Any] = []
+    for item, outcome in zip(planned, stored, strict=True):
+        reason = outcome.reason if isinstance(outcome, _Unreadable) else None
+        reason = item.reason if isinstance(item, _Unreadable) else reason
+        if reason is not None:
+            note = f"[an attached image could not be read and was left out: {shorten(reason, 120)}]"
+            content.append({"type": "text", "text": note})
+        elif isinstance(item, GeneratedImage):
+            described = GeneratedImage.from_bytes(item.data, outcome).describe()
+            content.append({"type": "text", "text": f"[attached image {described}]"})
+        else:
+            content.append(item)
+    handles = [outcome for outcome in stored if isinstance(outcome, str)]
+    kwargs = {**message.additional_kwargs, HANDLES_KEY: handles}
+    return message.model_copy(update={"content": content, "additional_kwargs": kwargs})
+
+
+def register(message: HumanMessage, images: ImageStore) -> HumanMessage:
+    """The message with each attached image stored in ``images`` and named by its line.
+
+    The handles are also listed in ``additional_kwargs["nanobanana_handles"]``. Bytes
+    that are no image the store keeps (HTML or SVG labelled as one) become a note.
+    """
+    stored: list[str | _Unreadable | None] = []
+    planned = _attachments(message)
+    for item in planned:
+        if not isinstance(item, GeneratedImage):
+            stored.append(None)
+            continue
+        try:
+            stored.append(images.put(item.data, item.mime_type, origin="attachment"))
+        except ValueError as error:
+            stored.append(_Unreadable(str(error)))
+    return _registered(message, planned, stored)
+
+
+async def aregister(message: HumanMessage, images: ImageStore) -> HumanMessage:
+    """``register`` with the store's async methods."""
+    stored: list[str | _Unreadable | None] = []
+    planned = _attachments(message)
+    for item in planned:
+        if not isinstance(item, GeneratedImage):
+            stored.append(None)
+            continue
+        try:
+            stored.append(await images.aput(item.data, item.mime_type, origin="attachment"))
+        except ValueError as error:
+            stored.append(_Unreadable(str(error)))
+    return _registered(message, planned, stored)
+
+
+def _shown_handles(message: BaseMessage) -> list[tuple[int, str]]:
+    """Where the message's attachment lines are, and whose handles they name."""
+    handles = (
+        message.additional_kwargs.get(HANDLES_KEY) if isinstance(message, HumanMessage) else None
+    )
+    if not handles or isinstance(message.content, str):
+        return []
+    found: list[tuple[int, str]] = []
+    for position, block in enumerate(message.content):
+        text = (
+            block.get("text") if isinstance(block, dict) and block.get("type") == "text" else None
+        )
+        line = _LINE.match(text) if isinstance(text, str) else None
+        if line and line.group(1) in handles:
+            found.append((position, line.group(1)))
+    return found
+
+
+def _with(message: MessageT, shown: dict[int, dict[str, Any]]) -> MessageT:
+    content: list[Any] = []
+    for position, block in enumerate(message.content):
+        content.append(block)
+        if position in shown:
+            content.append(shown[position])
+    return message.model_copy(update={"content": content})
+
+
+def _picture(handle: str, image: GeneratedImage | None) -> dict[str, Any]:
+    if image is None:
+        return {"type": "text", "text": f"[image {handle} is no longer available]"}
+    return image.to_block()
+
+
+def with_pictures(message: MessageT, images: ImageStore) -> MessageT:
+    """The message with each attachment line followed by its image again (for a model)."""
+    lines = _shown_handles(message)
+    if not lines:
+        return message
+    return _with(message, {position: _picture(h, images.find(h)) for position, h in lines})
+
+
+async def awith_pictures(message: MessageT, images: ImageStore) -> MessageT:
+    """``with_pictures`` with the store's async methods."""
+    lines = _shown_handles(message)
+    if not lines:
+        return message
+    return _with(message, {position: _picture(h, await images.afind(h)) for position, h in lines})

@@ -1,0 +1,73 @@
+"""What the image tool turns a failure into: an error ToolMessage the agent can act on.
+
+A failure the agent can do something about (rephrase, wait, fix an argument, use
+another handle) becomes a ``ToolException`` and so an error ToolMessage; a broken
+setup (a wrong API key) stays an exception, since no agent can fix it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from langchain_core.messages import AIMessage
+from langchain_core.tools import ToolException
+from pydantic import ValidationError
+
+from langchain_nanobanana._content.text import shorten
+from langchain_nanobanana._openrouter.no_image import MissingImage
+from langchain_nanobanana.errors import (
+    OpenRouterAuthenticationError,
+    OpenRouterError,
+    OpenRouterPermissionDeniedError,
+    OpenRouterRateLimitError,
+)
+from langchain_nanobanana.images import GeneratedImage, images_from
+
+
+def invalid_arguments(error: ValidationError) -> str:
+    """Arguments the schema refuses (a ratio the model lacks, too many images): the agent
+    can fix them, so they come back as an error ToolMessage, not an exception."""
+    problems = "; ".join(
+        f"{'.'.join(map(str, problem['loc']))}: {problem['msg']}" for problem in error.errors()
+    )
+    return (
+        f"The generate_image arguments were not valid ({shorten(problems, 200)}). "
+        "Fix them and call again."
+    )
+
+
+def images_or_explain(answer: AIMessage) -> list[GeneratedImage]:
+    images = images_from(answer)
+    if not images:
+        raise ToolException(MissingImage.of(answer).sentence())
+    return images
+
+
+@contextmanager
+def as_tool_errors() -> Iterator[None]:
+    """Failures the agent can act on become ToolExceptions (and so error ToolMessages)."""
+    try:
+        yield
+    except OpenRouterError as error:
+        raise tool_error(error) from error
+    except ValueError as error:  # refused locally (a bad image or option): the agent can fix it
+        raise ToolException(str(error)) from error
+
+
+def tool_error(error: OpenRouterError) -> Exception:
+    """An error the agent can act on becomes a ToolMessage; a broken setup stays an exception."""
+    if isinstance(error, OpenRouterAuthenticationError):
+        return error
+    if isinstance(error, OpenRouterRateLimitError):
+        return ToolException(
+            "The image service is rate-limiting requests right now; wait a minute before "
+            "trying again, or continue without the image."
+        )
+    if isinstance(error, OpenRouterPermissionDeniedError):
+        reasons = ", ".join(error.reasons) or "no reason given"
+        return ToolException(
+            f"The image request was refused by moderation ({reasons}). "
+            "Rephrase the prompt without that content."
+        )
+    return ToolException(f"The image service failed: {shorten(error.message, 200)}")

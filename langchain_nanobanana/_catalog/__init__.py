@@ -1,0 +1,1 @@
+"""What the package knows of each model, and the constructor's keyword checks."""

@@ -1,0 +1,220 @@
+"""Images in LangGraph's own store (``PostgresStore``, LangGraph Platform's store, ...).
+
+Namespaces start with ``"nanobanana"`` and hold the scope as one label, so a
+deployment's store browser shows whose images they are:
+
+- ``("nanobanana", "user/alice", "records")``: one small JSON record per handle;
+- ``("nanobanana", "user/alice", "images")``: the bytes per handle, as base64
+  (the store's values are JSON documents);
+- ``("nanobanana", "user/alice", "notes", <kind>)``: the tool's notes.
+
+LangGraph's store has no create-only put, so handles rely on their 128 random
+bits. Items get the store's own TTL when it supports one. Nothing here is
+embedded for semantic search (``index=False``).
+
+LangGraph is an optional dependency; this module is imported only for a store
+that is one of LangGraph's.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import AsyncIterator, Iterator
+from datetime import timedelta
+from typing import Any
+
+from langgraph.store.base import BaseStore, GetOp, Item, PutOp
+
+from langchain_nanobanana.scopes import Scope
+from langchain_nanobanana.stores._backend import ImageBackend, StoredImage
+
+_ROOT = "nanobanana"
+_PAGE = 20  # image items are megabytes each: page through them in small steps
+
+
+def scope_label(scope: Scope) -> str:
+    """The scope as one namespace label: parts joined by "/", with the characters
+    LangGraph forbids in labels (".") and our own separators escaped."""
+    return "/".join(
+        part.replace("%", "%25").replace("/", "%2F").replace(".", "%2E") for part in scope
+    )
+
+
+class LangGraphStoreBackend(ImageBackend):
+    """An ``ImageBackend`` over a LangGraph ``BaseStore``; see the module docstring."""
+
+    def __init__(self, store: BaseStore) -> None:
+        self.store = store
+
+    @staticmethod
+    def _namespace(scope: Scope, *rest: str) -> tuple[str, ...]:
+        return (_ROOT, scope_label(scope), *rest)
+
+    def _minutes(self, ttl: timedelta | None) -> float | None:
+        """The TTL as LangGraph counts it (minutes), or None for "never expires".
+
+        It is always given explicitly, None included: left out, a store configured
+        with a default TTL would apply it, and a budget's spending would expire with
+        it. A store without TTL support takes None and refuses anything else.
+        """
+        if ttl is None or not self.store.supports_ttl:
+            return None
+        return ttl.total_seconds() / 60
+
+    # -------------------------------------------------------------- images
+
+    def _created(
+        self, scope: Scope, handle: str, data: bytes, record: dict[str, Any], ttl: timedelta | None
+    ) -> list[PutOp]:
+        # One batch, so one transaction where the store has them: the image appears whole.
+        minutes = self._minutes(ttl)
+        return [
+            PutOp(self._namespace(scope, "records"), handle, record, index=False, ttl=minutes),
+            PutOp(
+                self._namespace(scope, "images"), handle, _wrapped(data), index=False, ttl=minutes
+            ),
+        ]
+
+    def create(
+        self, scope: Scope, handle: str, data: bytes, record: dict[str, Any], ttl: timedelta | None
+    ) -> None:
+        self.store.batch(self._created(scope, handle, data, record, ttl))
+
+    async def acreate(
+        self, scope: Scope, handle: str, data: bytes, record: dict[str, Any], ttl: timedelta | None
+    ) -> None:
+        await self.store.abatch(self._created(scope, handle, data, record, ttl))
+
+    def _reads(self, scope: Scope, handle: str) -> list[GetOp]:
+        # One batch for both items: one round trip to the store.
+        return [
+            GetOp(self._namespace(scope, "images"), handle),
+            GetOp(self._namespace(scope, "records"), handle),
+        ]
+
+    def read(self, scope: Scope, handle: str) -> StoredImage | None:
+        return _stored(self.store.batch(self._reads(scope, handle)))
+
+    async def aread(self, scope: Scope, handle: str) -> StoredImage | None:
+        return _stored(await self.store.abatch(self._reads(scope, handle)))
+
+    def read_record(self, scope: Scope, handle: str) -> dict[str, Any] | None:
+        item = self.store.get(self._namespace(scope, "records"), handle)
+        return None if item is None else dict(item.value)
+
+    async def aread_record(self, scope: Scope, handle: str) -> dict[str, Any] | None:
+        item = await self.store.aget(self._namespace(scope, "records"), handle)
+        return None if item is None else dict(item.value)
+
+    def _deleted(self, scope: Scope, handle: str) -> list[PutOp]:
+        return [
+            PutOp(self._namespace(scope, "images"), handle, None),
+            PutOp(self._namespace(scope, "records"), handle, None),
+        ]
+
+    def delete(self, scope: Scope, handle: str) -> None:
+        self.store.batch(self._deleted(scope, handle))
+
+    async def adelete(self, scope: Scope, handle: str) -> None:
+        await self.store.abatch(self._deleted(scope, handle))
+
+    # --------------------------------------------------------------- notes
+
+    def write_note(
+        self, scope: Scope, kind: str, key: str, value: dict[str, Any], ttl: timedelta | None
+    ) -> None:
+        namespace = self._namespace(scope, "notes", kind)
+        self.store.put(namespace, key, value, index=False, ttl=self._minutes(ttl))
+
+    async def awrite_note(
+        self, scope: Scope, kind: str, key: str, value: dict[str, Any], ttl: timedelta | None
+    ) -> None:
+        namespace = self._namespace(scope, "notes", kind)
+        await self.store.aput(namespace, key, value, index=False, ttl=self._minutes(ttl))
+
+    def read_note(self, scope: Scope, kind: str, key: str) -> dict[str, Any] | None:
+        item = self.store.get(self._namespace(scope, "notes", kind), key)
+        return None if item is None else dict(item.value)
+
+    async def aread_note(self, scope: Scope, kind: str, key: str) -> dict[str, Any] | None:
+        item = await self.store.aget(self._namespace(scope, "notes", kind), key)
+        return None if item is None else dict(item.value)
+
+    def list_notes(self, scope: Scope, kind: str) -> list[dict[str, Any]]:
+        return [dict(item.value) for item in self._each(self._namespace(scope, "notes", kind))]
+
+    async def alist_notes(self, scope: Scope, kind: str) -> list[dict[str, Any]]:
+        namespace = self._namespace(scope, "notes", kind)
+        return [dict(item.value) async for item in self._aeach(namespace)]
+
+    def delete_note(self, scope: Scope, kind: str, key: str) -> None:
+        self.store.delete(self._namespace(scope, "notes", kind), key)
+
+    async def adelete_note(self, scope: Scope, kind: str, key: str) -> None:
+        await self.store.adelete(self._namespace(scope, "notes", kind), key)
+
+    # -------------------------------------------------------------- forget
+
+    def _each(self, namespace: tuple[str, ...]) -> Iterator[Item]:
+        """Every item exactly in ``namespace``, a page at a time (image values are
+        megabytes): search matches a prefix, and pages by offset."""
+        seen = 0
+        while page := self.store.search(namespace, limit=_PAGE, offset=seen):
+            seen += len(page)
+            yield from (item for item in page if tuple(item.namespace) == namespace)
+
+    async def _aeach(self, namespace: tuple[str, ...]) -> AsyncIterator[Item]:
+        seen = 0
+        while page := await self.store.asearch(namespace, limit=_PAGE, offset=seen):
+            seen += len(page)
+            for item in page:
+                if tuple(item.namespace) == namespace:
+                    yield item
+
+    def _own(self, scope: Scope, namespaces: list[tuple[str, ...]]) -> list[tuple[str, ...]]:
+        """Only this scope's namespaces, whatever the store's prefix matching does."""
+        return [n for n in namespaces if n[:2] == self._namespace(scope)]
+
+    def forget(self, scope: Scope) -> int:
+        listed = self.store.list_namespaces(prefix=self._namespace(scope), limit=10_000)
+        images = 0
+        for namespace in self._own(scope, listed):
+            keys = [item.key for item in self._each(namespace)]
+            images += len(keys) if namespace[-1] == "records" else 0
+            self.store.batch(_deletions(namespace, keys))
+        return images
+
+    async def aforget(self, scope: Scope) -> int:
+        listed = await self.store.alist_namespaces(prefix=self._namespace(scope), limit=10_000)
+        images = 0
+        for namespace in self._own(scope, listed):
+            keys = [item.key async for item in self._aeach(namespace)]
+            images += len(keys) if namespace[-1] == "records" else 0
+            await self.store.abatch(_deletions(namespace, keys))
+        return images
+
+
+def _deletions(namespace: tuple[str, ...], keys: list[str]) -> list[PutOp]:
+    """Deleting every key of a namespace, as one batch (one round trip)."""
+    return [PutOp(namespace, key, None) for key in keys]
+
+
+def _wrapped(data: bytes) -> dict[str, Any]:
+    return {"base64": base64.b64encode(data).decode("ascii")}
+
+
+def _stored(results: list[Any]) -> StoredImage | None:
+    """The image with its record (the results of ``_reads``); without either (gone,
+    damaged) it is unknown."""
+    image, record = results
+    if not isinstance(image, Item) or not isinstance(record, Item):
+        return None
+    encoded = image.value.get("base64")
+    if not isinstance(encoded, str):
+        return None
+    try:
+        data = base64.b64decode(encoded, validate=True)
+    except (binascii.Error, ValueError):
+        return None
+    return StoredImage(data, dict(record.value), encoded)
