@@ -32,7 +32,7 @@ import httpx
 from langchain_nanobanana._openrouter.error_mapping import error_from_response, is_retryable
 from langchain_nanobanana._transport.connection import ConnectionSettings, redacted
 from langchain_nanobanana._transport.limits import (
-    Budget,
+    CallLimits,
     aerror_body,
     awithin,
     error_body,
@@ -170,7 +170,7 @@ class Transport:
         path: str,
         api_key: str,
         body: dict[str, Any],
-        budget: Budget,
+        limits: CallLimits,
     ) -> httpx.Request:
         headers = {
             "Authorization": f"Bearer {api_key}",
@@ -184,16 +184,16 @@ class Transport:
             self.settings.url(path),
             content=json.dumps(body, separators=(",", ":")).encode(),
             headers=headers,
-            timeout=budget.clamp(self.settings.timeout),
+            timeout=limits.clamp(self.settings.timeout),
         )
 
-    def _delay_or_raise(self, attempt: int, error: OpenRouterError, budget: Budget) -> float:
+    def _delay_or_raise(self, attempt: int, error: OpenRouterError, limits: CallLimits) -> float:
         """Seconds to wait before trying again, or ``error`` raised when it is final
         (not retryable, retries used up, or no time left for the wait)."""
         if attempt >= self.settings.max_retries or not is_retryable(error):
             raise error
         delay = backoff_seconds(attempt, error.retry_after)
-        if not budget.allows_wait(delay):
+        if not limits.allows_wait(delay):
             raise error
         logger.info(
             "OpenRouter call failed (%s); retry %d of %d in %.2fs",
@@ -209,8 +209,8 @@ class Transport:
         path: str,
         api_key: str,
         body: dict[str, Any],
-        take: Callable[[httpx.Response, Budget], T],
-        budget: Budget,
+        take: Callable[[httpx.Response, CallLimits], T],
+        limits: CallLimits,
     ) -> T:
         """POST until a 200 comes (or retrying is pointless), and ``take`` that answer.
 
@@ -220,18 +220,18 @@ class Transport:
         client = self.client()
         attempt = 0
         while True:
-            budget.check_time()
-            request = self._request(client, path, api_key, body, budget)
+            limits.check_time()
+            request = self._request(client, path, api_key, body, limits)
             try:
                 response = client.send(request, stream=True)
                 if response.status_code == 200:
-                    return take(response, budget)
+                    return take(response, limits)
                 with closing(response):
-                    raw = error_body(within(response.iter_bytes(), budget))
+                    raw = error_body(within(response.iter_bytes(), limits))
                 error = error_from_response(response.status_code, raw, response.headers)
             except httpx.RequestError as exc:
                 error = _transport_error(exc, request.url, api_key)
-            _sleep(self._delay_or_raise(attempt, error, budget))
+            _sleep(self._delay_or_raise(attempt, error, limits))
             attempt += 1
 
     async def _asend(
@@ -239,38 +239,38 @@ class Transport:
         path: str,
         api_key: str,
         body: dict[str, Any],
-        take: Callable[[httpx.Response, Budget], Awaitable[T]],
-        budget: Budget,
+        take: Callable[[httpx.Response, CallLimits], Awaitable[T]],
+        limits: CallLimits,
     ) -> T:
         """Async twin of ``_send``."""
         client = self.async_client()
         attempt = 0
         while True:
-            budget.check_time()
-            request = self._request(client, path, api_key, body, budget)
+            limits.check_time()
+            request = self._request(client, path, api_key, body, limits)
             try:
                 response = await client.send(request, stream=True)
                 if response.status_code == 200:
-                    return await take(response, budget)
+                    return await take(response, limits)
                 async with aclosing(response):
-                    raw = await aerror_body(awithin(response.aiter_bytes(), budget))
+                    raw = await aerror_body(awithin(response.aiter_bytes(), limits))
                 error = error_from_response(response.status_code, raw, response.headers)
             except httpx.RequestError as exc:
                 error = _transport_error(exc, request.url, api_key)
-            await _asleep(self._delay_or_raise(attempt, error, budget))
+            await _asleep(self._delay_or_raise(attempt, error, limits))
             attempt += 1
 
     # ------------------------------------------------------------ the two ways to call
 
     def post(self, path: str, api_key: str, body: dict[str, Any]) -> bytearray:
         """POST and return the whole 200 body, retrying what may succeed on a retry."""
-        return self._send(path, api_key, body, _read_whole, self._budget())
+        return self._send(path, api_key, body, _read_whole, self._limits())
 
     async def apost(self, path: str, api_key: str, body: dict[str, Any]) -> bytearray:
-        return await self._asend(path, api_key, body, _aread_whole, self._budget())
+        return await self._asend(path, api_key, body, _aread_whole, self._limits())
 
-    def _budget(self) -> Budget:
-        return Budget(self.settings.deadline)
+    def _limits(self) -> CallLimits:
+        return CallLimits(self.settings.deadline)
 
     def stream(self, path: str, api_key: str, body: dict[str, Any]) -> Generator[bytes, None, None]:
         """POST with ``stream: true`` and yield each SSE data payload.
@@ -279,12 +279,12 @@ class Transport:
         flowing nothing is retried (it would bill twice). A 200 answer that is not
         an event stream (an error body, say) is yielded whole as one payload.
         """
-        budget = self._budget()
-        response = self._send(path, api_key, body, _keep_open, budget)
+        limits = self._limits()
+        response = self._send(path, api_key, body, _keep_open, limits)
         with closing(response):
             try:
-                budget.check_declared_size(response.headers)
-                chunks = within(response.iter_bytes(), budget)
+                limits.check_declared_size(response.headers)
+                chunks = within(response.iter_bytes(), limits)
                 if _is_event_stream(response):
                     yield from iter_sse_data(chunks)
                 else:
@@ -295,12 +295,12 @@ class Transport:
     async def astream(
         self, path: str, api_key: str, body: dict[str, Any]
     ) -> AsyncGenerator[bytes, None]:
-        budget = self._budget()
-        response = await self._asend(path, api_key, body, _akeep_open, budget)
+        limits = self._limits()
+        response = await self._asend(path, api_key, body, _akeep_open, limits)
         async with aclosing(response):
             try:
-                budget.check_declared_size(response.headers)
-                chunks = awithin(response.aiter_bytes(), budget)
+                limits.check_declared_size(response.headers)
+                chunks = awithin(response.aiter_bytes(), limits)
                 if _is_event_stream(response):
                     async for data in aiter_sse_data(chunks):
                         yield data
@@ -310,23 +310,23 @@ class Transport:
                 raise _transport_error(exc, response.request.url, api_key) from exc
 
 
-def _read_whole(response: httpx.Response, budget: Budget) -> bytearray:
+def _read_whole(response: httpx.Response, limits: CallLimits) -> bytearray:
     with closing(response):
-        budget.check_declared_size(response.headers)
-        return _collect(within(response.iter_bytes(), budget))
+        limits.check_declared_size(response.headers)
+        return _collect(within(response.iter_bytes(), limits))
 
 
-async def _aread_whole(response: httpx.Response, budget: Budget) -> bytearray:
+async def _aread_whole(response: httpx.Response, limits: CallLimits) -> bytearray:
     async with aclosing(response):
-        budget.check_declared_size(response.headers)
-        return await _acollect(awithin(response.aiter_bytes(), budget))
+        limits.check_declared_size(response.headers)
+        return await _acollect(awithin(response.aiter_bytes(), limits))
 
 
-def _keep_open(response: httpx.Response, budget: Budget) -> httpx.Response:
+def _keep_open(response: httpx.Response, limits: CallLimits) -> httpx.Response:
     return response
 
 
-async def _akeep_open(response: httpx.Response, budget: Budget) -> httpx.Response:
+async def _akeep_open(response: httpx.Response, limits: CallLimits) -> httpx.Response:
     return response
 
 

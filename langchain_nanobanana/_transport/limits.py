@@ -1,9 +1,9 @@
-"""What one call may spend: time for the whole call, and bytes for its answer.
+"""The limits of one call: time for the whole call, and bytes for its answer.
 
 httpx's ``timeout`` bounds each read, not the call: a server that trickles a
 byte, or an SSE keep-alive comment, before each read times out holds a call
 forever, and OpenRouter does send such bytes while a model works. So every
-call carries a ``Budget``: a deadline for the whole call (retries and backoff
+call carries a ``CallLimits``: a deadline for the whole call (retries and backoff
 included) and a cap on the bytes its answer may take once decompressed. Both
 are checked on every chunk the transport reads.
 """
@@ -26,7 +26,7 @@ MAX_ERROR_BODY_BYTES = 64 * 1024
 
 
 @dataclass
-class Budget:
+class CallLimits:
     """The deadline and byte cap of one call; ``None`` deadline means no deadline."""
 
     seconds: float | None
@@ -91,23 +91,23 @@ class Budget:
             )
 
 
-def within(chunks: Iterator[bytes], budget: Budget) -> Iterator[bytes]:
+def within(chunks: Iterator[bytes], limits: CallLimits) -> Iterator[bytes]:
     """One answer's chunks (decompressed), each counted against the cap and the deadline."""
     read = 0
     for chunk in chunks:
         read += len(chunk)
-        budget.check_bytes(read)
-        budget.check_time()
+        limits.check_bytes(read)
+        limits.check_time()
         yield chunk
 
 
-async def awithin(chunks: AsyncIterator[bytes], budget: Budget) -> AsyncIterator[bytes]:
+async def awithin(chunks: AsyncIterator[bytes], limits: CallLimits) -> AsyncIterator[bytes]:
     """Async twin of ``within``."""
     read = 0
     async for chunk in chunks:
         read += len(chunk)
-        budget.check_bytes(read)
-        budget.check_time()
+        limits.check_bytes(read)
+        limits.check_time()
         yield chunk
 
 
