@@ -44,7 +44,6 @@ from langchain_nanobanana._openrouter.options import (
 from langchain_nanobanana._transport.connection import (
     DEFAULT_BASE_URL,
     ConnectionSettings,
-    api_key_value,
     app_headers,
     check_api_key,
     check_base_url,
@@ -398,9 +397,7 @@ class ChatNanoBanana(BaseChatModel):
         """This call's request(s), checked and built (before the key is looked at)."""
         # The endpoints, the wire shapes and the fan-out load on the first call, like
         # httpx: importing the package stays cheap for apps that construct and wait.
-        from langchain_nanobanana._openrouter import chat_completions, images_api
-        from langchain_nanobanana._transport.exchange import Exchange
-        from langchain_nanobanana._transport.fanout import Call
+        from langchain_nanobanana._transport.plan import plan_call
 
         options = CallOptions.resolve(self._default_params, overrides, stop=stop)
         check_media_size(messages)
@@ -409,30 +406,16 @@ class ChatNanoBanana(BaseChatModel):
         # in CallOptions.resolve): only where neither the model nor the call chose.
         if facts.image_only and self.modalities is None and overrides.get("modalities") is None:
             options = replace(options, modalities=["image"])
-        endpoint = _endpoint_for(self.endpoint, options.model, facts)
-        per_request = 1 if endpoint == "chat" else facts.images_per_request or options.count
-        api = chat_completions if endpoint == "chat" else images_api
-        counts = _request_sizes(options.count, per_request)
-        sized = replace(options, n=counts[0]) if options.n is not None else options
-        # A fan-out gathers whole answers; only a single request streams.
-        native_stream = endpoint == "chat" or facts.native_stream
-        streamed = stream and len(counts) == 1 and native_stream
-        body = api.request_body(messages, sized, stream=streamed, model_kwargs=self.model_kwargs)
-        if endpoint == "images":
-            images_api.check_discovered(body, facts.parameters)
-        transport, api_key = self._get_transport(), api_key_value(self.api_key)
-        exchanges = [
-            Exchange(
-                endpoint=api.ENDPOINT,
-                transport=transport,
-                api_key=api_key,
-                body=_varied(body, number, count, endpoint),
-                model=options.model,
-                native_stream=native_stream,
-            )
-            for number, count in enumerate(counts)
-        ]
-        return Call(exchanges, images=options.count)
+        return plan_call(
+            messages,
+            options,
+            facts,
+            endpoint=self.endpoint,
+            model_kwargs=self.model_kwargs,
+            transport=self._get_transport(),
+            api_key=self.api_key,
+            stream=stream,
+        )
 
     # ------------------------------------------------------------ calls
 
@@ -537,37 +520,6 @@ class ChatNanoBanana(BaseChatModel):
             },
         )
         return parsed_output(llm, schema, include_raw)
-
-
-def _endpoint_for(chosen: str | None, model: str, facts: ModelFacts) -> str:
-    """The endpoint to call: the one chosen, else chat unless only the Image API serves it."""
-    if chosen is None:
-        return "images" if "chat" not in facts.endpoints else "chat"
-    if chosen not in facts.endpoints:
-        served = " and ".join(facts.endpoints)
-        msg = (
-            f"{model!r} is not served on the {chosen!r} endpoint (OpenRouter serves it on: "
-            f"{served}); leave endpoint unset or pass endpoint={facts.endpoints[0]!r}."
-        )
-        raise ValueError(msg)
-    return chosen
-
-
-def _request_sizes(images: int, per_request: int) -> list[int]:
-    """How many images each request asks for: 5 at 2 a request -> [2, 2, 1]."""
-    full, rest = divmod(images, max(per_request, 1))
-    return [per_request] * full + ([rest] if rest else [])
-
-
-def _varied(body: dict[str, Any], number: int, count: int, endpoint: str) -> dict[str, Any]:
-    """The body of request ``number`` of a fan-out: its own image count, and its own seed,
-    so that a seeded call for several images gets as many different (reproducible) ones."""
-    varied = dict(body)
-    if endpoint == "images" and "n" in varied:
-        varied["n"] = count
-    if number and isinstance(body.get("seed"), int):
-        varied["seed"] = body["seed"] + number
-    return varied
 
 
 def _result(message: AIMessage) -> ChatResult:
