@@ -231,7 +231,7 @@ class NanoBananaImageTool(BaseTool):
         spec = find_model(self.llm.model)
         if spec is None:
             return 0.0
-        return n * spec.image_tokens(self.llm.image_size) * spec.prices.image_output
+        return n * spec.image_price(self.llm.image_size)
 
     def _run(
         self,

@@ -105,7 +105,7 @@ def test_the_models_table_is_the_catalog() -> None:
     text = README.read_text()
     for spec in KNOWN_MODELS.values():
         prices = ", ".join(
-            f"{size} ${spec.image_tokens(size) * spec.prices.image_output:.4f}"
+            f"{size} ${spec.image_price(size):.4f}"
             for size in spec.image_sizes
         )
         row = (

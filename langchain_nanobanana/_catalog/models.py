@@ -131,6 +131,11 @@ class ModelSpec:
         """Output tokens billed per generated image."""
         return self.image_tokens_by_size[image_size or "1K"]
 
+    def image_price(self, image_size: str | None = None) -> float:
+        """USD at list price for one generated image: its tokens at the image-output rate.
+        The one price formula: estimates, budgets, the emulator's costs and listings read it."""
+        return self.image_tokens(image_size) * self.prices.image_output
+
 
 KNOWN_MODELS: dict[str, ModelSpec] = {
     spec.id: spec

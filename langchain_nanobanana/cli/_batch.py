@@ -156,7 +156,7 @@ def estimated_cost(options: dict[str, Any]) -> float | None:
     spec = find_model(options["model"])
     if spec is None:
         return None
-    return spec.image_tokens(options.get("image_size")) * spec.prices.image_output
+    return spec.image_price(options.get("image_size"))
 
 
 def finished_keys(folder: Path) -> tuple[set[str], int]:

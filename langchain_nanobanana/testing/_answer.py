@@ -165,11 +165,8 @@ def compose(body: dict[str, Any], spec: ModelSpec, *, reply_text: str, noise: bo
 
     text_tokens = _tokens(text)
     prompt_cost = prompt_tokens * spec.prices.prompt
-    cost = (
-        prompt_cost
-        + text_tokens * spec.prices.text_output
-        + image_tokens * spec.prices.image_output
-    )
+    image_cost = spec.image_price(image_size) if image_tokens else 0.0
+    cost = prompt_cost + text_tokens * spec.prices.text_output + image_cost
     return Answer(
         text,
         image_png,

@@ -211,7 +211,7 @@ def compose(body: dict[str, Any], spec: ModelSpec, created: int, *, noise: bool)
         images.append((_encoded(png, output_format), _MEDIA_TYPES[output_format]))
     prompt_tokens = math.ceil(len(body["prompt"]) / 4) + INPUT_IMAGE_TOKENS * len(sources)
     image_tokens = spec.image_tokens(size) * n
-    cost = prompt_tokens * spec.prices.prompt + image_tokens * spec.prices.image_output
+    cost = prompt_tokens * spec.prices.prompt + n * spec.image_price(size)
     usage = {
         "prompt_tokens": prompt_tokens,
         "completion_tokens": image_tokens,
@@ -266,7 +266,7 @@ def image_endpoints(spec: ModelSpec) -> bytes:
         {
             "billable": "output_image",
             "unit": "image",
-            "cost_usd": round(spec.image_tokens(size) * spec.prices.image_output, 6),
+            "cost_usd": round(spec.image_price(size), 6),
             "variant": IMAGE_API_RESOLUTIONS[size],
         }
         for size in spec.image_sizes
