@@ -10,24 +10,23 @@ from __future__ import annotations
 import hashlib
 import json
 from contextvars import ContextVar
-from dataclasses import dataclass
 from datetime import timedelta
 from typing import Annotated, Any, Literal
 
 from langchain_core.callbacks import AsyncCallbackManagerForToolRun, CallbackManagerForToolRun
-from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
+from langchain_core.messages import HumanMessage
 from langchain_core.runnables import RunnableConfig
 from langchain_core.tools import BaseTool, InjectedToolArg, ToolException
 from pydantic import BaseModel, Field, PrivateAttr, create_model
 
 from langchain_nanobanana._agent import answer as tool_answer
 from langchain_nanobanana._agent import attachments, failures, quiet_trace
+from langchain_nanobanana._agent.call import ImageCall
 from langchain_nanobanana._agent.ledger import Budget, Ledger
 from langchain_nanobanana._agent.progress import ToolProgress, writer_of
 from langchain_nanobanana._catalog.models import ALL_ASPECT_RATIOS, MAX_IMAGES_PER_CALL, find_model
 from langchain_nanobanana._content.urls import fetchable_by_openrouter
 from langchain_nanobanana.chat_models import ChatNanoBanana
-from langchain_nanobanana.errors import OpenRouterError
 from langchain_nanobanana.images import GeneratedImage
 from langchain_nanobanana.scopes import ScopeRule, scope_of, thread_of
 from langchain_nanobanana.stores import HANDLE_EXAMPLE, ImageStore, UnknownImageError, as_backend
@@ -177,16 +176,6 @@ class NanoBananaImageTool(BaseTool):
 
     # ------------------------------------------------------------ running
 
-    def _request(self, prompt: str, sources: list[GeneratedImage | str]) -> HumanMessage:
-        content: list[str | dict[str, Any]] = [{"type": "text", "text": prompt}]
-        for source in sources:
-            content.append(
-                source.to_block()
-                if isinstance(source, GeneratedImage)
-                else {"type": "image", "url": source}
-            )
-        return HumanMessage(content=content)
-
     def run(
         self, tool_input: Any, *args: Any, tool_call_id: str | None = None, **kwargs: Any
     ) -> Any:
@@ -207,7 +196,15 @@ class NanoBananaImageTool(BaseTool):
         finally:
             _CALL_ID.reset(token)
 
-    def _begin(self, config: RunnableConfig, runtime: Any, request: str) -> _Call:
+    def _begin(
+        self,
+        config: RunnableConfig,
+        runtime: Any,
+        prompt: str,
+        image_ids: list[str] | None,
+        aspect_ratio: str | None,
+        n: int,
+    ) -> ImageCall:
         images = self.images_for(config, store=getattr(runtime, "store", None))
         call_id = getattr(runtime, "tool_call_id", None) or _CALL_ID.get()
         budget = (
@@ -215,9 +212,12 @@ class NanoBananaImageTool(BaseTool):
             if self.max_images is not None or self.max_cost_usd is not None
             else None
         )
-        ledger = Ledger(images, call_id, thread_of(config), budget, self.image_ttl, request)
+        asked = self._asked(prompt, image_ids, aspect_ratio, n)
+        ledger = Ledger(images, call_id, thread_of(config), budget, self.image_ttl, asked)
         progress = ToolProgress(writer_of(runtime), call_id, self.progress_every_s)
-        return _Call(images, ledger, progress)
+        return ImageCall(
+            images, ledger, progress, prompt, image_ids or [], aspect_ratio, n, self._estimate(n)
+        )
 
     def _asked(
         self, prompt: str, image_ids: list[str] | None, aspect_ratio: str | None, n: int
@@ -244,39 +244,30 @@ class NanoBananaImageTool(BaseTool):
         run_manager: CallbackManagerForToolRun | None = None,
         runtime: Any = None,
     ) -> tuple[str | list[dict[str, Any]], list[dict[str, Any]]]:
-        call = self._begin(config, runtime, self._asked(prompt, image_ids, aspect_ratio, n))
+        call = self._begin(config, runtime, prompt, image_ids, aspect_ratio, n)
         answered = call.ledger.answered()
         if answered is not None:  # a retried attempt or a replayed thread: no second request
             stored = [image for h in answered.handles if (image := call.images.find(h))]
             urls = self._urls_of(call.images, [image.id or "" for image in stored])
             return self._present(answered.sentence, stored, urls)
-        sources = [_source(handle, call.images) for handle in image_ids or []]
-        request: list[BaseMessage] = [self._request(prompt, sources)]
-        options = _call_options(aspect_ratio, n)
-        estimate = self._estimate(n)
-        call.ledger.reserve(n, estimate)
-        call.progress.started(prompt, image_ids or [])
+        request = call.request([_source(handle, call.images) for handle in call.image_ids])
+        call.ledger.reserve(n, call.estimate)
+        call.progress.started(prompt, call.image_ids)
         trace, answer = quiet_trace.InnerRun(None), None
         try:
-            trace = quiet_trace.start(self.llm, request, options, run_manager)
+            trace = quiet_trace.start(self.llm, request, call.options, run_manager)
             with call.progress.heartbeats(), failures.as_tool_errors():
-                answer = quiet_trace.invoke(self.llm, request, options)
-            made = failures.images_or_explain(answer)
-            provenance = tool_answer.provenance(prompt, image_ids, answer)
+                answer = quiet_trace.invoke(self.llm, request, call.options)
+            made, provenance = call.images_in(answer)
             handles = [call.images.put(i.data, i.mime_type, **provenance) for i in made]
             urls = self._urls_of(call.images, handles)
         except BaseException as error:
             trace.fail(error)
-            call.progress.failed(str(error))
-            if answer is None and _unbilled(error):
-                call.ledger.release()
-            else:
-                call.ledger.settle(0, _cost(answer, estimate))
+            call.ledger.failed(call.failed(error, answer))
             raise
         trace.end(answer, handles)
-        stored = [image.with_id(h) for image, h in zip(made, handles, strict=True)]
-        sentence = tool_answer.sentence(stored, image_ids or [], answer)
-        call.ledger.settle(len(made), _cost(answer, estimate))
+        stored, sentence = call.result(made, handles, answer)
+        call.ledger.settle(len(made), call.cost(answer))
         call.ledger.remember(sentence, handles)
         call.progress.done(tool_answer.progress_images(stored, urls))
         return self._present(sentence, stored, urls)
@@ -292,40 +283,31 @@ class NanoBananaImageTool(BaseTool):
         run_manager: AsyncCallbackManagerForToolRun | None = None,
         runtime: Any = None,
     ) -> tuple[str | list[dict[str, Any]], list[dict[str, Any]]]:
-        call = self._begin(config, runtime, self._asked(prompt, image_ids, aspect_ratio, n))
+        call = self._begin(config, runtime, prompt, image_ids, aspect_ratio, n)
         answered = await call.ledger.aanswered()
         if answered is not None:
             stored = [image for h in answered.handles if (image := await call.images.afind(h))]
             urls = await self._aurls_of(call.images, [image.id or "" for image in stored])
             return self._present(answered.sentence, stored, urls)
-        sources = [await _asource(handle, call.images) for handle in image_ids or []]
-        request: list[BaseMessage] = [self._request(prompt, sources)]
-        options = _call_options(aspect_ratio, n)
-        estimate = self._estimate(n)
-        await call.ledger.areserve(n, estimate)
-        call.progress.started(prompt, image_ids or [])
+        request = call.request([await _asource(handle, call.images) for handle in call.image_ids])
+        await call.ledger.areserve(n, call.estimate)
+        call.progress.started(prompt, call.image_ids)
         trace, answer = quiet_trace.InnerRun(None), None
         try:
-            trace = await quiet_trace.astart(self.llm, request, options, run_manager)
+            trace = await quiet_trace.astart(self.llm, request, call.options, run_manager)
             async with call.progress.aheartbeats():
                 with failures.as_tool_errors():
-                    answer = await quiet_trace.ainvoke(self.llm, request, options)
-            made = failures.images_or_explain(answer)
-            provenance = tool_answer.provenance(prompt, image_ids, answer)
+                    answer = await quiet_trace.ainvoke(self.llm, request, call.options)
+            made, provenance = call.images_in(answer)
             handles = [await call.images.aput(i.data, i.mime_type, **provenance) for i in made]
             urls = await self._aurls_of(call.images, handles)
         except BaseException as error:
             await trace.afail(error)
-            call.progress.failed(str(error))
-            if answer is None and _unbilled(error):
-                await call.ledger.arelease()
-            else:
-                await call.ledger.asettle(0, _cost(answer, estimate))
+            await call.ledger.afailed(call.failed(error, answer))
             raise
         await trace.aend(answer, handles)
-        stored = [image.with_id(h) for image, h in zip(made, handles, strict=True)]
-        sentence = tool_answer.sentence(stored, image_ids or [], answer)
-        await call.ledger.asettle(len(made), _cost(answer, estimate))
+        stored, sentence = call.result(made, handles, answer)
+        await call.ledger.asettle(len(made), call.cost(answer))
         await call.ledger.aremember(sentence, handles)
         call.progress.done(tool_answer.progress_images(stored, urls))
         return self._present(sentence, stored, urls)
@@ -361,30 +343,7 @@ class NanoBananaImageTool(BaseTool):
         return [{"type": "text", "text": sentence}, *looks], artifact
 
 
-@dataclass(frozen=True)
-class _Call:
-    """What one tool call works with: the run's images, its notes and its progress."""
-
-    images: ImageStore
-    ledger: Ledger
-    progress: ToolProgress
-
-
 _CALL_ID: ContextVar[str | None] = ContextVar("nanobanana_tool_call_id", default=None)
-
-
-def _cost(answer: AIMessage | None, estimate: float) -> float:
-    """What OpenRouter says the call cost, else the catalog's estimate."""
-    cost = answer.response_metadata.get("cost") if answer is not None else None
-    return float(cost) if isinstance(cost, (int, float)) else estimate
-
-
-def _unbilled(error: BaseException) -> bool:
-    """A failure that cannot have been billed: refused locally, or an error answer from
-    OpenRouter. Anything else (a cancelled run, a connection lost mid-generation) may
-    have been, and is counted at the estimate: a budget must not undercount."""
-    cause = error.__cause__ if isinstance(error, ToolException) else error
-    return isinstance(cause, (OpenRouterError, ValueError, ToolException))
 
 
 # ---------------------------------------------------------------- helpers
@@ -411,13 +370,3 @@ async def _asource(reference: str, images: ImageStore) -> GeneratedImage | str:
         return url if url and fetchable_by_openrouter(url) else await images.aget(reference)
     except UnknownImageError as error:
         raise ToolException(str(error)) from None
-
-
-def _call_options(aspect_ratio: str | None, n: int) -> dict[str, Any]:
-    options: dict[str, Any] = {"aspect_ratio": aspect_ratio} if aspect_ratio else {}
-    if n > 1:
-        options["n"] = n
-    return options
-
-
-__all__ = ["NanoBananaImageTool"]

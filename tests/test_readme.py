@@ -104,10 +104,7 @@ def test_command_examples_run_in_a_shell(tmp_path: Path) -> None:
 def test_the_models_table_is_the_catalog() -> None:
     text = README.read_text()
     for spec in KNOWN_MODELS.values():
-        prices = ", ".join(
-            f"{size} ${spec.image_price(size):.4f}"
-            for size in spec.image_sizes
-        )
+        prices = ", ".join(f"{size} ${spec.image_price(size):.4f}" for size in spec.image_sizes)
         row = (
             f"| `{spec.id}` | {'+'.join(spec.output_modalities)} | "
             f"{' '.join(spec.aspect_ratios)} | {prices} |"

@@ -57,40 +57,59 @@ class _Unreadable:
     reason: str
 
 
-def _attachments(message: HumanMessage) -> list[Any]:
-    """Each block as it is, or as the image it holds, or as why its image cannot be read."""
-    content = [message.content] if isinstance(message.content, str) else message.content
-    planned: list[Any] = []
-    for block in content:
-        try:
-            attached = images_from([block])
-        except ValueError as error:
-            planned.append(_Unreadable(str(error)))
-            continue
-        if attached:
-            planned.append(attached[0])
-        else:
-            planned.append({"type": "text", "text": block} if isinstance(block, str) else block)
-    return planned
+class _Registration:
+    """What becomes of each block of one user message as its photos are stored: the
+    block itself, a handle, or why its image cannot be kept."""
 
+    def __init__(self, message: HumanMessage) -> None:
+        self.original = message
+        content = [message.content] if isinstance(message.content, str) else message.content
+        self.blocks: list[Any] = []
+        for block in content:
+            try:
+                attached = images_from([block])
+            except ValueError as error:
+                self.blocks.append(_Unreadable(str(error)))
+                continue
+            if attached:
+                self.blocks.append(attached[0])
+            else:
+                self.blocks.append(
+                    {"type": "text", "text": block} if isinstance(block, str) else block
+                )
+        self.handles: dict[int, str] = {}
 
-def _registered(message: HumanMessage, planned: list[Any], stored: list[Any]) -> HumanMessage:
-    """The message rebuilt from what became of each block (a handle, a reason, or nothing)."""
-    content: list[Any] = []
-    for item, outcome in zip(planned, stored, strict=True):
-        reason = outcome.reason if isinstance(outcome, _Unreadable) else None
-        reason = item.reason if isinstance(item, _Unreadable) else reason
-        if reason is not None:
-            note = f"[an attached image could not be read and was left out: {shorten(reason, 120)}]"
-            content.append({"type": "text", "text": note})
-        elif isinstance(item, GeneratedImage):
-            described = GeneratedImage.from_bytes(item.data, outcome).describe()
-            content.append({"type": "text", "text": f"[attached image {described}]"})
-        else:
-            content.append(item)
-    handles = [outcome for outcome in stored if isinstance(outcome, str)]
-    kwargs = {**message.additional_kwargs, HANDLES_KEY: handles}
-    return message.model_copy(update={"content": content, "additional_kwargs": kwargs})
+    def photos(self) -> list[tuple[int, GeneratedImage]]:
+        """The decoded photos still to store, by position."""
+        return [
+            (i, block) for i, block in enumerate(self.blocks) if isinstance(block, GeneratedImage)
+        ]
+
+    def stored(self, position: int, handle: str) -> None:
+        self.handles[position] = handle
+
+    def refused(self, position: int, error: ValueError) -> None:
+        """Bytes that are no image the store keeps (HTML or SVG labelled as one)."""
+        self.blocks[position] = _Unreadable(str(error))
+
+    def message(self) -> HumanMessage:
+        """The message rebuilt: a line per stored photo, a note per unreadable one."""
+        content: list[Any] = []
+        for position, block in enumerate(self.blocks):
+            if isinstance(block, _Unreadable):
+                note = (
+                    "[an attached image could not be read and was left out: "
+                    f"{shorten(block.reason, 120)}]"
+                )
+                content.append({"type": "text", "text": note})
+            elif isinstance(block, GeneratedImage):
+                handle = self.handles[position]
+                described = GeneratedImage.from_bytes(block.data, handle).describe()
+                content.append({"type": "text", "text": f"[attached image {described}]"})
+            else:
+                content.append(block)
+        kwargs = {**self.original.additional_kwargs, HANDLES_KEY: list(self.handles.values())}
+        return self.original.model_copy(update={"content": content, "additional_kwargs": kwargs})
 
 
 def register(message: HumanMessage, images: ImageStore) -> HumanMessage:
@@ -99,32 +118,28 @@ def register(message: HumanMessage, images: ImageStore) -> HumanMessage:
     The handles are also listed in ``additional_kwargs["nanobanana_handles"]``. Bytes
     that are no image the store keeps (HTML or SVG labelled as one) become a note.
     """
-    stored: list[str | _Unreadable | None] = []
-    planned = _attachments(message)
-    for item in planned:
-        if not isinstance(item, GeneratedImage):
-            stored.append(None)
-            continue
+    registration = _Registration(message)
+    for position, photo in registration.photos():
         try:
-            stored.append(images.put(item.data, item.mime_type, origin="attachment"))
+            handle = images.put(photo.data, photo.mime_type, origin="attachment")
         except ValueError as error:
-            stored.append(_Unreadable(str(error)))
-    return _registered(message, planned, stored)
+            registration.refused(position, error)
+        else:
+            registration.stored(position, handle)
+    return registration.message()
 
 
 async def aregister(message: HumanMessage, images: ImageStore) -> HumanMessage:
     """``register`` with the store's async methods."""
-    stored: list[str | _Unreadable | None] = []
-    planned = _attachments(message)
-    for item in planned:
-        if not isinstance(item, GeneratedImage):
-            stored.append(None)
-            continue
+    registration = _Registration(message)
+    for position, photo in registration.photos():
         try:
-            stored.append(await images.aput(item.data, item.mime_type, origin="attachment"))
+            handle = await images.aput(photo.data, photo.mime_type, origin="attachment")
         except ValueError as error:
-            stored.append(_Unreadable(str(error)))
-    return _registered(message, planned, stored)
+            registration.refused(position, error)
+        else:
+            registration.stored(position, handle)
+    return registration.message()
 
 
 def _shown_handles(message: BaseMessage) -> list[tuple[int, str]]:

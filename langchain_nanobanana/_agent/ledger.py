@@ -217,6 +217,19 @@ class Ledger:
         if self.budget is not None:
             await self.images.adelete_note(self._spending, self._entry)
 
+    def failed(self, cost_usd: float | None) -> None:
+        """A failed call: what it may have cost stays spent; None (nothing billed) releases."""
+        if cost_usd is None:
+            self.release()
+        else:
+            self.settle(0, cost_usd)
+
+    async def afailed(self, cost_usd: float | None) -> None:
+        if cost_usd is None:
+            await self.arelease()
+        else:
+            await self.asettle(0, cost_usd)
+
 
 def _answered(note: dict[str, Any] | None, request: str) -> Answered | None:
     if note is None or note.get("request") != request:

@@ -311,4 +311,3 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("nanobanana: interrupted; nothing half-written was left behind.", file=sys.stderr)
         return EXIT_INTERRUPTED
-
