@@ -9,7 +9,7 @@ rows, TOAST and indexes, what the database's disk really holds).
 
 Part 2 puts and gets one 2 MB PNG through ``ImageStore`` on each store, 20 times,
 and reports the median and the 90th percentile. PostgreSQL is a throwaway server
-started on 127.0.0.1 (tests/postgres_server.py); S3 is moto's server on loopback
+started on 127.0.0.1 (tests/support/postgres_server.py); S3 is moto's server on loopback
 when moto is installed.
 
     python bench/deployment.py            # Markdown on stdout (about a minute)
@@ -42,8 +42,8 @@ from langchain_nanobanana import NanoBananaImageTool  # noqa: E402
 from langchain_nanobanana.stores import DirectoryByteStore, ImageStore  # noqa: E402
 from langchain_nanobanana.testing import FakeOpenRouter, ScriptedAgentModel  # noqa: E402
 from langchain_nanobanana.testing._pictures import draw  # noqa: E402
-from tests.postgres_server import PostgresServer  # noqa: E402
-from tests.postgres_server import start as start_postgres  # noqa: E402
+from tests.support.postgres_server import PostgresServer  # noqa: E402
+from tests.support.postgres_server import start as start_postgres  # noqa: E402
 
 _CHECKPOINT_TABLES = ("checkpoints", "checkpoint_blobs", "checkpoint_writes")
 _STORE_TABLES = ("store",)

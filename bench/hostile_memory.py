@@ -1,7 +1,7 @@
 """Peak memory of a call against a hostile server, per case, against the caps.
 
 Each case runs in a fresh process (so one case's peak cannot hide another's) as a
-client of the hostile test server (tests/hostile.py), which runs in this process
+client of the hostile test server (tests/support/hostile.py), which runs in this process
 on 127.0.0.1. A case reports the growth of its peak RSS over the RSS it started
 with, and tracemalloc's peak of Python allocations; the baseline is an ordinary
 1K image answer measured the same way in the same run.
@@ -34,7 +34,7 @@ from langchain_nanobanana._content import media as _media  # noqa: E402
 from langchain_nanobanana._transport import limits as _limits  # noqa: E402
 from langchain_nanobanana._transport import sse as _sse  # noqa: E402
 from langchain_nanobanana.testing._pictures import draw  # noqa: E402
-from tests.hostile import (  # noqa: E402
+from tests.support.hostile import (  # noqa: E402
     Connection,
     HostileServer,
     answer,

@@ -1,5 +1,5 @@
 """Shared fixtures: the offline emulator, in process and over loopback HTTP, and a real
-PostgreSQL server (tests/postgres_server.py) with a fresh database for each test."""
+PostgreSQL server (tests/support/postgres_server.py) with a fresh database for each test."""
 
 from __future__ import annotations
 
@@ -15,13 +15,12 @@ import pytest
 from langchain_nanobanana._openrouter.discovery import DISCOVERY
 from langchain_nanobanana._transport import http as transport_http
 from langchain_nanobanana.testing import FakeOpenRouter
-from tests.postgres_server import PostgresServer, PostgresUnavailableError
-from tests.postgres_server import start as start_postgres
+from tests.support.postgres_server import PostgresServer, PostgresUnavailableError
+from tests.support.postgres_server import start as start_postgres
 
-# pytester runs the harness's own tests of this conftest (tests/test_postgres_harness.py).
+# pytester runs the harness's own tests of this conftest
+# (tests/integration/postgres/test_postgres_harness.py).
 pytest_plugins = ("pytester",)
-
-TEST_KEY = "sk-or-v1-test-key-that-must-never-leak-0123456789"
 
 
 @pytest.fixture(autouse=True)

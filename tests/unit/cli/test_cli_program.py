@@ -1,0 +1,321 @@
+"""The nanobanana command as users run it: the installed entry point, in a subprocess.
+
+Where the behaviour depends on the service, the emulator serves on 127.0.0.1 and the
+command finds it through OPENROUTER_BASE_URL, as it would find a proxy.
+"""
+
+from __future__ import annotations
+
+import io
+import signal
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from langchain_nanobanana.testing import FAKE_API_KEY, FakeOpenRouter, Outcome, describe_image
+from tests.support.program import COMMAND, TIMEOUT, environment, run, served_emulator
+
+
+@pytest.fixture
+def service(fake: FakeOpenRouter) -> Iterator[dict[str, str]]:
+    """The variables that point the command at the emulator over loopback."""
+    with fake.serve() as base_url:
+        yield {"OPENROUTER_BASE_URL": base_url, "OPENROUTER_API_KEY": "sk-or-program-test"}
+
+
+def _chat_requests(fake: FakeOpenRouter) -> int:
+    return sum(1 for request in fake.requests if request.path.endswith("/chat/completions"))
+
+
+def _one_line(stderr: str) -> str:
+    assert stderr.count("\n") == 1, stderr
+    assert "Traceback" not in stderr
+    return stderr
+
+
+# ------------------------------------------------------------ the output path
+
+
+@pytest.mark.parametrize(
+    ("output", "message"),
+    [
+        ("no/such/dir/out.png", "Folder no/such/dir does not exist"),
+        ("newdir/", "Folder newdir/ does not exist"),  # a trailing slash means a folder
+    ],
+)
+def test_a_missing_folder_is_refused_before_any_request(
+    tmp_path: Path, fake: FakeOpenRouter, service: dict[str, str], output: str, message: str
+) -> None:
+    done = run("a banana", "-o", output, cwd=tmp_path, **service)
+    assert done.returncode == 2
+    assert message in _one_line(done.stderr)
+    assert list(tmp_path.iterdir()) == [], "no file named after the folder"
+    assert fake.requests == [], "nothing was sent, nothing was billed"
+
+
+def test_an_existing_folder_gets_a_file_named_from_the_prompt(tmp_path: Path) -> None:
+    (tmp_path / "out").mkdir()
+    done = run("--offline", "A Banana, at Night!", "-o", "out/", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert [p.name for p in (tmp_path / "out").iterdir()] == ["a-banana-at-night.png"]
+
+
+@pytest.mark.parametrize(("name", "pillow_format"), [("out.jpg", "JPEG"), ("out.webp", "WEBP")])
+def test_the_extension_decides_the_format(tmp_path: Path, name: str, pillow_format: str) -> None:
+    done = run("--offline", "a banana", "-o", name, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    with Image.open(tmp_path / name) as picture:
+        assert (picture.format, picture.size) == (pillow_format, (1024, 1024))
+
+
+@pytest.fixture
+def without_pillow(tmp_path: Path) -> str:
+    """A PYTHONPATH on which ``import PIL`` fails, as in an install without the extra."""
+    blocker = tmp_path / "no_pillow" / "PIL"
+    blocker.mkdir(parents=True)
+    (blocker / "__init__.py").write_text("raise ImportError('Pillow is not installed')\n")
+    return str(blocker.parent)
+
+
+def test_without_pillow_another_format_is_refused_before_the_call(
+    tmp_path: Path, without_pillow: str, fake: FakeOpenRouter, service: dict[str, str]
+) -> None:
+    done = run("a banana", "-o", "out.jpg", cwd=tmp_path, PYTHONPATH=without_pillow, **service)
+    assert done.returncode == 2
+    assert "needs Pillow" in _one_line(done.stderr)
+    assert "langchain-nanobanana[pillow]" in done.stderr
+    assert fake.requests == []
+
+    done = run("a banana", "-o", "out.png", cwd=tmp_path, PYTHONPATH=without_pillow, **service)
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "out.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_an_unknown_extension_is_refused(tmp_path: Path) -> None:
+    done = run("--offline", "a banana", "-o", "out.txt", cwd=tmp_path)
+    assert done.returncode == 2
+    assert "name the file .png, .jpg or .webp" in _one_line(done.stderr)
+
+
+# ------------------------------------------------------------ Ctrl-C
+
+
+def _wait_for(condition: object, seconds: float = 20.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():  # type: ignore[operator]
+        assert time.monotonic() < deadline, "timed out waiting"
+        time.sleep(0.05)
+
+
+@pytest.mark.parametrize("subcommand", ["generate", "batch"])
+def test_ctrl_c_is_one_line_exit_130_and_leaves_nothing(
+    tmp_path: Path, fake: FakeOpenRouter, service: dict[str, str], subcommand: str
+) -> None:
+    fake.enqueue(*[Outcome.wait(30)] * 4)
+    (tmp_path / "prompts.txt").write_text("one\ntwo\n")
+    arguments = ["a banana", "-o", "out.png"]
+    if subcommand == "batch":
+        arguments = ["batch", "prompts.txt", "-o", "made"]
+        (tmp_path / "made").mkdir()
+    process = subprocess.Popen(
+        [*COMMAND, *arguments],
+        cwd=tmp_path,
+        env=environment(**service),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        _wait_for(lambda: _chat_requests(fake) >= 1)
+        process.send_signal(signal.SIGINT)
+        _, err = process.communicate(timeout=TIMEOUT)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+    assert process.returncode == 130
+    assert "interrupted" in _one_line(err)
+    written = sorted(p.name for p in tmp_path.rglob("*") if p.is_file())
+    assert written == ["prompts.txt"], "no image, no partial file, no manifest line"
+
+
+# ------------------------------------------------------------ subcommands, help, stdin
+
+
+@pytest.mark.parametrize(
+    "arguments",
+    [("models", "--offline"), ("--offline", "models"), ("--json", "models", "--offline")],
+)
+def test_subcommands_are_found_wherever_the_flags_stand(
+    tmp_path: Path, arguments: tuple[str, ...]
+) -> None:
+    done = run(*arguments, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "google/gemini-2.5-flash-image" in done.stdout
+    assert list(tmp_path.iterdir()) == [], "no image of the word 'models'"
+
+
+def test_after_a_double_dash_models_is_a_prompt(tmp_path: Path) -> None:
+    done = run("--offline", "--", "models", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert describe_image((tmp_path / "models.png").read_bytes())["prompt"] == "models"
+
+
+def test_a_flag_value_named_like_a_subcommand_stays_a_value(tmp_path: Path) -> None:
+    done = run("--offline", "--model", "models", "a banana", cwd=tmp_path)
+    assert done.returncode == 1
+    assert "No endpoints found for models" in _one_line(done.stderr)
+
+
+def test_help_names_the_subcommands_the_key_and_the_exit_codes(tmp_path: Path) -> None:
+    done = run("--help", cwd=tmp_path)
+    assert done.returncode == 0
+    for word in ("batch", "models", "serve", "OPENROUTER_API_KEY", "exit codes", "130"):
+        assert word in done.stdout
+
+
+def test_a_dash_reads_the_prompt_from_stdin(tmp_path: Path) -> None:
+    done = run("--offline", "-", "-o", "piped.png", cwd=tmp_path, stdin="a banana from a pipe\n")
+    assert done.returncode == 0, done.stderr
+    assert describe_image((tmp_path / "piped.png").read_bytes())["prompt"] == (
+        "a banana from a pipe"
+    )
+
+
+# ------------------------------------------------------------ what the server says
+
+
+def test_server_text_is_printed_without_control_sequences(
+    tmp_path: Path, fake: FakeOpenRouter, service: dict[str, str]
+) -> None:
+    fake.enqueue(
+        Outcome.http_error(400, "bad \x1b[2J\x1b]0;owned\x07request\r"),
+        Outcome.no_image("IMAGE_SAFETY", "I can't \x1b[31mdraw\x1b[0m that\x08."),
+    )
+    refused = run("a banana", cwd=tmp_path, **service)
+    assert refused.returncode == 1
+    assert "bad request" in _one_line(refused.stderr)
+    no_image = run("a banana", cwd=tmp_path, **service)
+    assert no_image.returncode == 3
+    assert "I can't draw that." in _one_line(no_image.stderr)
+    for stderr in (refused.stderr, no_image.stderr):
+        assert not any((ord(c) < 32 and c != "\n") or 0x7F <= ord(c) < 0xA0 for c in stderr)
+
+
+_BAD_IMAGE = (
+    b'{"id":"gen-1","model":"google/gemini-2.5-flash-image","choices":[{"index":0,'
+    b'"finish_reason":"stop","message":{"role":"assistant","content":"",'
+    b'"images":[{"type":"image_url","image_url":{"url":"data:image/png;base64,!!!"}}]}}]}'
+)
+
+
+@pytest.mark.parametrize(
+    "outcome",
+    [
+        Outcome.raw(200, b"<html>gateway</html>"),
+        Outcome.raw(200, b"{", "application/json"),
+        Outcome.raw(200, b'{"choices": []}', "application/json"),
+        Outcome.raw(200, b"", "application/json"),
+        Outcome.raw(200, b"[1, 2]", "application/json"),
+        Outcome.raw(200, _BAD_IMAGE, "application/json"),
+        Outcome.raw(418, b"\xff\xfe not text"),
+        Outcome.error_in_200(400),
+        Outcome.http_error(401),
+    ],
+    ids=lambda outcome: f"{outcome.kind}-{outcome.status}-{outcome.body[:12]!r}",
+)
+def test_no_odd_answer_prints_a_traceback(
+    tmp_path: Path, fake: FakeOpenRouter, service: dict[str, str], outcome: Outcome
+) -> None:
+    fake.enqueue(outcome, outcome, outcome)  # also what the retries see
+    done = run("a banana", "-o", "out.jpg", cwd=tmp_path, **service)
+    assert done.returncode in (1, 3), done.stderr
+    assert _one_line(done.stderr).startswith("nanobanana: ")
+    assert not (tmp_path / "out.jpg").exists()
+
+
+# ------------------------------------------------------------ modalities
+
+
+def test_an_image_only_model_needs_no_flag_and_modalities_can_be_chosen(
+    tmp_path: Path, fake: FakeOpenRouter, service: dict[str, str]
+) -> None:
+    flux = run("a banana", "--model", "black-forest-labs/flux.2-pro", cwd=tmp_path, **service)
+    assert flux.returncode == 0, flux.stderr
+    assert fake.requests[-1].body["modalities"] == ["image"]
+
+    chosen = run("a banana", "--modalities", "image", cwd=tmp_path, **service)
+    assert chosen.returncode == 0, chosen.stderr
+    assert fake.requests[-1].body["modalities"] == ["image"]
+
+    bad = run("a banana", "--modalities", "audio", cwd=tmp_path, **service)
+    assert bad.returncode == 2
+    assert "use image,text or image" in bad.stderr
+
+
+# ------------------------------------------------------------ serve
+
+
+def test_serve_prints_the_variables_that_point_code_at_the_emulator(tmp_path: Path) -> None:
+    with served_emulator() as variables:
+        assert variables["OPENROUTER_BASE_URL"].startswith("http://127.0.0.1:")
+        done = run("a banana", "-o", "served.png", cwd=tmp_path, **variables)
+    assert done.returncode == 0, done.stderr
+    picture = Image.open(io.BytesIO((tmp_path / "served.png").read_bytes()))
+    assert picture.size == (1024, 1024)
+    assert variables["OPENROUTER_API_KEY"] == FAKE_API_KEY
+
+
+def test_n_images_and_image_api_options_from_the_shell(
+    tmp_path: Path, fake: FakeOpenRouter, service: dict[str, str]
+) -> None:
+    done = run(
+        "a banana logo",
+        "--model",
+        "openai/gpt-image-1",
+        "-n",
+        "3",
+        "--quality",
+        "high",
+        "--format",
+        "webp",
+        "--background",
+        "transparent",
+        "-o",
+        "logo.png",
+        cwd=tmp_path,
+        **service,
+    )
+
+    assert done.returncode == 0, done.stderr
+    (request,) = [r for r in fake.requests if r.path.endswith("/images")]
+    assert {k: request.body[k] for k in ("n", "quality", "output_format", "background")} == {
+        "n": 3,
+        "quality": "high",
+        "output_format": "webp",
+        "background": "transparent",
+    }
+    names = sorted(p.name for p in tmp_path.iterdir())
+    assert names == ["logo-1.png", "logo-2.png", "logo-3.png"]
+    for name in names:
+        with Image.open(tmp_path / name) as picture:
+            assert picture.format == "PNG", "the extension decides the file's format"
+
+
+def test_n_on_the_chat_endpoint_and_options_it_cannot_take(
+    tmp_path: Path, fake: FakeOpenRouter, service: dict[str, str]
+) -> None:
+    done = run("a banana", "-n", "2", "--seed", "4", "--json", cwd=tmp_path, **service)
+    assert done.returncode == 0, done.stderr
+    assert sorted(r.body["seed"] for r in fake.requests if r.method == "POST") == [4, 5]
+    assert len(list(tmp_path.iterdir())) == 2
+
+    refused = run("a banana", "--quality", "high", cwd=tmp_path, **service)
+    assert refused.returncode == 2
+    assert "Image API only" in refused.stderr
+    assert len([r for r in fake.requests if r.method == "POST"]) == 2, "nothing more was sent"
+    assert run("a banana", "-n", "11", cwd=tmp_path, **service).returncode == 2
