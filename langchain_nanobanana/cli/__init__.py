@@ -240,6 +240,7 @@ def _models(argv: Sequence[str]) -> int:
 
 
 def _serve(argv: Sequence[str]) -> int:
+    from langchain_nanobanana.cli._serve_faults import add_fault_flags
     from langchain_nanobanana.testing import FAKE_API_KEY, FakeOpenRouter
 
     parser = argparse.ArgumentParser(
@@ -249,10 +250,13 @@ def _serve(argv: Sequence[str]) -> int:
     )
     parser.add_argument("--port", type=int, default=_SERVE_PORT, help="0 picks a free port")
     parser.add_argument("--offline", action="store_true", help="accepted; serve is always offline")
+    add_fault_flags(parser)
     args = parser.parse_args(argv)
+    fake = FakeOpenRouter(latency=args.latency)
+    fake.enqueue(*args.fault)
     with contextlib.ExitStack() as stack:
         try:
-            base_url = stack.enter_context(FakeOpenRouter().serve(args.port))
+            base_url = stack.enter_context(fake.serve(args.port))
         except OSError as exc:
             raise CommandError(
                 f"Cannot listen on 127.0.0.1:{args.port}: {exc.strerror}; "

@@ -19,6 +19,7 @@ from urllib.parse import parse_qs
 
 from langchain_nanobanana._catalog.models import ModelSpec
 from langchain_nanobanana.testing._answer import Answer, compose
+from langchain_nanobanana.testing._control import CONTROL_PATH, control
 from langchain_nanobanana.testing._images import (
     InvalidImagesRequestError,
     image_endpoints,
@@ -110,6 +111,10 @@ class EmulatedOpenRouter:
         with self._lock:
             self._outcomes.extend(outcomes)
 
+    def queued(self) -> int:
+        with self._lock:
+            return len(self._outcomes)
+
     def _next_outcome(self) -> Outcome:
         with self._lock:
             return self._outcomes.popleft() if self._outcomes else Outcome()
@@ -132,6 +137,9 @@ class EmulatedOpenRouter:
         client_port: int | None = None,
     ) -> Reply:
         path, _, query_string = target.partition("?")
+        if path.removeprefix(API_PREFIX).startswith(CONTROL_PATH):  # not OpenRouter traffic
+            status, answer = control(self, method, path.removeprefix(API_PREFIX), raw)
+            return Reply(status, json.dumps(answer).encode())
         query = {key: values[-1] for key, values in parse_qs(query_string).items()}
         lowered = {key.lower(): value for key, value in headers.items()}
         token = lowered.get("authorization", "")
