@@ -52,6 +52,11 @@ def _holds_image_data(block: Any) -> bool:
     return reference is not None and reference.base64 is not None
 
 
+def attachment_line(image: GeneratedImage) -> dict[str, Any]:
+    """The text block that names a stored photo: ``[attached image img_... (1024x768 JPEG)]``."""
+    return {"type": "text", "text": f"[attached image {image.describe()}]"}
+
+
 @dataclass(frozen=True)
 class _Unreadable:
     reason: str
@@ -104,8 +109,7 @@ class _Registration:
                 content.append({"type": "text", "text": note})
             elif isinstance(block, GeneratedImage):
                 handle = self.handles[position]
-                described = GeneratedImage.from_bytes(block.data, handle).describe()
-                content.append({"type": "text", "text": f"[attached image {described}]"})
+                content.append(attachment_line(GeneratedImage.from_bytes(block.data, handle)))
             else:
                 content.append(block)
         kwargs = {**self.original.additional_kwargs, HANDLES_KEY: list(self.handles.values())}

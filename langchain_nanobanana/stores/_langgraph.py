@@ -29,7 +29,8 @@ from langgraph.store.base import BaseStore, GetOp, Item, PutOp
 from langchain_nanobanana.scopes import Scope
 from langchain_nanobanana.stores._backend import ImageBackend, StoredImage
 
-_ROOT = "nanobanana"
+ROOT = "nanobanana"
+"""The first label of every namespace the images use."""
 _PAGE = 20  # image items are megabytes each: page through them in small steps
 
 
@@ -49,7 +50,7 @@ class LangGraphStoreBackend(ImageBackend):
 
     @staticmethod
     def _namespace(scope: Scope, *rest: str) -> tuple[str, ...]:
-        return (_ROOT, scope_label(scope), *rest)
+        return (ROOT, scope_label(scope), *rest)
 
     def _minutes(self, ttl: timedelta | None) -> float | None:
         """The TTL as LangGraph counts it (minutes), or None for "never expires".
