@@ -13,6 +13,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 from PIL import Image
 
@@ -319,3 +320,22 @@ def test_n_on_the_chat_endpoint_and_options_it_cannot_take(
     assert "Image API only" in refused.stderr
     assert len([r for r in fake.requests if r.method == "POST"]) == 2, "nothing more was sent"
     assert run("a banana", "-n", "11", cwd=tmp_path, **service).returncode == 2
+
+
+@pytest.mark.slow
+def test_serve_with_latency_and_faults_then_more_faults_while_it_runs(tmp_path: Path) -> None:
+    with served_emulator(("serve", "--latency", "0.2", "--fault", "429")) as variables:
+        base_url = variables["OPENROUTER_BASE_URL"]
+        assert httpx.get(f"{base_url}/_emulator").json() == {"latency": 0.2, "queued_faults": 1}
+        failed = run("a banana", "-o", "a.png", cwd=tmp_path, **variables)
+        httpx.post(f"{base_url}/_emulator/faults", json=["cut*3"])
+        cut = run("a banana", "-o", "b.png", cwd=tmp_path, **variables)
+    assert failed.returncode == 0, failed.stderr  # the 429 was retried
+    assert cut.returncode == 1
+    assert "connection" in cut.stderr.lower()
+
+
+def test_serve_refuses_an_unknown_fault_before_serving(tmp_path: Path) -> None:
+    refused = run("serve", "--fault", "418x", cwd=tmp_path)
+    assert refused.returncode == 2
+    assert "Unknown fault '418x'" in refused.stderr
