@@ -6,6 +6,7 @@
     nanobanana batch prompts.txt -o posters/   # one image per line, resumable
     nanobanana models                          # image-capable models and their prices
     nanobanana serve                           # the emulator on 127.0.0.1, for your own code
+    nanobanana mcp                             # the image tool for MCP hosts (stdio; --http)
 
 Expected failures print one sentence on stderr and exit non-zero, no traceback
 (the codes are in ``EXIT_CODES_HELP``). Subcommands are recognised wherever the
@@ -61,6 +62,7 @@ commands:
   nanobanana batch PROMPTS -o DIR    one image per line of a text or JSONL file
   nanobanana models                  image-capable models and their prices
   nanobanana serve                   the offline emulator on 127.0.0.1, for your own code
+  nanobanana mcp                     the image tool as an MCP server (stdio, or --http)
   (to draw the word "models" itself: nanobanana -- models)
 
 environment:
@@ -270,10 +272,17 @@ def _serve(argv: Sequence[str]) -> int:
     return EXIT_OK
 
 
+def _mcp(argv: Sequence[str]) -> int:
+    from langchain_nanobanana.cli._mcp import run_mcp  # the MCP SDK only when asked for
+
+    return run_mcp(argv)
+
+
 _SUBCOMMANDS: dict[str, Callable[[Sequence[str]], int]] = {
     "models": _models,
     "batch": run_batch,
     "serve": _serve,
+    "mcp": _mcp,
 }
 
 
