@@ -263,7 +263,9 @@ async def _server_store() -> Any:
     except (RuntimeError, KeyError, AttributeError):
         pass
     try:
-        from langgraph_api.store import get_store as server_store
+        from langgraph_api.store import (  # type: ignore[import-untyped,import-not-found,unused-ignore]
+            get_store as server_store,
+        )
     except ImportError:
         return None
     return await server_store()

@@ -39,9 +39,11 @@ def scripted_turn(messages: list[BaseMessage]) -> AIMessage:
     last = messages[-1]
     if isinstance(last, ToolMessage):
         return AIMessage(last.text)
-    texts = [last.content] if isinstance(last.content, str) else [
-        block.get("text", "") for block in last.content if isinstance(block, dict)
-    ]
+    texts = (
+        [last.content]
+        if isinstance(last.content, str)
+        else [block.get("text", "") for block in last.content if isinstance(block, dict)]
+    )
     attached = HANDLE_PATTERN.findall(" ".join(t for t in texts if t.startswith("[attached")))
     prompt = " ".join(t for t in texts if not t.startswith("[attached"))
     sources = attached or ([] if prompt.lower().startswith("draw") else _newest(messages))

@@ -143,7 +143,8 @@ def _listen(port: int) -> socket.socket:
     except OSError as error:
         listener.close()
         raise CommandError(
-            f"Cannot listen on 127.0.0.1:{port}: {error.strerror}; pass --port 0 for any free port.",
+            f"Cannot listen on 127.0.0.1:{port}: {error.strerror}; "
+            "pass --port 0 for any free port.",
             EXIT_USAGE,
         ) from None
     return listener

@@ -71,11 +71,13 @@ class ImageServer:
                 "handles (img_...) in image_ids to edit them."
             ),
         )
-        self.server.list_tools()(self.list_tools)
+        # The SDK's decorator factories are untyped; what they register is typed here.
+        self.server.list_tools()(self.list_tools)  # type: ignore[no-untyped-call]
         self.server.call_tool()(self.call_tool)
-        self.server.list_resources()(self.list_resources)
-        self.server.list_resource_templates()(self.list_resource_templates)
-        self.server.read_resource()(self.read_resource)
+        self.server.list_resources()(self.list_resources)  # type: ignore[no-untyped-call]
+        templates = self.server.list_resource_templates()  # type: ignore[no-untyped-call]
+        templates(self.list_resource_templates)
+        self.server.read_resource()(self.read_resource)  # type: ignore[no-untyped-call]
 
     @property
     def images(self) -> ImageStore:
@@ -123,7 +125,9 @@ class ImageServer:
             if self.save_dir is not None:
                 saved.append(str(self._save(image)))
             shown = thumbnail(image) if self.thumbnails else image
-            content.append(types.ImageContent(type="image", data=shown.base64, mimeType=shown.mime_type))
+            content.append(
+                types.ImageContent(type="image", data=shown.base64, mimeType=shown.mime_type)
+            )
             content.append(
                 types.ResourceLink(
                     type="resource_link",
@@ -134,7 +138,9 @@ class ImageServer:
             )
         if saved:
             sentence += " Saved as " + ", ".join(saved) + "."
-        return types.CallToolResult(content=[types.TextContent(type="text", text=sentence), *content])
+        return types.CallToolResult(
+            content=[types.TextContent(type="text", text=sentence), *content]
+        )
 
     def _save(self, image: GeneratedImage) -> Path:
         assert self.save_dir is not None
@@ -153,17 +159,8 @@ class ImageServer:
         return sources
 
     async def _stored_file(self, reference: str) -> str:
-        path = Path(reference).expanduser().resolve()
-        if not any(path.is_relative_to(folder) for folder in self.allowed_dirs):
-            raise ValueError(
-                f"{reference!r} is no handle, https URL or file under an allowed folder "
-                f"({', '.join(map(str, self.allowed_dirs))})."
-            )
-        try:
-            data = await asyncio.to_thread(path.read_bytes)
-        except OSError as error:
-            raise ValueError(f"Cannot read {reference!r}: {error.strerror or error}.") from None
-        return await self.images.aput(data, None, origin="file", file=path.name)
+        data, name = await asyncio.to_thread(_read_allowed, reference, self.allowed_dirs)
+        return await self.images.aput(data, None, origin="file", file=name)
 
     # ------------------------------------------------------------ resources
 
@@ -196,8 +193,24 @@ def _named(reference: str) -> bool:
     return bool(HANDLE_PATTERN.fullmatch(reference)) or reference.startswith("https://")
 
 
+def _read_allowed(reference: str, allowed_dirs: tuple[Path, ...]) -> tuple[bytes, str]:
+    """The bytes and name of a file under an allowed folder (links resolved first)."""
+    path = Path(reference).expanduser().resolve()
+    if not any(path.is_relative_to(folder) for folder in allowed_dirs):
+        raise ValueError(
+            f"{reference!r} is no handle, https URL or file under an allowed folder "
+            f"({', '.join(map(str, allowed_dirs))})."
+        )
+    try:
+        return path.read_bytes(), path.name
+    except OSError as error:
+        raise ValueError(f"Cannot read {reference!r}: {error.strerror or error}.") from None
+
+
 def _error(sentence: str) -> types.CallToolResult:
-    return types.CallToolResult(content=[types.TextContent(type="text", text=sentence)], isError=True)
+    return types.CallToolResult(
+        content=[types.TextContent(type="text", text=sentence)], isError=True
+    )
 
 
 class _Progress:

@@ -1,4 +1,4 @@
-"""The example app (examples/langgraph) on a real ``langgraph dev`` server, driven as a UI drives it.
+"""The example app (examples/langgraph) on a real ``langgraph dev`` server, driven as a UI would.
 
 The server is langgraph-cli's in-memory runtime on loopback, its image model the
 emulator served by this test process (so what the tool sent is read from its
@@ -8,7 +8,6 @@ bob, each with a bearer token, speak to it through ``langgraph_sdk`` and plain H
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import hashlib
 import json
@@ -29,10 +28,10 @@ from tests.support.pictures import picture
 if sys.version_info < (3, 11):  # langgraph-api, the server, needs Python 3.11
     pytest.skip("langgraph dev runs on Python 3.11 and later", allow_module_level=True)
 
-from langgraph_sdk import get_client  # noqa: E402 (after the version check)
-from langgraph_sdk.client import LangGraphClient  # noqa: E402
+from langgraph_sdk import get_client
+from langgraph_sdk.client import LangGraphClient
 
-from tests.support.langgraph_server import LangGraphDev  # noqa: E402
+from tests.support.langgraph_server import LangGraphDev
 
 pytestmark = pytest.mark.slow
 
@@ -139,7 +138,8 @@ async def test_draw_then_edit_by_handle_then_a_photo_uploaded_and_edited(
     assert describe_image(shown.content)["prompt"] == "draw a banana on a plate"
 
     # A later run edits it by handle, through a 502 injected into the running emulator.
-    queued = httpx.post(f"{base_url}/_emulator/faults", json=["502"])
+    async with httpx.AsyncClient() as control:
+        queued = await control.post(f"{base_url}/_emulator/faults", json=["502"])
     assert queued.json()["queued_faults"] == 1
     before = len(fake.requests)
     messages, _ = await _run(alice, thread, "make the plate blue")
@@ -151,7 +151,9 @@ async def test_draw_then_edit_by_handle_then_a_photo_uploaded_and_edited(
     # A photo uploaded through the route, then named in a message by its handle.
     photo = picture("red", (320, 240), "JPEG")
     uploaded = await http.post(
-        "/nanobanana/images", content=photo, headers={**_auth("alice"), "Content-Type": "image/jpeg"}
+        "/nanobanana/images",
+        content=photo,
+        headers={**_auth("alice"), "Content-Type": "image/jpeg"},
     )
     assert uploaded.status_code == 201, uploaded.text
     answer = uploaded.json()
@@ -232,9 +234,13 @@ async def test_bob_is_refused_alices_images_through_runs_the_store_api_and_the_r
 
     # Through the image route: exactly as unknown as a handle that never existed.
     stolen, never = await _image(http, "bob", handle), await _image(http, "bob", "img_" + "0" * 32)
-    assert (stolen.status_code, stolen.json()) == (never.status_code, never.json()) == (
-        404,
-        {"detail": "No image has this handle."},
+    assert (
+        (stolen.status_code, stolen.json())
+        == (never.status_code, never.json())
+        == (
+            404,
+            {"detail": "No image has this handle."},
+        )
     )
     assert (await _image(http, "alice", handle)).status_code == 200
 
@@ -259,4 +265,3 @@ async def test_after_a_restart_the_thread_continues_from_the_runtime_on_disk(
     ]
     night = (await _image(http, "alice", _made(messages))).content
     assert describe_image(night)["sources"] == _sha((await _image(http, "alice", drawn)).content)
-

@@ -12,7 +12,7 @@ import hashlib
 import io
 import subprocess
 from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -47,8 +47,9 @@ async def _stdio(env: dict[str, str], *flags: str) -> AsyncIterator[ClientSessio
         yield session
 
 
-@asynccontextmanager
-async def _http(env: dict[str, str], *flags: str) -> AsyncIterator[ClientSession]:
+@contextmanager
+def _http_server(env: dict[str, str], *flags: str) -> Iterator[str]:
+    """``nanobanana mcp --http`` on any free port; yields the URL it prints."""
     process = subprocess.Popen(
         [*COMMAND, "mcp", "--http", "--port", "0", *flags],
         stdout=subprocess.PIPE,
@@ -59,15 +60,21 @@ async def _http(env: dict[str, str], *flags: str) -> AsyncIterator[ClientSession
         assert process.stdout is not None
         url = process.stdout.readline().decode().strip()
         assert url.startswith("http://127.0.0.1:") and url.endswith("/mcp"), url
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+@asynccontextmanager
+async def _http(env: dict[str, str], *flags: str) -> AsyncIterator[ClientSession]:
+    with _http_server(env, *flags) as url:
         async with (
             streamable_http_client(url) as (read, write, _),
             ClientSession(read, write) as session,
         ):
             await session.initialize()
             yield session
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
 
 
 def _image(result: types.CallToolResult) -> tuple[str, bytes, str]:
@@ -108,14 +115,18 @@ async def _make_edit_read_and_miss(session: ClientSession) -> str:
         progress.append((done, message))
 
     made = await session.call_tool(
-        "generate_image", {"prompt": "a banana", "aspect_ratio": "16:9"}, progress_callback=on_progress
+        "generate_image",
+        {"prompt": "a banana", "aspect_ratio": "16:9"},
+        progress_callback=on_progress,
     )
     handle, png, mime_type = _image(made)
     assert mime_type == "image/png"
     assert (describe_image(png)["prompt"], describe_image(png)["width"]) == ("a banana", 1344)
     assert progress == [(1.0, "generating"), (2.0, "done")]
 
-    edited = await session.call_tool("generate_image", {"prompt": "make it blue", "image_ids": [handle]})
+    edited = await session.call_tool(
+        "generate_image", {"prompt": "make it blue", "image_ids": [handle]}
+    )
     edited_handle, edited_png, _ = _image(edited)
     assert describe_image(edited_png)["sources"] == _sha(png)
     assert await _resource(session, handle) == png
@@ -144,7 +155,9 @@ async def test_over_stdio_with_a_store_that_keeps_handles_across_restarts(
     # A new server on the same store, for the same user: the handle still names the image.
     async with _stdio(service, "--store", str(store), "--thumbnail") as session:
         assert await _resource(session, handle) == first
-        edited = await session.call_tool("generate_image", {"prompt": "at night", "image_ids": [handle]})
+        edited = await session.call_tool(
+            "generate_image", {"prompt": "at night", "image_ids": [handle]}
+        )
         _, small, mime_type = _image(edited)
     assert mime_type == "image/jpeg"
     assert max(Image.open(io.BytesIO(small)).size) <= 384
@@ -183,7 +196,11 @@ async def test_over_http_with_files_from_an_allowed_folder_and_a_budget(
         )
         _, png, _ = _image(from_file)
         assert describe_image(png)["sources"] == _sha(photo)
-        for outside in (elsewhere / "secret.jpg", allowed / "escape.jpg", allowed / ".." / "private"):
+        for outside in (
+            elsewhere / "secret.jpg",
+            allowed / "escape.jpg",
+            allowed / ".." / "private",
+        ):
             refused = await session.call_tool(
                 "generate_image", {"prompt": "x", "image_ids": [str(outside)]}
             )

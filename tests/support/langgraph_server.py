@@ -1,4 +1,4 @@
-"""A real ``langgraph dev`` server (langgraph-cli, in-memory runtime) for an app folder, on loopback.
+"""A real ``langgraph dev`` server (langgraph-cli, in-memory runtime) for an app folder.
 
 The server is its own process group, started in the app's folder (where the
 in-memory runtime keeps its ``.langgraph_api`` files), and stopped whole; its log
@@ -58,7 +58,9 @@ class LangGraphDev:
         deadline = time.monotonic() + STARTUP_SECONDS
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(f"langgraph dev exited with {self.process.returncode}:\n{self.tail()}")
+                raise RuntimeError(
+                    f"langgraph dev exited with {self.process.returncode}:\n{self.tail()}"
+                )
             try:
                 if httpx.get(f"{self.url}/ok", timeout=2).status_code == 200:
                     return

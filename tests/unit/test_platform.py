@@ -37,7 +37,10 @@ async def _ask(auth: Auth, action: str, value: dict[str, Any], user: str = "alic
     """Run the handler the server picks first for a store action (the most specific)."""
     handler = auth._handlers[("store", action)][-1]
     context = Auth.types.AuthContext(
-        user=_User(user), permissions=[], resource="store", action=action  # type: ignore[arg-type]
+        user=_User(user),
+        permissions=[],
+        resource="store",
+        action=action,  # type: ignore[arg-type]
     )
     return await handler(ctx=context, value=value)
 
@@ -197,7 +200,10 @@ def test_an_upload_is_stored_in_the_callers_scope_and_shown_only_to_them(
     assert (shown.status_code, shown.content) == (200, photo)
     assert shown.headers["content-type"] == "image/jpeg"
     assert shown.headers["x-content-type-options"] == "nosniff"
-    assert routes.get(f"/nanobanana/images/{handle}", headers={"x-test-user": "bob"}).status_code == 404
+    assert (
+        routes.get(f"/nanobanana/images/{handle}", headers={"x-test-user": "bob"}).status_code
+        == 404
+    )
     assert routes.get(f"/nanobanana/images/{handle}").status_code == 403
 
 
@@ -205,7 +211,9 @@ def test_uploads_too_large_as_forms_or_without_a_user_are_refused(routes: TestCl
     alice = {"x-test-user": "alice"}
     big = picture("red", (400, 400), "PNG") + b"\0" * 60_000
     assert routes.post("/nanobanana/images", content=big, headers=alice).status_code == 413
-    form = routes.post("/nanobanana/images", files={"file": ("a.png", picture("red"))}, headers=alice)
+    form = routes.post(
+        "/nanobanana/images", files={"file": ("a.png", picture("red"))}, headers=alice
+    )
     assert form.status_code == 415
     assert routes.post("/nanobanana/images", content=picture("red")).status_code == 403
     svg = b'<svg xmlns="http://www.w3.org/2000/svg"></svg>'

@@ -18,11 +18,15 @@ BODY = {
 AUTH = {"Authorization": "Bearer sk-or-test"}
 
 
-def test_queued_faults_answer_the_next_requests_in_order(fake: FakeOpenRouter, base_url: str) -> None:
+def test_queued_faults_answer_the_next_requests_in_order(
+    fake: FakeOpenRouter, base_url: str
+) -> None:
     with httpx.Client(base_url=base_url) as client:
         queued = client.post("/_emulator/faults", json=["429", "502*2", "cut"])
         assert queued.json() == {"latency": 0.0, "queued_faults": 4}
-        statuses = [client.post("/chat/completions", json=BODY, headers=AUTH).status_code for _ in range(3)]
+        statuses = [
+            client.post("/chat/completions", json=BODY, headers=AUTH).status_code for _ in range(3)
+        ]
         assert statuses == [429, 502, 502]
         with pytest.raises(httpx.RemoteProtocolError):
             client.post("/chat/completions", json=BODY, headers=AUTH)
@@ -66,5 +70,5 @@ def test_fault_names() -> None:
     assert fault_outcomes("slow:1.5") == [Outcome.wait(1.5)]
     assert fault_outcomes("no-image") == [Outcome.no_image()]
     for wrong in ("200", "600", "cut:2", "slow", "429*0", "429*5000", ""):
-        with pytest.raises(ValueError, match="(?i)fault"):
+        with pytest.raises(ValueError, match=r"(?i)fault"):
             fault_outcomes(wrong)
