@@ -52,8 +52,14 @@ class AttachedImagesMiddleware(AgentMiddleware[AgentState[Any], Any]):
     id) by one where every image became a line such as ``[attached image img_1a2b...
     (1024x768 JPEG)]`` and its bytes went into the tool's store, in the run's scope
     (the same owner the tool's calls have). So the agent can pass that handle in
-    ``image_ids`` to edit the photo, and the agent state (and every checkpoint of
-    it) holds no base64. The async agent uses only the store's async methods.
+    ``image_ids`` to edit the photo, and the agent state holds no base64 from then
+    on. What LangGraph kept before this hook ran still holds the photo: the run's
+    input (a server's run record), the input checkpoint's pending write and the
+    first loop checkpoint, and a stream's first ``values`` event. A UI that uploads
+    photos first (``langchain_nanobanana.platform``'s ``POST /nanobanana/images``)
+    and sends only their handles keeps them out of all of these; see
+    docs/deployment.md, "Attachments and checkpoints". The async agent uses only
+    the store's async methods.
 
     With ``show_attachments_to_model=True`` (the default) the pictures are put
     back next to their lines in each request to the agent model, so a

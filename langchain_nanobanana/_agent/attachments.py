@@ -3,7 +3,8 @@
 A user message that carries images is swapped for one whose images are lines
 such as ``[attached image img_1a2b... (1024x768 JPEG)]``, and the bytes go into
 an ``ImageStore``: the agent can pass the handle to the image tool, and no
-base64 stays in agent state or its checkpoints. ``with_pictures`` puts the
+base64 stays in the agent state from then on (checkpoints LangGraph wrote before
+the swap still hold it; see the middleware). ``with_pictures`` puts the
 images back next to their lines for a request to a multimodal model, without
 changing what is stored. The line's format is defined here and only here.
 

@@ -185,6 +185,12 @@ async def test_an_upload_that_is_no_image_is_refused_by_its_bytes(http: httpx.As
     assert anonymous.status_code == 401
 
 
+async def test_no_token_no_entry_not_even_as_langgraph_studio(http: httpx.AsyncClient) -> None:
+    studio = {"x-auth-scheme": "langsmith"}  # let in without a token unless the app says no
+    assert (await http.post("/threads", json={}, headers=studio)).status_code == 401
+    assert (await http.post("/store/namespaces", json={})).status_code == 401
+
+
 # ------------------------------------------------------------ another user
 
 
