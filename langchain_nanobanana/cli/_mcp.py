@@ -50,8 +50,8 @@ def mcp_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--user", default=None, help="whose images these are (default: your login name)"
     )
-    parser.add_argument("--max-images", type=int, help="budget: the most images for this user")
-    parser.add_argument("--max-cost", type=float, help="budget: the most USD for this user")
+    parser.add_argument("--max-images", type=_count, help="budget: the most images for this user")
+    parser.add_argument("--max-cost", type=_dollars, help="budget: the most USD for this user")
     parser.add_argument(
         "--thumbnail",
         action="store_true",
@@ -80,16 +80,13 @@ def run_mcp(argv: Sequence[str]) -> int:
     for folder in [args.save_dir, *args.allow_dir]:
         if folder is not None and not folder.is_dir():
             raise CommandError(f"{folder} is not a folder.", EXIT_USAGE)
-    try:
-        tool = NanoBananaImageTool(
-            llm=chat_model(offline=args.offline, model=args.model),
-            store=_store(args.store),
-            artifact_mode="reference",
-            max_images=args.max_images,
-            max_cost_usd=args.max_cost,
-        )
-    except ValueError as error:  # pydantic's, for a negative budget
-        raise CommandError(str(error).splitlines()[0], EXIT_USAGE) from None
+    tool = NanoBananaImageTool(
+        llm=chat_model(offline=args.offline, model=args.model),
+        store=_store(args.store),
+        artifact_mode="reference",
+        max_images=args.max_images,
+        max_cost_usd=args.max_cost,
+    )
     server = ImageServer(
         tool,
         args.user or _login(),
@@ -103,6 +100,22 @@ def run_mcp(argv: Sequence[str]) -> int:
     else:
         anyio.run(_serve_stdio, server)
     return EXIT_OK
+
+
+def _count(value: str) -> int:
+    if not value.isdigit():
+        raise argparse.ArgumentTypeError("use a whole number, 0 or more")
+    return int(value)
+
+
+def _dollars(value: str) -> float:
+    try:
+        dollars = float(value)
+    except ValueError:
+        dollars = -1.0
+    if not 0 <= dollars < float("inf"):
+        raise argparse.ArgumentTypeError("use a number of dollars, 0 or more")
+    return dollars
 
 
 def _store(given: str | None) -> Any:
@@ -121,7 +134,8 @@ def _store(given: str | None) -> Any:
         try:
             return ObjectImageStore(from_url(given))
         except Exception as error:  # obstore's own errors name the URL's problem
-            raise CommandError(f"Cannot use the store {given}: {error}", EXIT_USAGE) from None
+            said = str(error).splitlines()[0]
+            raise CommandError(f"Cannot use the store {given}: {said}", EXIT_USAGE) from None
     from langchain_nanobanana.stores import DirectoryByteStore
 
     folder = Path(given).expanduser()
