@@ -87,7 +87,9 @@ def protect_images(auth: Auth, *, scope: ScopeRule | None = None) -> Auth:
     other request goes to the app's own store handler, whether it was registered
     before this call (``@auth.on.store``, ``@auth.on.store.get``, ...) or after it
     (``@auth.on.store``, ``@auth.on``), so ``protect_images`` composes with the
-    app's rules in any order. A refusal is HTTP 403 with a sentence.
+    app's rules in either order; only a handler for one store action registered
+    after it (``@auth.on.store.get``) is refused, by LangGraph, as a second handler
+    for that action. A refusal is HTTP 403 with a sentence.
 
     ``scope`` is the tool's scope rule, when it has its own; it is given the
     config a run of this user gets (``langgraph_auth_user_id``,
