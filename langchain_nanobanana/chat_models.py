@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
 import warnings
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Hashable, Iterator, Mapping, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -57,6 +56,7 @@ if TYPE_CHECKING:
     from langchain_nanobanana._openrouter.discovery import ModelFacts
     from langchain_nanobanana._transport.fanout import Call
     from langchain_nanobanana._transport.http import Transport
+    from langchain_nanobanana._transport.limits import CallLimits
 
     SyncClient = httpx.Client | None
     AsyncClient = httpx.AsyncClient | None
@@ -360,30 +360,51 @@ class ChatNanoBanana(BaseChatModel):
                 return ChatPromptValue(messages=messages)
         return prompt
 
-    def _fetch(self, path: str) -> bytes | None:
-        """GET ``path`` under the base URL (OpenRouter's public model lists): a 200 body or None."""
-        import httpx
+    def _fetch(self, path: str, limits: CallLimits | None = None) -> bytes | None:
+        """GET ``path`` under the base URL (OpenRouter's public model lists): a 200 body
+        or None. Read like any answer: capped, within the call's deadline."""
+        from langchain_nanobanana._openrouter.discovery import MAX_LIST_BYTES
+        from langchain_nanobanana.errors import OpenRouterError
 
         transport = self._get_transport()
         try:
-            response = transport.client().get(transport.settings.url(path))
-        except httpx.HTTPError:
+            return bytes(transport.get(path, (limits or transport.limits()).capped(MAX_LIST_BYTES)))
+        except OpenRouterError:
             return None
-        return response.content if response.status_code == 200 else None
 
-    def _model_facts(self, model: str) -> ModelFacts:
+    async def _afetch(self, path: str, limits: CallLimits) -> bytes | None:
+        from langchain_nanobanana._openrouter.discovery import MAX_LIST_BYTES
+        from langchain_nanobanana.errors import OpenRouterError
+
+        transport = self._get_transport()
+        try:
+            return bytes(await transport.aget(path, limits.capped(MAX_LIST_BYTES)))
+        except OpenRouterError:
+            return None
+
+    def _discovery_key(self) -> Hashable:
+        from langchain_nanobanana._openrouter.discovery import cache_key
+
+        settings = self._get_transport().settings
+        return cache_key(
+            self.base_url, settings.extra_headers, self.http_client, self.http_async_client
+        )
+
+    def _model_facts(self, model: str, limits: CallLimits) -> ModelFacts:
         from langchain_nanobanana._openrouter.discovery import DISCOVERY
 
-        return DISCOVERY.facts(self.base_url, model, self._fetch)
+        return DISCOVERY.facts(self._discovery_key(), model, lambda path: self._fetch(path, limits))
 
-    async def _amodel_facts(self, model: str) -> ModelFacts:
+    async def _amodel_facts(self, model: str, limits: CallLimits) -> ModelFacts:
         from langchain_nanobanana._openrouter.discovery import DISCOVERY
 
-        cached = DISCOVERY.cached(self.base_url, model)
-        if cached is not None:
-            return cached
-        # Once an hour at most, for a model the catalog does not know: a thread is fine.
-        return await asyncio.to_thread(self._model_facts, model)
+        return await DISCOVERY.afacts(
+            self._discovery_key(), model, lambda path: self._afetch(path, limits)
+        )
+
+    def _limits(self) -> CallLimits:
+        """The limits of a call starting now (its deadline covers discovery too)."""
+        return self._get_transport().limits()
 
     def _call(
         self,
@@ -393,6 +414,7 @@ class ChatNanoBanana(BaseChatModel):
         *,
         stream: bool,
         facts: ModelFacts | None = None,
+        limits: CallLimits | None = None,
     ) -> Call:
         """This call's request(s), checked and built (before the key is looked at)."""
         # The endpoints, the wire shapes and the fan-out load on the first call, like
@@ -401,7 +423,8 @@ class ChatNanoBanana(BaseChatModel):
 
         options = CallOptions.resolve(self._default_params, overrides, stop=stop)
         check_media_size(messages)
-        facts = facts or self._model_facts(options.model)
+        limits = limits or self._limits()
+        facts = facts or self._model_facts(options.model, limits)
         # Discovery's half of "image-only models ask for images only" (the catalog's is
         # in CallOptions.resolve): only where neither the model nor the call chose.
         if facts.image_only and self.modalities is None and overrides.get("modalities") is None:
@@ -415,6 +438,7 @@ class ChatNanoBanana(BaseChatModel):
             transport=self._get_transport(),
             api_key=self.api_key,
             stream=stream,
+            limits=limits,
         )
 
     # ------------------------------------------------------------ calls
@@ -435,8 +459,9 @@ class ChatNanoBanana(BaseChatModel):
         run_manager: AsyncCallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> ChatResult:
-        facts = await self._amodel_facts(kwargs.get("model") or self.model)
-        call = self._call(messages, stop, kwargs, stream=False, facts=facts)
+        limits = self._limits()
+        facts = await self._amodel_facts(kwargs.get("model") or self.model, limits)
+        call = self._call(messages, stop, kwargs, stream=False, facts=facts, limits=limits)
         return _result(await call.aanswer())
 
     def _stream(
@@ -459,8 +484,10 @@ class ChatNanoBanana(BaseChatModel):
         run_manager: AsyncCallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> AsyncIterator[ChatGenerationChunk]:
-        facts = await self._amodel_facts(kwargs.get("model") or self.model)
-        async for chunk in self._call(messages, stop, kwargs, stream=True, facts=facts).achunks():
+        limits = self._limits()
+        facts = await self._amodel_facts(kwargs.get("model") or self.model, limits)
+        call = self._call(messages, stop, kwargs, stream=True, facts=facts, limits=limits)
+        async for chunk in call.achunks():
             generation = ChatGenerationChunk(message=chunk)
             if run_manager and chunk.chunk_position != "last":
                 await run_manager.on_llm_new_token(chunk.text, chunk=generation)

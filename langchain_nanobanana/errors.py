@@ -52,7 +52,15 @@ class OpenRouterError(ModelError):
         retry_after: seconds the server asked us to wait, when it said so.
         partial_message: what the model had produced before the failure (text and
             images that arrived before a mid-stream error), so nothing paid for is lost.
+        possibly_billed: whether OpenRouter may have billed the call, from the stage
+            it failed at: False when every request was declined with an error status
+            or never reached the server whole; True when a request was sent whole and
+            its answer did not arrive whole (a timeout, a dropped connection, a bad
+            answer after a 200); None when the transport did not say (an error raised
+            after the answer began), which budgets count as possibly billed.
     """
+
+    possibly_billed: bool | None = None
 
     def __init__(
         self,

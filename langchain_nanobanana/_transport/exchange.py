@@ -20,6 +20,7 @@ from langchain_nanobanana.errors import OpenRouterError
 
 if TYPE_CHECKING:
     from langchain_nanobanana._transport.http import Transport
+    from langchain_nanobanana._transport.limits import CallLimits
 
 
 @dataclass(frozen=True)
@@ -35,16 +36,20 @@ class Exchange:
     native_stream: bool = True
     """False where the endpoint cannot stream this model: ``chunks`` then asks for the
     whole answer and yields it as chunks."""
+    limits: CallLimits | None = None
+    """The call's deadline, begun before this request (discovery counts against it)."""
 
     def answer(self) -> AIMessage:
         # The raw body is never bound to a name here, so it is freed once parsed.
         return self.endpoint.read_answer(
-            self.transport.post(self.endpoint.path, self.api_key, self.body), self.model
+            self.transport.post(self.endpoint.path, self.api_key, self.body, self.limits),
+            self.model,
         )
 
     async def aanswer(self) -> AIMessage:
         return self.endpoint.read_answer(
-            await self.transport.apost(self.endpoint.path, self.api_key, self.body), self.model
+            await self.transport.apost(self.endpoint.path, self.api_key, self.body, self.limits),
+            self.model,
         )
 
     def chunks(self) -> Iterator[AIMessageChunk]:
@@ -55,7 +60,7 @@ class Exchange:
         reader = self.endpoint.stream_reader(self.model)
         # closing(): once [DONE] arrives the response is closed at once, returning its
         # connection to the pool, rather than whenever the generator is collected.
-        stream = self.transport.stream(self.endpoint.path, self.api_key, self.body)
+        stream = self.transport.stream(self.endpoint.path, self.api_key, self.body, self.limits)
         try:
             with closing(stream) as payloads:
                 for payload in payloads:
@@ -74,7 +79,7 @@ class Exchange:
                 yield chunk
             return
         reader = self.endpoint.stream_reader(self.model)
-        stream = self.transport.astream(self.endpoint.path, self.api_key, self.body)
+        stream = self.transport.astream(self.endpoint.path, self.api_key, self.body, self.limits)
         try:
             async with aclosing(stream) as payloads:
                 async for payload in payloads:

@@ -31,6 +31,7 @@ import httpx
 
 from langchain_nanobanana._openrouter.error_mapping import error_from_response, is_retryable
 from langchain_nanobanana._transport.connection import ConnectionSettings, redacted
+from langchain_nanobanana._transport.inflate import ACCEPTED, ainflated, inflated
 from langchain_nanobanana._transport.limits import (
     CallLimits,
     aerror_body,
@@ -95,6 +96,32 @@ def _transport_error(exc: httpx.RequestError, url: httpx.URL, api_key: str) -> O
         )
     said = redacted(f"{type(exc).__name__}: {exc}", api_key)
     return OpenRouterConnectionError(f"Could not talk to OpenRouter at {host}: {said}")
+
+
+_NOT_SENT_WHOLE = (
+    httpx.ConnectError,
+    httpx.ConnectTimeout,
+    httpx.PoolTimeout,
+    httpx.ProxyError,
+    httpx.UnsupportedProtocol,
+    httpx.LocalProtocolError,
+    httpx.WriteError,
+    httpx.WriteTimeout,
+)
+"""Failures before the request reached the server whole: nothing can have been billed."""
+
+
+def _sent_whole(exc: httpx.RequestError) -> bool:
+    """Whether the request had reached the server whole when ``exc`` happened: a read
+    that timed out or a connection dropped while waiting for (or reading) the answer."""
+    return not isinstance(exc, _NOT_SENT_WHOLE)
+
+
+def _billed(error: OpenRouterError, billed: bool) -> OpenRouterError:
+    """``error`` marked with whether any attempt of the call may have been billed: an
+    error status is a request declined, so only earlier attempts count then."""
+    error.possibly_billed = billed
+    return error
 
 
 @dataclass
@@ -218,20 +245,25 @@ class Transport:
         whole body is tried again, like one that breaks before the status.
         """
         client = self.client()
-        attempt = 0
+        attempt, billed = 0, False  # billed: an attempt may have been (see _billed)
         while True:
-            limits.check_time()
-            request = self._request(client, path, api_key, body, limits)
             try:
+                limits.check_time()
+                request = self._request(client, path, api_key, body, limits)
                 response = client.send(request, stream=True)
                 if response.status_code == 200:
+                    billed = True
                     return take(response, limits)
                 with closing(response):
                     raw = error_body(within(response.iter_bytes(), limits))
                 error = error_from_response(response.status_code, raw, response.headers)
             except httpx.RequestError as exc:
+                billed = billed or _sent_whole(exc)
                 error = _transport_error(exc, request.url, api_key)
-            _sleep(self._delay_or_raise(attempt, error, limits))
+            except OpenRouterError as failed:  # the deadline, a cap
+                _billed(failed, billed)
+                raise
+            _sleep(self._delay_or_raise(attempt, _billed(error, billed), limits))
             attempt += 1
 
     async def _asend(
@@ -244,42 +276,94 @@ class Transport:
     ) -> T:
         """Async twin of ``_send``."""
         client = self.async_client()
-        attempt = 0
+        attempt, billed = 0, False
         while True:
-            limits.check_time()
-            request = self._request(client, path, api_key, body, limits)
             try:
+                limits.check_time()
+                request = self._request(client, path, api_key, body, limits)
                 response = await client.send(request, stream=True)
                 if response.status_code == 200:
+                    billed = True
                     return await take(response, limits)
                 async with aclosing(response):
                     raw = await aerror_body(awithin(response.aiter_bytes(), limits))
                 error = error_from_response(response.status_code, raw, response.headers)
             except httpx.RequestError as exc:
+                billed = billed or _sent_whole(exc)
                 error = _transport_error(exc, request.url, api_key)
-            await _asleep(self._delay_or_raise(attempt, error, limits))
+            except OpenRouterError as failed:  # the deadline, a cap
+                _billed(failed, billed)
+                raise
+            await _asleep(self._delay_or_raise(attempt, _billed(error, billed), limits))
             attempt += 1
 
     # ------------------------------------------------------------ the two ways to call
 
-    def post(self, path: str, api_key: str, body: dict[str, Any]) -> bytearray:
-        """POST and return the whole 200 body, retrying what may succeed on a retry."""
-        return self._send(path, api_key, body, _read_whole, self._limits())
+    def post(
+        self, path: str, api_key: str, body: dict[str, Any], limits: CallLimits | None = None
+    ) -> bytearray:
+        """POST and return the whole 200 body, retrying what may succeed on a retry.
+        ``limits``: the call's, when the call began before this request (discovery)."""
+        return self._send(path, api_key, body, _read_whole, limits or self.limits())
 
-    async def apost(self, path: str, api_key: str, body: dict[str, Any]) -> bytearray:
-        return await self._asend(path, api_key, body, _aread_whole, self._limits())
+    async def apost(
+        self, path: str, api_key: str, body: dict[str, Any], limits: CallLimits | None = None
+    ) -> bytearray:
+        return await self._asend(path, api_key, body, _aread_whole, limits or self.limits())
 
-    def _limits(self) -> CallLimits:
+    def limits(self) -> CallLimits:
+        """The limits of a call starting now: the model's deadline, the answer cap."""
         return CallLimits(self.settings.deadline)
 
-    def stream(self, path: str, api_key: str, body: dict[str, Any]) -> Generator[bytes, None, None]:
+    def get(self, path: str, limits: CallLimits) -> bytearray:
+        """GET a public list under the base URL (no key sent), read like any answer:
+        capped and within ``limits``' deadline, inflated a slice at a time (see
+        ``inflate``), once (a list is not worth a retry). OpenRouterError for anything
+        but a whole 200 answer."""
+        client = self.client()
+        limits.check_time()
+        request = self._list_request(client, path, limits)
+        try:
+            with closing(client.send(request, stream=True)) as response:
+                _check_list_answer(response, path, limits)
+                encoding = response.headers.get("content-encoding")
+                return _collect(within(inflated(response.iter_raw(), encoding), limits))
+        except httpx.RequestError as exc:
+            raise _transport_error(exc, request.url, "") from exc
+
+    async def aget(self, path: str, limits: CallLimits) -> bytearray:
+        client = self.async_client()
+        limits.check_time()
+        request = self._list_request(client, path, limits)
+        try:
+            async with aclosing(await client.send(request, stream=True)) as response:
+                _check_list_answer(response, path, limits)
+                encoding = response.headers.get("content-encoding")
+                raw = ainflated(response.aiter_raw(), encoding)
+                return await _acollect(awithin(raw, limits))
+        except httpx.RequestError as exc:
+            raise _transport_error(exc, request.url, "") from exc
+
+    def _list_request(
+        self, client: httpx.Client | httpx.AsyncClient, path: str, limits: CallLimits
+    ) -> httpx.Request:
+        return client.build_request(
+            "GET",
+            self.settings.url(path),
+            headers={**self.settings.extra_headers, "Accept-Encoding": ACCEPTED},
+            timeout=limits.clamp(self.settings.timeout),
+        )
+
+    def stream(
+        self, path: str, api_key: str, body: dict[str, Any], limits: CallLimits | None = None
+    ) -> Generator[bytes, None, None]:
         """POST with ``stream: true`` and yield each SSE data payload.
 
         Failures before a 200 answer are retried like ``post``; once the answer is
         flowing nothing is retried (it would bill twice). A 200 answer that is not
         an event stream (an error body, say) is yielded whole as one payload.
         """
-        limits = self._limits()
+        limits = limits or self.limits()
         response = self._send(path, api_key, body, _keep_open, limits)
         with closing(response):
             try:
@@ -293,9 +377,9 @@ class Transport:
                 raise _transport_error(exc, response.request.url, api_key) from exc
 
     async def astream(
-        self, path: str, api_key: str, body: dict[str, Any]
+        self, path: str, api_key: str, body: dict[str, Any], limits: CallLimits | None = None
     ) -> AsyncGenerator[bytes, None]:
-        limits = self._limits()
+        limits = limits or self.limits()
         response = await self._asend(path, api_key, body, _akeep_open, limits)
         async with aclosing(response):
             try:
@@ -308,6 +392,12 @@ class Transport:
                     yield bytes(await _acollect(chunks))
             except httpx.RequestError as exc:
                 raise _transport_error(exc, response.request.url, api_key) from exc
+
+
+def _check_list_answer(response: httpx.Response, path: str, limits: CallLimits) -> None:
+    if response.status_code != 200:
+        raise OpenRouterAPIError(f"GET {path} answered {response.status_code}.")
+    limits.check_declared_size(response.headers)
 
 
 def _read_whole(response: httpx.Response, limits: CallLimits) -> bytearray:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import httpx
 
@@ -36,6 +36,12 @@ class CallLimits:
     def __post_init__(self) -> None:
         if self.seconds is not None:
             self._ends_at = time.monotonic() + self.seconds
+
+    def capped(self, max_bytes: int) -> CallLimits:
+        """The same deadline (not a new one from now) with another byte cap."""
+        copy = replace(self, max_bytes=max_bytes)
+        copy._ends_at = self._ends_at
+        return copy
 
     def remaining(self) -> float | None:
         if self._ends_at is None:

@@ -22,6 +22,7 @@ from langchain_nanobanana._transport.connection import api_key_value
 from langchain_nanobanana._transport.exchange import Exchange
 from langchain_nanobanana._transport.fanout import Call
 from langchain_nanobanana._transport.http import Transport
+from langchain_nanobanana._transport.limits import CallLimits
 
 
 def plan_call(
@@ -34,8 +35,10 @@ def plan_call(
     transport: Transport,
     api_key: SecretStr | None,
     stream: bool,
+    limits: CallLimits | None = None,
 ) -> Call:
-    """This call's request(s), checked and built, ready to be answered or streamed."""
+    """This call's request(s), checked and built, ready to be answered or streamed.
+    ``limits``: the call's deadline when it began before the plan (discovery)."""
     chosen = endpoint_for(endpoint, options.model, facts)
     per_request = 1 if chosen == "chat" else facts.images_per_request or options.count
     api = chat_completions if chosen == "chat" else images_api
@@ -56,6 +59,7 @@ def plan_call(
             body=varied(body, number, count, chosen),
             model=options.model,
             native_stream=native_stream,
+            limits=limits,
         )
         for number, count in enumerate(counts)
     ]

@@ -34,6 +34,8 @@ class Connection:
         self._stopping = stopping
         self._keep_alive = keep_alive
         self.request_body = b""
+        self.request_head = b""
+        """The request line and headers, e.g. ``GET /api/v1/models HTTP/1.1...``."""
 
     def send(self, data: bytes) -> bool:
         """Write ``data``; False once the client has gone or the test is over."""
@@ -118,7 +120,7 @@ class HostileServer:
                 self.requests.append(request)
                 sock.settimeout(60)  # a slow reader is the client's business, not a send failure
                 connection = Connection(sock, self._stopping, self.keep_alive)
-                connection.request_body = request.partition(b"\r\n\r\n")[2]
+                connection.request_head, _, connection.request_body = request.partition(b"\r\n\r\n")
                 self.script(connection)
                 if not self.keep_alive:
                     return

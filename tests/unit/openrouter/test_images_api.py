@@ -361,9 +361,11 @@ def _unknown_models() -> list[Any]:
 
 def test_unknown_models_are_discovered_once_and_routed_by_what_openrouter_says() -> None:
     fake = FakeOpenRouter(models=_unknown_models())
+    # The lists are kept per connection: here both models share their clients.
+    clients = {"http_client": fake.client(), "http_async_client": fake.async_client()}
 
-    images_only = fake.chat_model(model="krea/krea-2").invoke("a banana", n=2)
-    image_only_chat = fake.chat_model(model="acme/flux-like").invoke("a banana")
+    images_only = fake.chat_model(model="krea/krea-2", **clients).invoke("a banana", n=2)
+    image_only_chat = fake.chat_model(model="acme/flux-like", **clients).invoke("a banana")
 
     assert _gets(fake) == ["/api/v1/models", "/api/v1/images/models"], "fetched once for both"
     assert _posts(fake, "/images")[-1].body["n"] == 2
