@@ -60,8 +60,6 @@ class OpenRouterError(ModelError):
             after the answer began), which budgets count as possibly billed.
     """
 
-    possibly_billed: bool | None = None
-
     def __init__(
         self,
         message: str,
@@ -71,8 +69,10 @@ class OpenRouterError(ModelError):
         generation_id: str | None = None,
         retry_after: float | None = None,
         partial_message: AIMessage | None = None,
+        possibly_billed: bool | None = None,
     ) -> None:
         super().__init__(message)
+        self.possibly_billed = possibly_billed
         self.message = message
         self.status_code = status_code
         self.body = body

@@ -20,7 +20,7 @@ Every object of a scope lives under ``{prefix}/{scope token}/`` (the token is
 A new image claims its handle by creating the record with a create-only write
 (``If-None-Match: *`` on S3), then writes the bytes; deleting goes the other way.
 Bytes without a readable record are unknown (see ``_stored``). Forgetting a
-scope deletes everything under its folder.
+scope deletes everything under its folder but what it spent (``kept_by_forget``).
 
 Expiry: buckets drop objects by lifecycle rules, not one object at a time, so
 ``ttl`` is not sent to the store. ``ImageStore`` records ``expires_at`` in each
@@ -41,8 +41,10 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
+from langchain_nanobanana._content.urls import checked_public_url
 from langchain_nanobanana.scopes import Scope, scope_token
 from langchain_nanobanana.stores._backend import (
+    SPENT_KINDS,
     HandleTakenError,
     ImageBackend,
     StoredImage,
@@ -83,7 +85,9 @@ class ObjectImageStore(ImageBackend):
             a CDN in front of the bucket: a base URL (the object's path is appended)
             or a function of the object's path. When given it is used instead of a
             signed URL; without it, S3, GCS and Azure stores sign a URL for every
-            call and other stores give none.
+            call and other stores give none. It must be an http(s) URL with a host
+            and no query, fragment or credentials (a query is what traces leave out
+            of a URL, as a signature); a function's URLs are checked as they come.
     """
 
     def __init__(
@@ -108,6 +112,10 @@ class ObjectImageStore(ImageBackend):
         self.store = store
         self.prefix = prefix.strip("/")
         self.url_expires_in = url_expires_in
+        if isinstance(public_url, str):
+            checked_public_url(public_url)
+        elif public_url is not None and not callable(public_url):
+            raise TypeError("public_url must be a base URL or a function of the object's path.")
         self.public_url = public_url
         # Cleared the first time the store says it keeps no attributes (LocalStore).
         self._attributes = True
@@ -240,7 +248,7 @@ class ObjectImageStore(ImageBackend):
 
     def _public(self, path: str) -> str:
         if callable(self.public_url):
-            return self.public_url(path)
+            return checked_public_url(self.public_url(path))
         return f"{str(self.public_url).rstrip('/')}/{quote(path)}"
 
     # ----------------------------------------------------------------- notes
@@ -295,6 +303,9 @@ class ObjectImageStore(ImageBackend):
         return len(records)
 
     def _split(self, scope: Scope, paths: list[str]) -> tuple[list[str], list[str]]:
+        """The records and the other objects forgetting removes (not what it spent)."""
+        spent = f"{self._scope_path(scope)}/{_NOTES}/{SPENT_KINDS}"
+        paths = [path for path in paths if not path.startswith(spent)]
         records = [path for path in paths if self._is_record(scope, path)]
         chosen = set(records)
         return records, [path for path in paths if path not in chosen]

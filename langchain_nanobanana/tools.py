@@ -20,16 +20,17 @@ from langchain_core.tools import BaseTool, InjectedToolArg, ToolException
 from pydantic import BaseModel, Field, PrivateAttr, create_model
 
 from langchain_nanobanana._agent import answer as tool_answer
-from langchain_nanobanana._agent import attachments, failures, quiet_trace
+from langchain_nanobanana._agent import attachments, failures, quiet_trace, sources
 from langchain_nanobanana._agent.call import ImageCall
-from langchain_nanobanana._agent.ledger import Budget, Ledger
+from langchain_nanobanana._agent.ledger import Budget, BudgetSpentError, Ledger
 from langchain_nanobanana._agent.progress import ToolProgress, writer_of
+from langchain_nanobanana._agent.sources import Sources
 from langchain_nanobanana._catalog.models import ALL_ASPECT_RATIOS, MAX_IMAGES_PER_CALL, find_model
-from langchain_nanobanana._content.urls import fetchable_by_openrouter
+from langchain_nanobanana._content.urls import without_signature
 from langchain_nanobanana.chat_models import ChatNanoBanana
 from langchain_nanobanana.images import GeneratedImage
-from langchain_nanobanana.scopes import ScopeRule, scope_of, thread_of
-from langchain_nanobanana.stores import HANDLE_EXAMPLE, ImageStore, UnknownImageError, as_backend
+from langchain_nanobanana.scopes import ScopeRule, checked_id, scope_of, thread_of
+from langchain_nanobanana.stores import HANDLE_EXAMPLE, ImageStore, as_backend
 from langchain_nanobanana.stores._backend import ImageBackend
 
 _DESCRIPTION = (
@@ -131,6 +132,9 @@ class NanoBananaImageTool(BaseTool):
     """Budget: the most dollars spent per scope (or per thread)."""
     budget_per: Literal["scope", "thread"] = "scope"
     """What a budget counts over: the scope (by default the user) or the run's thread."""
+    budget_key: str | None = Field(default=None, min_length=1, max_length=200)
+    """Whose budget this is: tools with the same key share one (per scope or thread).
+    By default the tool's ``name``, so each tool of a deployment has its own."""
     progress_every_s: float = Field(default=5.0, gt=0)
     """Seconds between heartbeat progress events while an image is generating."""
 
@@ -181,20 +185,28 @@ class NanoBananaImageTool(BaseTool):
     ) -> Any:
         # The tool call's id reaches _run only through here when the tool is invoked
         # directly with a ToolCall (a graph's tool node also gives it in the runtime).
-        token = _CALL_ID.set(tool_call_id)
+        # Signed URLs are added to the artifact here, after langchain-core has handed
+        # the result to the callbacks (tracers) without them.
+        signed: dict[str, str] = {}
+        tokens = _CALL_ID.set(tool_call_id), _SIGNED.set(signed)
         try:
-            return super().run(tool_input, *args, tool_call_id=tool_call_id, **kwargs)
+            output = super().run(tool_input, *args, tool_call_id=tool_call_id, **kwargs)
         finally:
-            _CALL_ID.reset(token)
+            _CALL_ID.reset(tokens[0])
+            _SIGNED.reset(tokens[1])
+        return tool_answer.with_signed_urls(output, signed)
 
     async def arun(
         self, tool_input: Any, *args: Any, tool_call_id: str | None = None, **kwargs: Any
     ) -> Any:
-        token = _CALL_ID.set(tool_call_id)
+        signed: dict[str, str] = {}
+        tokens = _CALL_ID.set(tool_call_id), _SIGNED.set(signed)
         try:
-            return await super().arun(tool_input, *args, tool_call_id=tool_call_id, **kwargs)
+            output = await super().arun(tool_input, *args, tool_call_id=tool_call_id, **kwargs)
         finally:
-            _CALL_ID.reset(token)
+            _CALL_ID.reset(tokens[0])
+            _SIGNED.reset(tokens[1])
+        return tool_answer.with_signed_urls(output, signed)
 
     def _begin(
         self,
@@ -205,26 +217,31 @@ class NanoBananaImageTool(BaseTool):
         aspect_ratio: str | None,
         n: int,
     ) -> ImageCall:
+        # Every id is checked here, before anything is paid for (ValueError naming it).
         images = self.images_for(config, store=getattr(runtime, "store", None))
         call_id = getattr(runtime, "tool_call_id", None) or _CALL_ID.get()
+        if call_id is not None:
+            call_id = checked_id(call_id, "tool_call_id")
+        thread = thread_of(config)
         budget = (
-            Budget(self.max_images, self.max_cost_usd, self.budget_per)
+            Budget(
+                self.max_images, self.max_cost_usd, self.budget_per, self.budget_key or self.name
+            )
             if self.max_images is not None or self.max_cost_usd is not None
             else None
         )
-        asked = self._asked(prompt, image_ids, aspect_ratio, n)
-        ledger = Ledger(images, call_id, thread_of(config), budget, self.image_ttl, asked)
+        sources = Sources.of(image_ids)
+        asked = self._asked(prompt, sources.references, aspect_ratio, n)
+        ledger = Ledger(images, call_id, thread, budget, self.image_ttl, asked)
         progress = ToolProgress(writer_of(runtime), call_id, self.progress_every_s)
         return ImageCall(
-            images, ledger, progress, prompt, image_ids or [], aspect_ratio, n, self._estimate(n)
+            images, ledger, progress, prompt, sources, aspect_ratio, n, self._estimate(n)
         )
 
-    def _asked(
-        self, prompt: str, image_ids: list[str] | None, aspect_ratio: str | None, n: int
-    ) -> str:
+    def _asked(self, prompt: str, image_ids: list[str], aspect_ratio: str | None, n: int) -> str:
         """A digest of what a call asks for: a reused id asking for something else is new."""
-        asked = [self.llm.model, prompt, image_ids or [], aspect_ratio, n]
-        return hashlib.sha256(json.dumps(asked).encode()).hexdigest()
+        asked = [self.llm.model, prompt, image_ids, aspect_ratio, n]
+        return hashlib.sha256(json.dumps(asked).encode("utf-8", "surrogatepass")).hexdigest()
 
     def _estimate(self, n: int) -> float:
         """What n images should cost, from the catalog's prices (0 for unknown models)."""
@@ -250,11 +267,17 @@ class NanoBananaImageTool(BaseTool):
             stored = [image for h in answered.handles if (image := call.images.find(h))]
             urls = self._urls_of(call.images, [image.id or "" for image in stored])
             return self._present(answered.sentence, stored, urls)
-        request = call.request([_source(handle, call.images) for handle in call.image_ids])
-        call.ledger.reserve(n, call.estimate)
-        call.progress.started(prompt, call.image_ids)
+        records = sources.records(call.images, call.sources.handles)
+        call.sources.check_sizes(records, as_bytes=not call.images.gives_urls)
+        try:
+            call.ledger.reserve(n, call.estimate)
+        except BudgetSpentError as refusal:
+            call.refused(refusal)
+            raise
+        call.progress.started(prompt, call.shown_ids)
         trace, answer = quiet_trace.InnerRun(None), None
         try:
+            request = call.request([sources.read(ref, call.images) for ref in call.image_ids])
             trace = quiet_trace.start(self.llm, request, call.options, run_manager)
             with call.progress.heartbeats(), failures.as_tool_errors():
                 answer = quiet_trace.invoke(self.llm, request, call.options)
@@ -267,7 +290,7 @@ class NanoBananaImageTool(BaseTool):
             raise
         trace.end(answer, handles)
         stored, sentence = call.result(made, handles, answer)
-        call.ledger.settle(len(made), call.cost(answer))
+        call.ledger.settle(*call.spent(made, answer))
         call.ledger.remember(sentence, handles)
         call.progress.done(tool_answer.progress_images(stored, urls))
         return self._present(sentence, stored, urls)
@@ -289,11 +312,17 @@ class NanoBananaImageTool(BaseTool):
             stored = [image for h in answered.handles if (image := await call.images.afind(h))]
             urls = await self._aurls_of(call.images, [image.id or "" for image in stored])
             return self._present(answered.sentence, stored, urls)
-        request = call.request([await _asource(handle, call.images) for handle in call.image_ids])
-        await call.ledger.areserve(n, call.estimate)
-        call.progress.started(prompt, call.image_ids)
+        records = await sources.arecords(call.images, call.sources.handles)
+        call.sources.check_sizes(records, as_bytes=not call.images.gives_urls)
+        try:
+            await call.ledger.areserve(n, call.estimate)
+        except BudgetSpentError as refusal:
+            call.refused(refusal)
+            raise
+        call.progress.started(prompt, call.shown_ids)
         trace, answer = quiet_trace.InnerRun(None), None
         try:
+            request = call.request([await sources.aread(r, call.images) for r in call.image_ids])
             trace = await quiet_trace.astart(self.llm, request, call.options, run_manager)
             async with call.progress.aheartbeats():
                 with failures.as_tool_errors():
@@ -307,7 +336,7 @@ class NanoBananaImageTool(BaseTool):
             raise
         await trace.aend(answer, handles)
         stored, sentence = call.result(made, handles, answer)
-        await call.ledger.asettle(len(made), call.cost(answer))
+        await call.ledger.asettle(*call.spent(made, answer))
         await call.ledger.aremember(sentence, handles)
         call.progress.done(tool_answer.progress_images(stored, urls))
         return self._present(sentence, stored, urls)
@@ -327,8 +356,14 @@ class NanoBananaImageTool(BaseTool):
         self, sentence: str, stored: list[GeneratedImage], urls: list[str | None]
     ) -> tuple[str | list[dict[str, Any]], list[dict[str, Any]]]:
         """The ToolMessage's content and artifact for stored images."""
+        # The callbacks see each URL without its signature; ``run`` puts the signed URLs
+        # into the artifact the caller gets (and nowhere else).
+        signed = _SIGNED.get()
+        if signed is not None:
+            pairs = zip(stored, urls, strict=True)
+            signed.update({image.id: url for image, url in pairs if url and image.id})
         artifact = [
-            tool_answer.artifact_block(image, self.artifact_mode, url)
+            tool_answer.artifact_block(image, self.artifact_mode, url and without_signature(url))
             for image, url in zip(stored, urls, strict=True)
         ]
         if not self.show_image_to_model:
@@ -344,29 +379,5 @@ class NanoBananaImageTool(BaseTool):
 
 
 _CALL_ID: ContextVar[str | None] = ContextVar("nanobanana_tool_call_id", default=None)
-
-
-# ---------------------------------------------------------------- helpers
-
-
-def _source(reference: str, images: ImageStore) -> GeneratedImage | str:
-    """An https URL as is; a handle as a URL OpenRouter can fetch where the store signs
-    one (no megabytes of base64 in the request), else as its stored image. Anything
-    else, another scope's handle included, is the agent's error and nothing is sent."""
-    if reference.startswith("https://"):
-        return reference
-    try:
-        url = images.url(reference) if images.gives_urls else None
-        return url if url and fetchable_by_openrouter(url) else images.get(reference)
-    except UnknownImageError as error:
-        raise ToolException(str(error)) from None
-
-
-async def _asource(reference: str, images: ImageStore) -> GeneratedImage | str:
-    if reference.startswith("https://"):
-        return reference
-    try:
-        url = await images.aurl(reference) if images.gives_urls else None
-        return url if url and fetchable_by_openrouter(url) else await images.aget(reference)
-    except UnknownImageError as error:
-        raise ToolException(str(error)) from None
+_SIGNED: ContextVar[dict[str, str] | None] = ContextVar("nanobanana_signed_urls", default=None)
+"""The signed URL of each image of the running call, by handle, for ``run`` to add."""

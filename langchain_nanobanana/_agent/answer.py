@@ -11,10 +11,11 @@ import io
 import warnings
 from typing import Any
 
-from langchain_core.messages import AIMessage
+from langchain_core.messages import AIMessage, ToolMessage
 
 from langchain_nanobanana._content.media import ACCEPTED_IMAGE_TYPES, sniff_mime_type
 from langchain_nanobanana._content.text import shorten
+from langchain_nanobanana._content.urls import without_signature
 from langchain_nanobanana.images import GeneratedImage
 
 MAX_CONTENT_CHARS = 300
@@ -75,6 +76,20 @@ def artifact_block(image: GeneratedImage, mode: str, url: str | None) -> dict[st
     return block
 
 
+def with_signed_urls(output: Any, signed: dict[str, str]) -> Any:
+    """The tool's ToolMessage with each image's signed URL in its artifact block, as a
+    new message: the one the callbacks got keeps the URLs without their signatures."""
+    if not signed or not isinstance(output, ToolMessage) or not isinstance(output.artifact, list):
+        return output
+    artifact = [
+        {**block, "url": signed[block["id"]]}
+        if isinstance(block, dict) and block.get("id") in signed
+        else block
+        for block in output.artifact
+    ]
+    return output.model_copy(update={"artifact": artifact})
+
+
 def thumbnail(image: GeneratedImage) -> GeneratedImage:
     """A small JPEG of the image when Pillow is installed; the image itself otherwise.
 
@@ -119,6 +134,6 @@ def progress_images(images: list[GeneratedImage], urls: list[str | None]) -> lis
             "mime_type": image.mime_type,
         }
         if url:
-            entry["url"] = url
+            entry["url"] = without_signature(url)  # the artifact alone holds the signed URL
         described.append(entry)
     return described

@@ -55,6 +55,22 @@ def as_tool_errors() -> Iterator[None]:
         raise ToolException(str(error)) from error
 
 
+def may_have_been_billed(error: BaseException) -> bool:
+    """Whether a call that failed with ``error`` (and no answer) may have been billed.
+
+    From the stage it failed at, as the transport recorded it
+    (``OpenRouterError.possibly_billed``): an error status, or a request that never
+    reached the server whole, was not billed; a deadline that expired or a connection
+    that dropped after the request was sent, or anything after the answer began, may
+    have been. Refused locally (a ``ValueError``, a ToolException of ours before the
+    request) is not billed; anything else (a cancelled run, a store that failed) is
+    counted, since the request may have gone."""
+    cause = (error.__cause__ or error) if isinstance(error, ToolException) else error
+    if isinstance(cause, OpenRouterError):
+        return cause.possibly_billed is not False
+    return not isinstance(cause, (ValueError, TypeError, ToolException))
+
+
 def tool_error(error: OpenRouterError) -> Exception:
     """An error the agent can act on becomes a ToolMessage; a broken setup stays an exception."""
     if isinstance(error, OpenRouterAuthenticationError):

@@ -62,7 +62,8 @@ def api_key_value(api_key: SecretStr | None) -> str:
         raise OpenRouterAuthenticationError(
             "No OpenRouter API key: set the OPENROUTER_API_KEY environment variable "
             "or pass api_key=... to ChatNanoBanana (keys start with 'sk-or-'). "
-            "To try things offline, use langchain_nanobanana.testing.FakeOpenRouter."
+            "To try things offline, use langchain_nanobanana.testing.FakeOpenRouter.",
+            possibly_billed=False,
         )
     check_api_key(api_key)
     return api_key.get_secret_value()
@@ -89,7 +90,8 @@ def check_api_key(api_key: SecretStr | None) -> None:
     raise OpenRouterAuthenticationError(
         f"The OpenRouter API key is malformed: {problem}. Keys are printable ASCII with "
         f"no spaces, like 'sk-or-v1-...' ({len(key)} characters given). Check "
-        "OPENROUTER_API_KEY or the api_key=... you passed."
+        "OPENROUTER_API_KEY or the api_key=... you passed.",
+        possibly_billed=False,
     )
 
 

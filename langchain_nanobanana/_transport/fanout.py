@@ -95,6 +95,7 @@ class FanIn:
                     "type": type(error).__name__,
                     "status_code": error.status_code,
                     "message": error.message,
+                    "possibly_billed": error.possibly_billed,
                 }
                 for error in self._errors
             ]

@@ -8,6 +8,12 @@ kind of storage is one subclass. A backend keeps, per scope:
 - notes: small JSON documents under a kind and a key (the image tool's answered
   calls and spending), so several workers share them.
 
+Forgetting a scope removes its images and notes, except what it spent: note kinds
+that start with ``SPENT_KINDS`` stay (``kept_by_forget``), so a user who asks to be
+forgotten does not get a fresh budget. Those notes hold no ids, prompts or handles
+(counts, amounts and order only), and every backend keeps them under a digest of the
+scope, never its readable name.
+
 Every method has a sync and an async form. The async tool and middleware paths
 call only the async ones, so a store's network I/O never blocks the event loop.
 """
@@ -22,6 +28,14 @@ from datetime import timedelta
 from typing import Any
 
 from langchain_nanobanana.scopes import Scope
+
+SPENT_KINDS = "spending"
+"""The prefix of the note kinds that record what a scope spent."""
+
+
+def kept_by_forget(kind: str) -> bool:
+    """Whether ``forget`` keeps notes of this kind (what a scope spent)."""
+    return kind.startswith(SPENT_KINDS)
 
 
 class HandleTakenError(Exception):
@@ -125,7 +139,8 @@ class ImageBackend(ABC):
 
     @abstractmethod
     def forget(self, scope: Scope) -> int:
-        """Remove every image and note of the scope; returns how many images went."""
+        """Remove every image and note of the scope, except the notes ``kept_by_forget``;
+        returns how many images went."""
 
     @abstractmethod
     async def aforget(self, scope: Scope) -> int: ...

@@ -3,7 +3,8 @@
 Byte stores are flat, so every key starts with the scope's token
 (``scopes.scope_token``): ``<token>.<handle>`` holds the bytes,
 ``<token>.<handle>.meta.json`` the record, ``<token>.note.<kind>.<digest>.json``
-a note. Forgetting a scope is deleting the keys under its token.
+a note. Forgetting a scope is deleting the keys under its token, except what it
+spent (``kept_by_forget``).
 
 Byte stores have no create-only write in their interface, so a handle is
 claimed by creating its record only where the store offers it
@@ -15,6 +16,7 @@ records an expiry time and treats a later read as a miss.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import timedelta
 from typing import Any
 
@@ -22,6 +24,7 @@ from langchain_core.stores import BaseStore
 
 from langchain_nanobanana.scopes import Scope, scope_token
 from langchain_nanobanana.stores._backend import (
+    SPENT_KINDS,
     HandleTakenError,
     ImageBackend,
     StoredImage,
@@ -146,14 +149,21 @@ class ByteStoreBackend(ImageBackend):
     # -------------------------------------------------------------- forget
 
     def forget(self, scope: Scope) -> int:
-        keys = list(self.store.yield_keys(prefix=scope_token(scope) + "."))
+        keys = _forgotten(scope, self.store.yield_keys(prefix=scope_token(scope) + "."))
         self.store.mdelete(keys)
         return sum(key.endswith(_RECORD_SUFFIX) for key in keys)
 
     async def aforget(self, scope: Scope) -> int:
-        keys = [key async for key in self.store.ayield_keys(prefix=scope_token(scope) + ".")]
+        listed = [key async for key in self.store.ayield_keys(prefix=scope_token(scope) + ".")]
+        keys = _forgotten(scope, listed)
         await self.store.amdelete(keys)
         return sum(key.endswith(_RECORD_SUFFIX) for key in keys)
+
+
+def _forgotten(scope: Scope, keys: Iterable[str]) -> list[str]:
+    """The scope's keys that forgetting removes: all but what it spent."""
+    spent = f"{scope_token(scope)}.note.{SPENT_KINDS}"
+    return [key for key in keys if not key.startswith(spent)]
 
 
 def _stored(data: bytes | None, record: bytes | None) -> StoredImage | None:

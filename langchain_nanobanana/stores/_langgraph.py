@@ -6,7 +6,12 @@ deployment's store browser shows whose images they are:
 - ``("nanobanana", "user/alice", "records")``: one small JSON record per handle;
 - ``("nanobanana", "user/alice", "images")``: the bytes per handle, as base64
   (the store's values are JSON documents);
-- ``("nanobanana", "user/alice", "notes", <kind>)``: the tool's notes.
+- ``("nanobanana", "user/alice", "notes", <kind>)``: the tool's notes;
+- ``("nanobanana_spent", <scope token>, <kind>)``: what the scope spent (the
+  budgets' notes). Apart from the scope's own namespaces, under a digest of the
+  scope: ``forget`` keeps them with no user id in sight, and a store rule that
+  gives users their own ``("nanobanana", "user/<id>", ...)`` namespaces (LangGraph
+  Platform's store API) does not let them rewrite what they spent.
 
 LangGraph's store has no create-only put, so handles rely on their 128 random
 bits. Items get the store's own TTL when it supports one. Nothing here is
@@ -26,12 +31,18 @@ from typing import Any
 
 from langgraph.store.base import BaseStore, GetOp, Item, PutOp
 
-from langchain_nanobanana.scopes import Scope
-from langchain_nanobanana.stores._backend import ImageBackend, StoredImage
+from langchain_nanobanana.scopes import Scope, scope_token
+from langchain_nanobanana.stores._backend import ImageBackend, StoredImage, kept_by_forget
 
 ROOT = "nanobanana"
 """The first label of every namespace the images use."""
+SPENT_ROOT = "nanobanana_spent"
+"""The first label of the namespaces that keep what scopes spent (under their digest)."""
 _PAGE = 20  # image items are megabytes each: page through them in small steps
+_NOTES_PAGE = 1000
+"""Notes are small: one page holds a budget's whole ledger, read in one statement (a
+consistent snapshot on PostgresStore), unless it has more entries than this."""
+_NAMESPACES_PAGE = 1000
 
 
 def scope_label(scope: Scope) -> str:
@@ -51,6 +62,11 @@ class LangGraphStoreBackend(ImageBackend):
     @staticmethod
     def _namespace(scope: Scope, *rest: str) -> tuple[str, ...]:
         return (ROOT, scope_label(scope), *rest)
+
+    def _notes(self, scope: Scope, kind: str) -> tuple[str, ...]:
+        if kept_by_forget(kind):
+            return (SPENT_ROOT, scope_token(scope), kind)
+        return self._namespace(scope, "notes", kind)
 
     def _minutes(self, ttl: timedelta | None) -> float | None:
         """The TTL as LangGraph counts it (minutes), or None for "never expires".
@@ -125,71 +141,98 @@ class LangGraphStoreBackend(ImageBackend):
     def write_note(
         self, scope: Scope, kind: str, key: str, value: dict[str, Any], ttl: timedelta | None
     ) -> None:
-        namespace = self._namespace(scope, "notes", kind)
+        namespace = self._notes(scope, kind)
         self.store.put(namespace, key, value, index=False, ttl=self._minutes(ttl))
 
     async def awrite_note(
         self, scope: Scope, kind: str, key: str, value: dict[str, Any], ttl: timedelta | None
     ) -> None:
-        namespace = self._namespace(scope, "notes", kind)
+        namespace = self._notes(scope, kind)
         await self.store.aput(namespace, key, value, index=False, ttl=self._minutes(ttl))
 
     def read_note(self, scope: Scope, kind: str, key: str) -> dict[str, Any] | None:
-        item = self.store.get(self._namespace(scope, "notes", kind), key)
+        item = self.store.get(self._notes(scope, kind), key)
         return None if item is None else dict(item.value)
 
     async def aread_note(self, scope: Scope, kind: str, key: str) -> dict[str, Any] | None:
-        item = await self.store.aget(self._namespace(scope, "notes", kind), key)
+        item = await self.store.aget(self._notes(scope, kind), key)
         return None if item is None else dict(item.value)
 
     def list_notes(self, scope: Scope, kind: str) -> list[dict[str, Any]]:
-        return [dict(item.value) for item in self._each(self._namespace(scope, "notes", kind))]
+        namespace = self._notes(scope, kind)
+        return [dict(item.value) for item in self._each(namespace, _NOTES_PAGE)]
 
     async def alist_notes(self, scope: Scope, kind: str) -> list[dict[str, Any]]:
-        namespace = self._namespace(scope, "notes", kind)
-        return [dict(item.value) async for item in self._aeach(namespace)]
+        namespace = self._notes(scope, kind)
+        return [dict(item.value) async for item in self._aeach(namespace, _NOTES_PAGE)]
 
     def delete_note(self, scope: Scope, kind: str, key: str) -> None:
-        self.store.delete(self._namespace(scope, "notes", kind), key)
+        self.store.delete(self._notes(scope, kind), key)
 
     async def adelete_note(self, scope: Scope, kind: str, key: str) -> None:
-        await self.store.adelete(self._namespace(scope, "notes", kind), key)
+        await self.store.adelete(self._notes(scope, kind), key)
 
     # -------------------------------------------------------------- forget
 
-    def _each(self, namespace: tuple[str, ...]) -> Iterator[Item]:
+    def _each(self, namespace: tuple[str, ...], page_size: int = _PAGE) -> Iterator[Item]:
         """Every item exactly in ``namespace``, a page at a time (image values are
         megabytes): search matches a prefix, and pages by offset."""
         seen = 0
-        while page := self.store.search(namespace, limit=_PAGE, offset=seen):
+        while page := self.store.search(namespace, limit=page_size, offset=seen):
             seen += len(page)
             yield from (item for item in page if tuple(item.namespace) == namespace)
+            if len(page) < page_size:
+                return
 
-    async def _aeach(self, namespace: tuple[str, ...]) -> AsyncIterator[Item]:
+    async def _aeach(
+        self, namespace: tuple[str, ...], page_size: int = _PAGE
+    ) -> AsyncIterator[Item]:
         seen = 0
-        while page := await self.store.asearch(namespace, limit=_PAGE, offset=seen):
+        while page := await self.store.asearch(namespace, limit=page_size, offset=seen):
             seen += len(page)
             for item in page:
                 if tuple(item.namespace) == namespace:
                     yield item
+            if len(page) < page_size:
+                return
 
     def _own(self, scope: Scope, namespaces: list[tuple[str, ...]]) -> list[tuple[str, ...]]:
         """Only this scope's namespaces, whatever the store's prefix matching does."""
         return [n for n in namespaces if n[:2] == self._namespace(scope)]
 
+    def _namespaces(self, scope: Scope) -> list[tuple[str, ...]]:
+        """Every namespace of the scope, a page at a time: all listed before any goes
+        (a namespace whose items are deleted vanishes, which would shift the pages)."""
+        listed: list[tuple[str, ...]] = []
+        while True:
+            page = self.store.list_namespaces(
+                prefix=self._namespace(scope), limit=_NAMESPACES_PAGE, offset=len(listed)
+            )
+            listed += page
+            if len(page) < _NAMESPACES_PAGE:
+                return self._own(scope, listed)
+
+    async def _anamespaces(self, scope: Scope) -> list[tuple[str, ...]]:
+        listed: list[tuple[str, ...]] = []
+        while True:
+            page = await self.store.alist_namespaces(
+                prefix=self._namespace(scope), limit=_NAMESPACES_PAGE, offset=len(listed)
+            )
+            listed += page
+            if len(page) < _NAMESPACES_PAGE:
+                return self._own(scope, listed)
+
     def forget(self, scope: Scope) -> int:
-        listed = self.store.list_namespaces(prefix=self._namespace(scope), limit=10_000)
         images = 0
-        for namespace in self._own(scope, listed):
+        for namespace in self._namespaces(scope):
             keys = [item.key for item in self._each(namespace)]
             images += len(keys) if namespace[-1] == "records" else 0
             self.store.batch(_deletions(namespace, keys))
         return images
 
     async def aforget(self, scope: Scope) -> int:
-        listed = await self.store.alist_namespaces(prefix=self._namespace(scope), limit=10_000)
         images = 0
-        for namespace in self._own(scope, listed):
+        for namespace in await self._anamespaces(scope):
             keys = [item.key async for item in self._aeach(namespace)]
             images += len(keys) if namespace[-1] == "records" else 0
             await self.store.abatch(_deletions(namespace, keys))

@@ -8,6 +8,8 @@ from typing import Any
 import pytest
 
 from langchain_nanobanana import NanoBananaImageTool
+from langchain_nanobanana._agent.ledger import Budget
+from langchain_nanobanana.scopes import DEFAULT_SCOPE, scope_token
 from langchain_nanobanana.stores import ImageStore, UnknownImageError
 from langchain_nanobanana.testing import FakeOpenRouter
 from tests.support.pictures import picture
@@ -56,6 +58,10 @@ def test_async_postgres_store_round_trip_notes_and_forget(postgres_db: str) -> N
     assert forgotten == 1
 
 
+_SPENT = f"nanobanana_spent.{scope_token(DEFAULT_SCOPE)}.{Budget(key='generate_image').kind(None)}"
+"""Where the default tool's budget keeps what the default scope spent."""
+
+
 def test_a_budget_in_postgres_holds_across_tool_instances(postgres_db: str) -> None:
     from langgraph.store.postgres import PostgresStore
 
@@ -96,7 +102,7 @@ def test_a_store_default_ttl_never_expires_budgets_or_images_by_itself(postgres_
     with psycopg.connect(postgres_db) as connection:
         rows = connection.execute("SELECT prefix, expires_at IS NOT NULL FROM store").fetchall()
     expires = {prefix: expiring for prefix, expiring in rows}
-    assert expires["nanobanana.default.notes.spending"] is False
+    assert expires[_SPENT] is False
     assert expires["nanobanana.default.images"] is False
     assert expires["nanobanana.default.notes.calls"] is False
     assert expires["nanobanana.user/ttl.images"] is True
@@ -131,7 +137,7 @@ def test_the_async_path_gives_the_same_ttls(postgres_db: str) -> None:
     with psycopg.connect(postgres_db) as connection:
         rows = connection.execute("SELECT prefix, expires_at IS NOT NULL FROM store").fetchall()
     expires = {prefix: expiring for prefix, expiring in rows}
-    assert expires["nanobanana.default.notes.spending"] is False
+    assert expires[_SPENT] is False
     assert expires["nanobanana.default.images"] is False
     assert expires["nanobanana.default.notes.calls"] is False
     assert expires["nanobanana.user/ttl.images"] is True

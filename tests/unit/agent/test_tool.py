@@ -96,7 +96,8 @@ def test_edit_by_handle_sends_the_stored_bytes_as_a_user_image(
 
 @pytest.mark.parametrize("mode", ["sync", "async"])
 def test_an_edit_reads_its_source_from_the_store_once(fake: FakeOpenRouter, mode: str) -> None:
-    """A store that gives no URLs is not asked for one: the source is one read."""
+    """A store that gives no URLs is not asked for one: the source's record is read (its
+    size is checked before anything is paid), then its bytes, once."""
     from langchain_core.stores import InMemoryByteStore
 
     class CountingStore(InMemoryByteStore):
@@ -117,8 +118,10 @@ def test_an_edit_reads_its_source_from_the_store_once(fake: FakeOpenRouter, mode
     edited = tool.invoke(call) if mode == "sync" else asyncio.run(tool.ainvoke(call))
 
     assert _handle_in(edited) != first
+    key = f"{scope_token(DEFAULT_SCOPE)}.{first}"
     assert [keys for keys in store.reads if any(first in key for key in keys)] == [
-        [f"{scope_token(DEFAULT_SCOPE)}.{first}", f"{scope_token(DEFAULT_SCOPE)}.{first}.meta.json"]
+        [f"{key}.meta.json"],
+        [key, f"{key}.meta.json"],
     ]
     assert "url" not in edited.artifact[0], "a byte store gives no URL"
 

@@ -218,14 +218,14 @@ def test_a_public_url_is_the_base_and_the_object_path(store: Any) -> None:
         ObjectImageStore(store, public_url="https://cdn.example.com/pictures/"), scope=ALICE
     )
     by_function = ImageStore(
-        ObjectImageStore(store, public_url=lambda path: f"https://img.example.com?p={path}"),
+        ObjectImageStore(store, public_url=lambda path: f"https://img.example.com/p/{path}"),
         scope=ALICE,
     )
     handle = images.put(_image())
 
     path = f"nanobanana/{scope_token(ALICE)}/{handle}"
     assert images.url(handle) == f"https://cdn.example.com/pictures/{path}"
-    assert by_function.url(handle) == f"https://img.example.com?p={path}"
+    assert by_function.url(handle) == f"https://img.example.com/p/{path}"
 
 
 def test_a_public_url_over_a_served_folder_loads_the_image(tmp_path: Path) -> None:

@@ -192,20 +192,20 @@ def test_a_store_that_matches_prefixes_loosely_still_keeps_scopes_and_kinds_apar
     a, ab = ImageStore(store, scope=("user", "a")), ImageStore(store, scope=("user", "ab"))
     kept = ab.put(picture())
     a.put(picture("blue"))
-    a.write_note("spending", "one", {"images": 1})
-    a.write_note("spending-0123", "other", {"images": 5})
-    ab.write_note("spending", "theirs", {"images": 7})
+    a.write_note("calls", "one", {"images": 1})
+    a.write_note("calls-0123", "other", {"images": 5})
+    ab.write_note("calls", "theirs", {"images": 7})
     # What the backend is up against: each search here finds the neighbours too.
-    assert len(store.search(("nanobanana", "user/a", "notes", "spending"))) == 2
+    assert len(store.search(("nanobanana", "user/a", "notes", "calls"))) == 2
     assert {i.namespace[1] for i in store.search(("nanobanana", "user/a"), limit=99)} == {
         "user/a",
         "user/ab",
     }
 
-    assert a.list_notes("spending") == [{"images": 1}]
+    assert a.list_notes("calls") == [{"images": 1}]
     assert a.forget() == 1
     assert ab.get(kept).data == picture()
-    assert ab.list_notes("spending") == [{"images": 7}]
+    assert ab.list_notes("calls") == [{"images": 7}]
 
 
 def test_a_scope_with_dots_and_slashes_is_one_namespace_label() -> None:
