@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -180,7 +180,7 @@ class LangGraphStoreBackend(ImageBackend):
         seen = 0
         while page := self.store.search(namespace, limit=page_size, offset=seen):
             seen += len(page)
-            yield from (item for item in page if tuple(item.namespace) == namespace)
+            yield from (item for item in page if _in(item, namespace))
             if len(page) < page_size:
                 return
 
@@ -191,7 +191,7 @@ class LangGraphStoreBackend(ImageBackend):
         while page := await self.store.asearch(namespace, limit=page_size, offset=seen):
             seen += len(page)
             for item in page:
-                if tuple(item.namespace) == namespace:
+                if _in(item, namespace):
                     yield item
             if len(page) < page_size:
                 return
@@ -223,25 +223,70 @@ class LangGraphStoreBackend(ImageBackend):
                 return self._own(scope, listed)
 
     def forget(self, scope: Scope) -> int:
-        images = 0
-        for namespace in self._namespaces(scope):
-            keys = [item.key for item in self._each(namespace)]
-            images += len(keys) if namespace[-1] == "records" else 0
-            self.store.batch(_deletions(namespace, keys))
-        return images
+        records = 0
+        for group in _groups(self._namespaces(scope)):
+            while gone := self._forget_page(group):
+                records += _records_among(gone)
+        return records
 
     async def aforget(self, scope: Scope) -> int:
-        images = 0
-        for namespace in await self._anamespaces(scope):
-            keys = [item.key async for item in self._aeach(namespace)]
-            images += len(keys) if namespace[-1] == "records" else 0
-            await self.store.abatch(_deletions(namespace, keys))
-        return images
+        records = 0
+        for group in _groups(await self._anamespaces(scope)):
+            while gone := await self._aforget_page(group):
+                records += _records_among(gone)
+        return records
+
+    def _forget_page(self, group: tuple[str, ...]) -> list[Item]:
+        """Delete the items one search of the group finds, and return them.
+
+        Searches page by offset over items that may share a timestamp (written in one
+        batch), so pages can overlap and skip: forgetting deletes the first page of
+        the group's own items until there is none (another scope's items, which a
+        store that matches prefixes by string may return, are skipped over)."""
+        skipped, size = 0, _page_for(group)
+        while page := self.store.search(group, limit=size, offset=skipped):
+            own: list[Item] = [item for item in page if _in(item, group, within=True)]
+            if own:
+                self.store.batch(_deletions(own))
+                return own
+            skipped += len(page)
+        return []
+
+    async def _aforget_page(self, group: tuple[str, ...]) -> list[Item]:
+        skipped, size = 0, _page_for(group)
+        while page := await self.store.asearch(group, limit=size, offset=skipped):
+            own: list[Item] = [item for item in page if _in(item, group, within=True)]
+            if own:
+                await self.store.abatch(_deletions(own))
+                return own
+            skipped += len(page)
+        return []
 
 
-def _deletions(namespace: tuple[str, ...], keys: list[str]) -> list[PutOp]:
-    """Deleting every key of a namespace, as one batch (one round trip)."""
-    return [PutOp(namespace, key, None) for key in keys]
+def _in(item: Item, namespace: tuple[str, ...], within: bool = False) -> bool:
+    """Whether the item is in ``namespace`` (or below it), whatever the store's prefix
+    matching (some match by string: "user/a" then also finds "user/ab")."""
+    found = tuple(item.namespace)
+    return found[: len(namespace)] == namespace if within else found == namespace
+
+
+def _groups(namespaces: list[tuple[str, ...]]) -> list[tuple[str, ...]]:
+    """The scope's namespaces by their third label (records, images, notes): one paged
+    search per group finds every item, however many kinds of notes there are."""
+    return sorted({namespace[:3] for namespace in namespaces})
+
+
+def _page_for(group: tuple[str, ...]) -> int:
+    return _PAGE if group[-1] == "images" else _NOTES_PAGE
+
+
+def _records_among(items: list[Item]) -> int:
+    return sum(1 for item in items if tuple(item.namespace)[2:] == ("records",))
+
+
+def _deletions(items: Sequence[Item]) -> list[PutOp]:
+    """Deleting these items, as one batch (one round trip)."""
+    return [PutOp(tuple(item.namespace), item.key, None) for item in items]
 
 
 def _wrapped(data: bytes) -> dict[str, Any]:
