@@ -6,11 +6,12 @@ image's base64 (megabytes less per request). That is only worth it when the
 provider can reach the URL: https, and a public host. A URL on loopback, a
 private network or plain http (a local S3 emulator, a dev bucket) would fail
 on the provider's side, so such sources go as bytes. The check is strict: a host
-counts as public only when it is plainly so. IPv4 in any form a resolver accepts
-(``127.1``, ``10.1``, ``0x7f.1``, ``2130706433``) is read as the address it is;
-names that are local by convention (``localhost``, ``*.internal``, ``*.local``, ...),
-with or without the trailing dot, and wildcard-DNS names that resolve to an address
-written inside them (``*.nip.io``, ``*.sslip.io``, ...) are not public.
+counts as public only when it plainly is: an address written in the usual form
+and global, never an IPv4 address in one of the other forms resolvers accept
+(``127.1``, ``10.1``, ``0x7f.1``, ``2130706433``); or a name of letters, digits
+and hyphens, not local by convention (``localhost``, ``*.internal``, ``*.local``,
+...; with or without the trailing dot), and not under a wildcard-DNS service that
+resolves to an address written inside the name (``*.nip.io``, ``*.sslip.io``, ...).
 
 A signed URL's query is a credential: anyone holding it can load the image until
 it expires. ``without_signature`` is what traces, progress events, the agent's
@@ -21,7 +22,6 @@ from __future__ import annotations
 
 import ipaddress
 import re
-import socket
 from urllib.parse import urlsplit
 
 _LOCAL_SUFFIXES = (
@@ -64,33 +64,21 @@ def public_host(host: str) -> bool:
     name = host[:-1] if host.endswith(".") else host  # "localhost." is localhost
     if not name:
         return False
-    address = _address(name)
-    if address is not None:
-        return _global(address)
+    try:
+        return _global(ipaddress.ip_address(name))
+    except ValueError:
+        pass
     labels = name.split(".")
     if len(labels) < 2 or not all(_LABEL.fullmatch(label) for label in labels):
         return False  # one label (an intranet name), or characters a public name lacks
     if all(_NUMERIC_LABEL.fullmatch(label) for label in labels):
-        return False  # numbers a resolver would read as an address it cannot parse here
+        # An address in a form resolvers read (127.1, 0x7f.1, 2130706433, 0177.0.0.1):
+        # whatever it stands for, it is not plainly public.
+        return False
     return not any(
         name == suffix or name.endswith("." + suffix)
         for suffix in (*_LOCAL_SUFFIXES, *_ADDRESS_IN_NAME)
     )
-
-
-def _address(name: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
-    """The address ``name`` stands for when it is one, in any form a resolver reads."""
-    try:
-        return ipaddress.ip_address(name)
-    except ValueError:
-        pass
-    if not all(_NUMERIC_LABEL.fullmatch(label) for label in name.split(".")):
-        return None
-    try:
-        # inet_aton reads what resolvers read: 127.1, 10.1, 0x7f.0.0.1, 0177.0.0.1, 2130706433.
-        return ipaddress.IPv4Address(socket.inet_aton(name))
-    except OSError:
-        return None
 
 
 def _global(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
