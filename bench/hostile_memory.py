@@ -29,11 +29,14 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from langchain_nanobanana import ChatNanoBanana  # noqa: E402
+from langchain_nanobanana import ChatNanoBanana, NanoBananaImageTool  # noqa: E402
+from langchain_nanobanana._catalog.models import DEFAULT_MODEL  # noqa: E402
 from langchain_nanobanana._content import media as _media  # noqa: E402
+from langchain_nanobanana._openrouter import discovery as _discovery  # noqa: E402
 from langchain_nanobanana._transport import limits as _limits  # noqa: E402
 from langchain_nanobanana._transport import sse as _sse  # noqa: E402
 from langchain_nanobanana.testing._pictures import draw  # noqa: E402
+from langchain_nanobanana.testing._png import encode_png  # noqa: E402
 from tests.support.hostile import (  # noqa: E402
     Connection,
     HostileServer,
@@ -79,6 +82,34 @@ def _big_answer(size: int, declared: bool) -> Callable[[Connection], None]:
     return play
 
 
+def _lists_then_answer(lists: Callable[[Connection], None]) -> Callable[[Connection], None]:
+    """``lists`` for discovery's GETs, an ordinary answer for the call itself."""
+    ordinary = answer(json.dumps(completion()).encode())
+
+    def play(connection: Connection) -> None:
+        (lists if connection.request_head.startswith(b"GET ") else ordinary)(connection)
+
+    return play
+
+
+def _endless_list(size: int) -> Callable[[Connection], None]:
+    """A model list of ``size`` bytes with no length: entries until the client stops."""
+
+    def play(connection: Connection) -> None:
+        if not (connection.head(200, [("Content-Type", "application/json")])):
+            return
+        entry = json.dumps({"id": "x/" + "y" * 200, "name": "z" * 800}).encode() + b","
+        piece = entry * (MIB // len(entry))
+        if not connection.send(b'{"data":['):
+            return
+        for _ in range(size // len(piece)):
+            if not connection.send(piece):
+                return
+        connection.send(b"{}]}")
+
+    return play
+
+
 def _tiny_events(count: int) -> Callable[[Connection], None]:
     chunk = json.dumps({"id": "gen-tiny", "choices": [{"delta": {"content": "a"}}]}).encode()
     return events([chunk] * count)
@@ -96,8 +127,20 @@ def _ordinary() -> Callable[[Connection], None]:
 
 def _client_case(case: str, url: str, size: int) -> dict[str, Any]:
     """Runs in the child process: one call, its outcome and its peaks."""
-    llm = ChatNanoBanana(base_url=url, api_key="sk-or-v1-bench", max_retries=0, timeout=30)
+    model = "someone/unlisted-model" if case == "discovery" else DEFAULT_MODEL
+    llm = ChatNanoBanana(
+        base_url=url, api_key="sk-or-v1-bench", max_retries=0, timeout=30, model=model
+    )
     prompt: Any = "a banana"
+    tool, call = None, None
+    if case == "repeated handles":
+        # One noisy 1.6 MB photo in the tool's store; the agent names it 1,000 times.
+        tool = NanoBananaImageTool(llm=llm)
+        width, height = 1024, size // (3 * 1024)
+        rows = b"".join(b"\0" + os.urandom(3 * width) for _ in range(height))
+        handle = tool.images.put(encode_png(width, height, rows))
+        args = {"prompt": "edit", "image_ids": [handle] * 1000}
+        call = {"type": "tool_call", "id": "c1", "name": "generate_image", "args": args}
     if case == "attachments":
         # 20 photos of ``size`` bytes each, held by the caller before the call starts.
         photos = [
@@ -119,6 +162,10 @@ def _client_case(case: str, url: str, size: int) -> dict[str, Any]:
         if case == "tiny events":
             for _ in llm.stream(prompt):
                 pass
+        elif tool is not None:
+            message = tool.invoke(call)
+            if message.status != "success":
+                raise RuntimeError(message.content)
         else:
             llm.invoke(prompt)
         outcome = "answer"
@@ -217,6 +264,30 @@ def main() -> None:
             0,
             _sse.MAX_EVENTS,
             "one-letter text deltas",
+        ),
+        (
+            "discovery: gzip bomb",
+            "discovery",
+            _lists_then_answer(_gzip_bomb(4096 * MIB // scale)),
+            0,
+            _discovery.MAX_LIST_BYTES,
+            f"the model lists: {4096 // scale} MB of spaces, gzipped",
+        ),
+        (
+            "discovery: 600 MB list",
+            "discovery",
+            _lists_then_answer(_endless_list(600 * MIB // scale)),
+            0,
+            _discovery.MAX_LIST_BYTES,
+            f"the model lists: {600 // scale} MB of entries, no length",
+        ),
+        (
+            "1,000 repeated handles",
+            "repeated handles",
+            answer(json.dumps(completion()).encode()),
+            int(1.6 * MIB),
+            _media.MAX_REQUEST_MEDIA_BYTES,
+            "image_ids: one 1.6 MB handle 1,000 times",
         ),
         (
             "20 large attachments",

@@ -282,6 +282,35 @@ def test_forget_one_image_or_a_whole_user(tmp_path: Path, kind: str) -> None:
     assert bob.get(bobs).data == picture()
 
 
+@pytest.mark.parametrize("kind", [*STORES, "bucket"])
+@pytest.mark.parametrize("mode", ["sync", "async"])
+def test_forget_removes_a_users_data_but_keeps_what_they_spent(
+    tmp_path: Path, kind: str, mode: str
+) -> None:
+    """A user who asks to be forgotten keeps their budget: the spending notes stay (they
+    hold counts and amounts only), everything else goes."""
+    import asyncio
+
+    if kind == "bucket":
+        from obstore.store import MemoryStore
+
+        from langchain_nanobanana.object_store import ObjectImageStore
+
+        store: Any = ObjectImageStore(MemoryStore())
+    else:
+        store = _store(kind, tmp_path)
+    alice = ImageStore(store, scope=("user", "alice"))
+    alice.put(picture())
+    alice.write_note("calls", "c1", {"sentence": "Created image ..."})
+    alice.write_note("spending-0123456789abcdef", "e1", {"images": 1, "cost_usd": 0.04})
+
+    forgotten = alice.forget() if mode == "sync" else asyncio.run(alice.aforget())
+
+    assert forgotten == 1
+    assert alice.list_notes("calls") == []
+    assert alice.list_notes("spending-0123456789abcdef") == [{"images": 1, "cost_usd": 0.04}]
+
+
 @pytest.mark.parametrize("kind", STORES)
 def test_an_expired_image_is_unknown(
     tmp_path: Path, kind: str, monkeypatch: pytest.MonkeyPatch
