@@ -14,7 +14,8 @@ so without a rule any user reads any other user's images there. The rule:
 - nobody writes image namespaces through the store API: images arrive through
   the tool, the upload route or the middleware, and a record or note written by
   hand could claim another type, reset a budget or fake a paid answer;
-- a user may delete their own images (and their records), not the notes.
+- a user may delete their own images (and their records), not the notes;
+- what scopes spent (``("nanobanana_spent", ...)``, the budgets) is open to no one.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from collections.abc import MutableMapping, Sequence
 from typing import Any, Literal
 
 from langchain_nanobanana.scopes import Scope
-from langchain_nanobanana.stores._langgraph import ROOT, scope_label
+from langchain_nanobanana.stores._langgraph import ROOT, SPENT_ROOT, scope_label
 
 Action = Literal["get", "search", "list_namespaces", "put", "delete"]
 Verdict = Literal["ours", "not ours"]
@@ -44,6 +45,10 @@ def judge(action: str, value: MutableMapping[str, Any], scope: Scope | None) -> 
     """
     namespace = _labels(value.get("namespace"))
     exact = action in ("get", "put", "delete")
+    if _reaches_spending(namespace, exact):
+        raise RefusedError(
+            "What users spent (the image budgets) is not open through the store API."
+        )
     if exact and (not namespace or namespace[0] != ROOT):
         return "not ours"
     if not exact and not _may_cover_images(namespace):
@@ -68,6 +73,14 @@ def judge(action: str, value: MutableMapping[str, Any], scope: Scope | None) -> 
     if action == "delete" and (len(namespace) != 3 or namespace[2] not in _DELETABLE):
         raise RefusedError("Only your images and their records are deleted through the store API.")
     return "ours"
+
+
+def _reaches_spending(namespace: tuple[str, ...], exact: bool) -> bool:
+    """Whether the request can reach what scopes spent (``("nanobanana",)`` cannot: a
+    search or listing of it is narrowed to the caller's own scope)."""
+    if not namespace or namespace[0] == ROOT:
+        return False
+    return namespace[0] == SPENT_ROOT or (not exact and SPENT_ROOT.startswith(namespace[0]))
 
 
 def _labels(namespace: Sequence[str] | None) -> tuple[str, ...]:

@@ -87,6 +87,22 @@ async def test_nobody_writes_image_namespaces_and_only_own_images_are_deleted() 
     await _refused(auth, "delete", {"namespace": ("nanobanana", "user/bob", "images")})
 
 
+async def test_what_users_spent_is_open_to_no_one() -> None:
+    """The budgets' entries live under ("nanobanana_spent", <digest of the scope>, ...):
+    no user reads, rewrites or deletes them (which would reset a budget)."""
+    from langchain_nanobanana._agent.ledger import Budget
+    from langchain_nanobanana.scopes import scope_token
+
+    auth = protect_images(Auth())
+    own = ("nanobanana_spent", scope_token(("user", "alice")), Budget().kind(None))
+    for action in ("get", "put", "delete"):
+        said = await _refused(auth, action, {"namespace": own, "key": "k", "value": {}})
+        assert "image budgets" in said
+    for prefix in (own[:1], own[:2], ("nanobanana_",)):
+        for action in ("search", "list_namespaces"):
+            assert "image budgets" in await _refused(auth, action, {"namespace": prefix})
+
+
 async def test_a_user_without_an_identity_reaches_no_image_namespace() -> None:
     auth = protect_images(Auth())
     own = {"namespace": ("nanobanana", "user/", "images"), "key": "img_x"}
