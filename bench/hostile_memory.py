@@ -43,6 +43,7 @@ from tests.support.hostile import (  # noqa: E402
     answer,
     completion,
     events,
+    lists_then,
 )
 
 MIB = 1024 * 1024
@@ -78,16 +79,6 @@ def _big_answer(size: int, declared: bool) -> Callable[[Connection], None]:
                 return
         if connection.send(b"A" * (size % MIB)):
             connection.send(tail)
-
-    return play
-
-
-def _lists_then_answer(lists: Callable[[Connection], None]) -> Callable[[Connection], None]:
-    """``lists`` for discovery's GETs, an ordinary answer for the call itself."""
-    ordinary = answer(json.dumps(completion()).encode())
-
-    def play(connection: Connection) -> None:
-        (lists if connection.request_head.startswith(b"GET ") else ordinary)(connection)
 
     return play
 
@@ -268,7 +259,7 @@ def main() -> None:
         (
             "discovery: gzip bomb",
             "discovery",
-            _lists_then_answer(_gzip_bomb(4096 * MIB // scale)),
+            lists_then(_gzip_bomb(4096 * MIB // scale)),
             0,
             _discovery.MAX_LIST_BYTES,
             f"the model lists: {4096 // scale} MB of spaces, gzipped",
@@ -276,7 +267,7 @@ def main() -> None:
         (
             "discovery: 600 MB list",
             "discovery",
-            _lists_then_answer(_endless_list(600 * MIB // scale)),
+            lists_then(_endless_list(600 * MIB // scale)),
             0,
             _discovery.MAX_LIST_BYTES,
             f"the model lists: {600 // scale} MB of entries, no length",

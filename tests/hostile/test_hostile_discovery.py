@@ -38,23 +38,13 @@ from tests.support.hostile import (
     Connection,
     HostileServer,
     answer,
-    completion,
     endless,
+    lists_then,
     trickle,
 )
 
 UNKNOWN = "someone/new-image-model"
 MIB = 1024 * 1024
-
-
-def _lists_then(lists: Callable[[Connection], None]) -> Callable[[Connection], None]:
-    """``lists`` for the GETs of discovery; an ordinary one-image answer for the POST."""
-    ordinary = answer(json.dumps(completion()).encode())
-
-    def play(connection: Connection) -> None:
-        (lists if connection.request_head.startswith(b"GET ") else ordinary)(connection)
-
-    return play
 
 
 def _bomb(inflated: int) -> Callable[[Connection], None]:
@@ -89,7 +79,7 @@ def _call(llm: ChatNanoBanana, mode: str) -> Any:
 def test_a_list_too_large_is_not_read_past_its_cap_and_the_call_goes_on(
     lists: Callable[[], Callable[[Connection], None]], mode: str
 ) -> None:
-    with HostileServer(_lists_then(lists())) as server:
+    with HostileServer(lists_then(lists())) as server:
         llm = _model(server.url)
         tracemalloc.start()
         try:
@@ -107,7 +97,7 @@ def test_a_list_too_large_is_not_read_past_its_cap_and_the_call_goes_on(
 
 @pytest.mark.parametrize("mode", ["sync", "async"])
 def test_a_list_that_drips_cannot_hold_the_call_past_its_deadline(mode: str) -> None:
-    with HostileServer(_lists_then(trickle(every=0.3))) as server:
+    with HostileServer(lists_then(trickle(every=0.3))) as server:
         llm = _model(server.url, deadline=1.5)
         started = time.monotonic()
         with pytest.raises(OpenRouterTimeoutError, match=r"deadline of 1\.5 s"):

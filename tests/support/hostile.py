@@ -230,6 +230,19 @@ def gzip_bomb(decompressed_bytes: int) -> Play:
     return answer(body, headers=[("Content-Encoding", "gzip")])
 
 
+def lists_then(lists: Play, then: Play | None = None) -> Play:
+    """``lists`` for the GETs of discovery (the model lists), ``then`` (an ordinary
+    one-image answer by default) for the call itself."""
+
+    def play(connection: Connection) -> None:
+        if connection.request_head.startswith(b"GET "):
+            lists(connection)
+        else:
+            (then or answer(json.dumps(completion()).encode()))(connection)
+
+    return play
+
+
 # ---------------------------------------------------------------- bodies
 
 
