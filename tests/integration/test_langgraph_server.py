@@ -8,6 +8,7 @@ bob, each with a bearer token, speak to it through ``langgraph_sdk`` and plain H
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import json
@@ -271,3 +272,32 @@ async def test_after_a_restart_the_thread_continues_from_the_runtime_on_disk(
     ]
     night = (await _image(http, "alice", _made(messages))).content
     assert describe_image(night)["sources"] == _sha((await _image(http, "alice", drawn)).content)
+
+
+# ------------------------------------------------------------ a budget under concurrency
+
+
+async def test_four_concurrent_one_image_runs_with_room_for_two_make_exactly_two(
+    tmp_path: Path,
+) -> None:
+    fake = FakeOpenRouter(latency=1.0)  # the four runs overlap at the image model
+    with fake.serve() as base_url:
+        app = _deploy(tmp_path, base_url, NANOBANANA_MAX_IMAGES_PER_USER="2")
+        dev = LangGraphDev(app, {}, "--n-jobs-per-worker", "4")
+        dev.start()
+        try:
+            alice = _client(dev, "alice")
+            threads = [(await alice.threads.create())["thread_id"] for _ in range(4)]
+            runs = await asyncio.gather(
+                *[
+                    alice.runs.wait(thread, "agent", input={"messages": [f"draw banana {n}"]})
+                    for n, thread in enumerate(threads)
+                ]
+            )
+        finally:
+            dev.stop()
+    tool_messages = [[m for m in run["messages"] if m["type"] == "tool"][-1] for run in runs]
+    made = [m for m in tool_messages if m["status"] == "success"]
+    refused = [m for m in tool_messages if m["status"] == "error"]
+    assert (len(made), len(refused)) == (2, 2), [m["content"] for m in tool_messages]
+    assert len([r for r in fake.requests if r.path.endswith("/chat/completions")]) == 2
