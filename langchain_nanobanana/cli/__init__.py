@@ -253,8 +253,16 @@ def _serve(argv: Sequence[str]) -> int:
     parser.add_argument("--port", type=int, default=_SERVE_PORT, help="0 picks a free port")
     parser.add_argument("--offline", action="store_true", help="accepted; serve is always offline")
     add_fault_flags(parser)
+    parser.add_argument(
+        "--max-concurrent",
+        type=int,
+        metavar="K",
+        help="play a busy account: serve K requests at once, answer 429 (Retry-After: 1) beyond",
+    )
     args = parser.parse_args(argv)
-    fake = FakeOpenRouter(latency=args.latency)
+    if args.max_concurrent is not None and args.max_concurrent < 1:
+        raise CommandError("--max-concurrent must be at least 1.", EXIT_USAGE)
+    fake = FakeOpenRouter(latency=args.latency, max_concurrent=args.max_concurrent)
     fake.enqueue(*args.fault)
     with contextlib.ExitStack() as stack:
         try:

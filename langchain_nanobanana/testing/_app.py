@@ -13,6 +13,7 @@ import json
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs
@@ -42,6 +43,7 @@ from langchain_nanobanana.testing._responses import (
 
 API_PREFIX = "/api/v1"
 MAX_IMAGE_BYTES = 30 * 1024 * 1024
+_GENERATING = frozenset({("POST", "/chat/completions"), ("POST", "/images")})
 _JSON = "application/json"
 _SSE = "text/event-stream"
 
@@ -70,6 +72,9 @@ class Reply:
     drop_after: int | None = None
     """Frames (or, for a body, bytes) to send before cutting the connection."""
     delay: float = 0.0
+    finished: Callable[[], None] | None = None
+    """Called by the carrier once the reply is handed over (its delay served): frees the
+    request's place when the emulator plays a busy account."""
 
 
 class _InvalidRequestError(Exception):
@@ -94,6 +99,8 @@ class EmulatedOpenRouter:
         latency: float,
         noise: bool,
         models: dict[str, ModelSpec],
+        max_concurrent: int | None = None,
+        retry_after: float | None = None,
     ) -> None:
         self.models = models
         self.reply_text = reply_text
@@ -106,6 +113,10 @@ class EmulatedOpenRouter:
         self._outcomes: deque[Outcome] = deque()
         self._lock = threading.Lock()
         self._counter = 0
+        self.max_concurrent = max_concurrent
+        self.retry_after = retry_after
+        self.rate_limited = 0
+        self._busy = 0
 
     def enqueue(self, *outcomes: Outcome) -> None:
         with self._lock:
@@ -155,6 +166,8 @@ class EmulatedOpenRouter:
                 RecordedRequest(method, path, query, lowered, body, len(raw), client_port, bearer)
             )
         route = (method, path.removeprefix(API_PREFIX))
+        if route in _GENERATING and bearer and self.max_concurrent is not None:
+            return self._when_free(route, bearer, body, raw)
         if route == ("POST", "/chat/completions"):
             return self._chat(bearer, body, raw)
         if route == ("POST", "/images"):
@@ -168,6 +181,48 @@ class EmulatedOpenRouter:
         if route == ("GET", "/generation"):
             return self._generation(query)
         return Reply(404, error_body(404, f"No route for {method} {path}"))
+
+    # ------------------------------------------------------------ a busy account
+
+    def _when_free(self, route: tuple[str, str], bearer: str, body: Any, raw: bytes) -> Reply:
+        """The answer while fewer than ``max_concurrent`` requests are being served, else a
+        429 as OpenRouter passes on a provider's rate limit."""
+        with self._lock:
+            refused = self._busy >= (self.max_concurrent or 0)
+            if refused:
+                self.rate_limited += 1
+            else:
+                self._busy += 1
+        if refused:
+            return self._rate_limited(body)
+        try:
+            if route == ("POST", "/images"):
+                reply = self._images(bearer, body)
+            else:
+                reply = self._chat(bearer, body, raw)
+        except BaseException:
+            self._free()
+            raise
+        reply.finished = self._free
+        return reply
+
+    def _free(self) -> None:
+        with self._lock:
+            self._busy -= 1
+
+    def _rate_limited(self, body: Any) -> Reply:
+        """The recorded 429's shape: "Provider returned error", the provider's own text in
+        ``metadata.raw``; plus a Retry-After header unless ``retry_after`` is None."""
+        model = body.get("model") if isinstance(body, dict) else None
+        spec = self.models.get(model) if isinstance(model, str) else None
+        metadata = {
+            "provider_name": _provider_of(spec) if spec is not None else None,
+            "raw": f"{model} is temporarily rate-limited upstream. Please retry shortly, or add "
+            "your own key to accumulate your rate limits: "
+            "https://openrouter.ai/settings/integrations",
+        }
+        headers = {} if self.retry_after is None else {"Retry-After": f"{self.retry_after:g}"}
+        return Reply(429, error_body(429, "Provider returned error", metadata), headers=headers)
 
     # ------------------------------------------------------------ endpoints
 

@@ -32,6 +32,12 @@ class FakeOpenRouter:
             (about 2 MB of base64 at 1024x1024) instead of a few kilobytes.
         models: models to serve besides the package's catalog (say, one the package
             does not know, to see it discovered from the model lists).
+        max_concurrent: play a busy account: at most this many generation requests
+            (chat or Image API) are served at once, and those beyond are answered 429
+            at once, in the recorded shape ("Provider returned error", the provider's
+            text in ``metadata.raw``). None: no limit.
+        retry_after: the ``Retry-After`` header (seconds) of those 429s; None sends
+            none, as the recorded 429s do.
 
     Besides chat/completions it serves OpenRouter's Image API (``POST /images``,
     ``GET /images/models``), the model list and ``GET /generation``.
@@ -53,7 +59,11 @@ class FakeOpenRouter:
         latency: float = 0.0,
         noise: bool = False,
         models: Iterable[ModelSpec] = (),
+        max_concurrent: int | None = None,
+        retry_after: float | None = 1.0,
     ) -> None:
+        if max_concurrent is not None and max_concurrent < 1:
+            raise ValueError(f"max_concurrent must be at least 1 (or None), not {max_concurrent}.")
         self._app = EmulatedOpenRouter(
             reply_text=reply_text,
             keep_alive_comments=keep_alive_comments,
@@ -61,6 +71,8 @@ class FakeOpenRouter:
             latency=latency,
             noise=noise,
             models={**KNOWN_MODELS, **{spec.id: spec for spec in models}},
+            max_concurrent=max_concurrent,
+            retry_after=retry_after,
         )
         self.transport = EmulatorTransport(self._app)
         self.async_transport = AsyncEmulatorTransport(self._app)
@@ -73,6 +85,11 @@ class FakeOpenRouter:
     def requests(self) -> list[RecordedRequest]:
         """Every request received, oldest first (``Authorization`` shown as ``Bearer ***``)."""
         return self._app.requests
+
+    @property
+    def rate_limited(self) -> int:
+        """Requests answered 429 because ``max_concurrent`` were being served already."""
+        return self._app.rate_limited
 
     @property
     def generations(self) -> dict[str, dict[str, Any]]:

@@ -33,12 +33,15 @@ class _Handler(BaseHTTPRequestHandler):
         reply = self.server.app.handle(
             self.command, self.path, dict(self.headers), raw, self.client_address[1]
         )
-        if reply.delay:
-            time.sleep(reply.delay)
         try:
+            if reply.delay:
+                time.sleep(reply.delay)
             self._send(reply)
         except _CLIENT_GONE:
             self.close_connection = True
+        finally:
+            if reply.finished is not None:
+                reply.finished()
 
     def _send(self, reply: Reply) -> None:
         self.send_response(reply.status)

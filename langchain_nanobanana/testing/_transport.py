@@ -65,8 +65,12 @@ class EmulatorTransport(httpx.BaseTransport):
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         reply = _handle(self._app, request, request.read())
-        if reply.delay:
-            time.sleep(reply.delay)
+        try:
+            if reply.delay:
+                time.sleep(reply.delay)
+        finally:
+            if reply.finished is not None:
+                reply.finished()
         return _response(reply, request, _ReplyStream(reply))
 
 
@@ -76,6 +80,10 @@ class AsyncEmulatorTransport(httpx.AsyncBaseTransport):
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         reply = _handle(self._app, request, await request.aread())
-        if reply.delay:
-            await asyncio.sleep(reply.delay)
+        try:
+            if reply.delay:
+                await asyncio.sleep(reply.delay)
+        finally:
+            if reply.finished is not None:
+                reply.finished()
         return _response(reply, request, _AsyncReplyStream(reply))
