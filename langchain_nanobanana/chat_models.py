@@ -42,6 +42,7 @@ from langchain_nanobanana._openrouter.options import (
 )
 from langchain_nanobanana._transport.connection import (
     DEFAULT_BASE_URL,
+    DEFAULT_MAX_CONCURRENCY,
     ConnectionSettings,
     app_headers,
     check_api_key,
@@ -149,7 +150,14 @@ class ChatNanoBanana(BaseChatModel):
     Image is reported taking 60-120 s and more behind proxies, so the default
     leaves room for retries of a slow 4K call."""
     max_retries: int = Field(default=2, ge=0)
-    """Retries of 408, 429, 5xx and connection failures, with backoff and Retry-After."""
+    """Retries of 408, 5xx and connection failures, with backoff and Retry-After. A 429 is
+    not a failure while ``deadline`` allows waiting: the call goes back in line."""
+    max_concurrency: int | None = Field(default=DEFAULT_MAX_CONCURRENCY, ge=1)
+    """At most this many requests in flight at once on this API key and base URL, counted
+    over every ChatNanoBanana in the process (sync and async, ``n``, ``abatch``, the tool).
+    Below it, an adaptive window decides: a 429 narrows it and its Retry-After pauses new
+    requests on the key, successes widen it again; calls beyond it wait in line within their
+    ``deadline``. None: no shared limit, and each call retries a 429 alone (``max_retries``)."""
     app_url: str | None = None
     """Sent as ``HTTP-Referer``: your app's URL in OpenRouter's rankings."""
     app_title: str | None = None
@@ -333,6 +341,7 @@ class ChatNanoBanana(BaseChatModel):
             timeout=self.timeout,
             max_retries=self.max_retries,
             deadline=self.deadline,
+            max_concurrency=self.max_concurrency,
             extra_headers={
                 **(self.default_headers or {}),
                 **app_headers(self.app_url, self.app_title),

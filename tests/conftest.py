@@ -14,6 +14,7 @@ import pytest
 
 from langchain_nanobanana._openrouter.discovery import DISCOVERY
 from langchain_nanobanana._transport import http as transport_http
+from langchain_nanobanana._transport.shared_limit import forget_all as forget_rate_limits
 from langchain_nanobanana.testing import FakeOpenRouter
 from tests.support.postgres_server import PostgresServer, PostgresUnavailableError
 from tests.support.postgres_server import start as start_postgres
@@ -38,6 +39,15 @@ def _fresh_model_lists() -> Iterator[None]:
     DISCOVERY.clear()
     yield
     DISCOVERY.clear()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_rate_limits() -> Iterator[None]:
+    """Each test starts with open limits: in-process emulators share one base URL and key,
+    and a 429 scripted in one test must not narrow or pause the next one's calls."""
+    forget_rate_limits()
+    yield
+    forget_rate_limits()
 
 
 @pytest.fixture

@@ -21,6 +21,11 @@ if TYPE_CHECKING:
     import httpx
 
 DEFAULT_BASE_URL = "https://openrouter.ai/api/v1"
+DEFAULT_MAX_CONCURRENCY = 64
+"""Requests in flight at once on one key, at most. OpenRouter caps request rates for free
+models and otherwise governs capacity globally, with no per-key concurrency cap: 64 image
+calls of 6-60 s each is one to ten a second, well under what a funded key is served, and
+fits the connection pool's hundred connections. 429s narrow it further (shared_limit)."""
 
 
 @dataclass(frozen=True)
@@ -35,6 +40,9 @@ class ConnectionSettings:
     user_async_client: httpx.AsyncClient | None = None
     deadline: float | None = None
     """Seconds for a whole call, retries included; None: no deadline."""
+    max_concurrency: int | None = DEFAULT_MAX_CONCURRENCY
+    """Ceiling of the key's shared adaptive limit; None: no shared limit (each call
+    retries a 429 alone, counted in ``max_retries``)."""
 
     def url(self, path: str) -> str:
         return f"{self.base_url.rstrip('/')}/{path}"

@@ -1,10 +1,12 @@
 """The one thin transport to OpenRouter: pooled httpx clients, retries, SSE, status -> exception.
 
 One retry loop for sync calls and one for async ones (``_send``/``_asend``). Each
-sends, looks at the status, and only then decides: a 200 is handed to the
-caller's ``take`` (read whole for a plain call, kept open for a stream), anything
-else is read as an error and retried or raised. What to retry, how long to wait
-and how to read an error are shared decisions; only the I/O calls differ.
+takes a slot of the key's shared limit (``shared_limit``: waiting in line when the key is
+busy), sends, looks at the status, and only then decides: a 200 is handed to the
+caller's ``take`` (read whole for a plain call, kept open for a stream), a 429 puts the
+call back in line (not a retry), anything else is read as an error and retried or
+raised. What to retry, how long to wait and how to read an error are shared decisions;
+only the I/O calls differ.
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ from langchain_nanobanana._transport.limits import (
 )
 from langchain_nanobanana._transport.loop_clients import LoopClients
 from langchain_nanobanana._transport.pool import SINGLE_POOL_LIMITS, new_async_client
+from langchain_nanobanana._transport.shared_limit import UNLIMITED, SharedLimit, Slot, shared_limit
 from langchain_nanobanana._transport.sse import aiter_sse_data, iter_sse_data
 from langchain_nanobanana.errors import (
     OpenRouterAPIError,
@@ -50,6 +53,22 @@ from langchain_nanobanana.errors import (
 )
 
 T = TypeVar("T")
+
+
+@dataclass
+class _Tries:
+    """What one call's failed tries have used: retries, and 429s in a row (which use none
+    while the key's shared limit is on: the call goes back in line instead)."""
+
+    limits: CallLimits
+    line: SharedLimit | None
+    attempt: int = 0
+    refusals: int = 0
+    refusal: OpenRouterError | None = None
+    """The last 429, kept on the error raised if the deadline runs out in line."""
+    billed: bool = False
+    """Whether an attempt may have been billed (see ``_billed``)."""
+
 
 logger = logging.getLogger("langchain_nanobanana")
 
@@ -72,6 +91,22 @@ def backoff_seconds(attempt: int, retry_after: float | None) -> float:
         return retry_after
     ceiling = min(MAX_BACKOFF_SECONDS, INITIAL_BACKOFF_SECONDS * 2**attempt)
     return random.uniform(ceiling / 2, ceiling)  # noqa: S311 - jitter, not a secret
+
+
+def sane_retry_after(error: OpenRouterError) -> float | None:
+    """The server's wait when it is one to honour (at most a minute), else None."""
+    wait = error.retry_after
+    return wait if wait is not None and wait <= MAX_RETRY_AFTER_SECONDS else None
+
+
+def requeue_seconds(refusals: int, retry_after: float | None) -> float:
+    """How long a call answered 429 ``refusals`` times in a row sleeps before it gets
+    back in line. With a Retry-After the key's pause does the waiting; a call refused
+    again and again also backs off as a retry does, so a server that keeps answering
+    ``Retry-After: 0`` is not hammered."""
+    if retry_after is None:
+        return backoff_seconds(refusals - 1, None)
+    return 0.0 if refusals == 1 else backoff_seconds(refusals - 2, None)
 
 
 def _transport_error(exc: httpx.RequestError, url: httpx.URL, api_key: str) -> OpenRouterError:
@@ -231,6 +266,37 @@ class Transport:
         )
         return delay
 
+    def _shared_limit(self, api_key: str) -> SharedLimit | None:
+        if self.settings.max_concurrency is None:
+            return None
+        return shared_limit(api_key, self.settings.base_url)
+
+    def _ceiling(self) -> int:
+        """The shared limit's ceiling; asked only when ``max_concurrency`` is set."""
+        return self.settings.max_concurrency or 1
+
+    def _requeue_delay(self, refusals: int, error: OpenRouterError, limits: CallLimits) -> float:
+        """Seconds to sleep before a call answered 429 gets back in line, or ``error``
+        raised when the deadline leaves no time for that."""
+        delay = requeue_seconds(refusals, sane_retry_after(error))
+        if not limits.allows_wait(delay):
+            raise error
+        logger.info("OpenRouter answered 429 (%d in a row); back in line", refusals)
+        return delay
+
+    def _wait_before_next(self, tries: _Tries, error: OpenRouterError, slot: Slot) -> float:
+        """Give the slot back and say how long to sleep before the next try; raise ``error``
+        when it is final. A 429 under the shared limit is no retry: back in line."""
+        _billed(error, tries.billed)
+        if tries.line is not None and error.status_code == 429:
+            slot.refused(sane_retry_after(error))
+            tries.refusal, tries.refusals = error, tries.refusals + 1
+            return self._requeue_delay(tries.refusals, error, tries.limits)
+        slot.release()
+        delay = self._delay_or_raise(tries.attempt, error, tries.limits)
+        tries.attempt += 1
+        return delay
+
     def _send(
         self,
         path: str,
@@ -238,33 +304,39 @@ class Transport:
         body: dict[str, Any],
         take: Callable[[httpx.Response, CallLimits], T],
         limits: CallLimits,
-    ) -> T:
-        """POST until a 200 comes (or retrying is pointless), and ``take`` that answer.
+    ) -> tuple[T, Slot]:
+        """POST until a 200 comes (or retrying is pointless), and ``take`` that answer;
+        the caller gives the slot back once it has read the answer.
 
         ``take`` runs inside the retry: a connection that breaks while it reads a
         whole body is tried again, like one that breaks before the status.
         """
         client = self.client()
-        attempt, billed = 0, False  # billed: an attempt may have been (see _billed)
+        tries = _Tries(limits, self._shared_limit(api_key))
         while True:
+            slot = UNLIMITED
             try:
                 limits.check_time()
+                if tries.line is not None:
+                    slot = tries.line.enter(limits, self._ceiling(), tries.refusal)
                 request = self._request(client, path, api_key, body, limits)
                 response = client.send(request, stream=True)
                 if response.status_code == 200:
-                    billed = True
-                    return take(response, limits)
+                    tries.billed = True
+                    slot.succeeded()
+                    return take(response, limits), slot
                 with closing(response):
                     raw = error_body(within(response.iter_bytes(), limits))
                 error = error_from_response(response.status_code, raw, response.headers)
             except httpx.RequestError as exc:
-                billed = billed or _sent_whole(exc)
+                tries.billed = tries.billed or _sent_whole(exc)
                 error = _transport_error(exc, request.url, api_key)
-            except OpenRouterError as failed:  # the deadline, a cap
-                _billed(failed, billed)
+            except BaseException as failed:  # the deadline, a cap, no time left in line
+                slot.release()
+                if isinstance(failed, OpenRouterError):
+                    _billed(failed, tries.billed)
                 raise
-            _sleep(self._delay_or_raise(attempt, _billed(error, billed), limits))
-            attempt += 1
+            _sleep(self._wait_before_next(tries, error, slot))
 
     async def _asend(
         self,
@@ -273,29 +345,34 @@ class Transport:
         body: dict[str, Any],
         take: Callable[[httpx.Response, CallLimits], Awaitable[T]],
         limits: CallLimits,
-    ) -> T:
+    ) -> tuple[T, Slot]:
         """Async twin of ``_send``."""
         client = self.async_client()
-        attempt, billed = 0, False
+        tries = _Tries(limits, self._shared_limit(api_key))
         while True:
+            slot = UNLIMITED
             try:
                 limits.check_time()
+                if tries.line is not None:
+                    slot = await tries.line.aenter(limits, self._ceiling(), tries.refusal)
                 request = self._request(client, path, api_key, body, limits)
                 response = await client.send(request, stream=True)
                 if response.status_code == 200:
-                    billed = True
-                    return await take(response, limits)
+                    tries.billed = True
+                    slot.succeeded()
+                    return await take(response, limits), slot
                 async with aclosing(response):
                     raw = await aerror_body(awithin(response.aiter_bytes(), limits))
                 error = error_from_response(response.status_code, raw, response.headers)
             except httpx.RequestError as exc:
-                billed = billed or _sent_whole(exc)
+                tries.billed = tries.billed or _sent_whole(exc)
                 error = _transport_error(exc, request.url, api_key)
-            except OpenRouterError as failed:  # the deadline, a cap
-                _billed(failed, billed)
+            except BaseException as failed:  # the deadline, a cap, no time left in line
+                slot.release()
+                if isinstance(failed, OpenRouterError):
+                    _billed(failed, tries.billed)
                 raise
-            await _asleep(self._delay_or_raise(attempt, _billed(error, billed), limits))
-            attempt += 1
+            await _asleep(self._wait_before_next(tries, error, slot))
 
     # ------------------------------------------------------------ the two ways to call
 
@@ -304,12 +381,16 @@ class Transport:
     ) -> bytearray:
         """POST and return the whole 200 body, retrying what may succeed on a retry.
         ``limits``: the call's, when the call began before this request (discovery)."""
-        return self._send(path, api_key, body, _read_whole, limits or self.limits())
+        answer, slot = self._send(path, api_key, body, _read_whole, limits or self.limits())
+        slot.release()
+        return answer
 
     async def apost(
         self, path: str, api_key: str, body: dict[str, Any], limits: CallLimits | None = None
     ) -> bytearray:
-        return await self._asend(path, api_key, body, _aread_whole, limits or self.limits())
+        answer, slot = await self._asend(path, api_key, body, _aread_whole, limits or self.limits())
+        slot.release()
+        return answer
 
     def limits(self) -> CallLimits:
         """The limits of a call starting now: the model's deadline, the answer cap."""
@@ -364,7 +445,7 @@ class Transport:
         an event stream (an error body, say) is yielded whole as one payload.
         """
         limits = limits or self.limits()
-        response = self._send(path, api_key, body, _keep_open, limits)
+        response, slot = self._send(path, api_key, body, _keep_open, limits)
         with closing(response):
             try:
                 limits.check_declared_size(response.headers)
@@ -375,12 +456,14 @@ class Transport:
                     yield bytes(_collect(chunks))
             except httpx.RequestError as exc:
                 raise _transport_error(exc, response.request.url, api_key) from exc
+            finally:
+                slot.release()  # the request is over for the key once its stream is
 
     async def astream(
         self, path: str, api_key: str, body: dict[str, Any], limits: CallLimits | None = None
     ) -> AsyncGenerator[bytes, None]:
         limits = limits or self.limits()
-        response = await self._asend(path, api_key, body, _akeep_open, limits)
+        response, slot = await self._asend(path, api_key, body, _akeep_open, limits)
         async with aclosing(response):
             try:
                 limits.check_declared_size(response.headers)
@@ -392,6 +475,8 @@ class Transport:
                     yield bytes(await _acollect(chunks))
             except httpx.RequestError as exc:
                 raise _transport_error(exc, response.request.url, api_key) from exc
+            finally:
+                slot.release()
 
 
 def _check_list_answer(response: httpx.Response, path: str, limits: CallLimits) -> None:

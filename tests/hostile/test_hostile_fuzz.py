@@ -21,6 +21,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from langchain_core.messages import AIMessage
 
+from langchain_nanobanana._transport.shared_limit import forget_all as forget_rate_limits
 from langchain_nanobanana.errors import OpenRouterError
 from tests.support.hostile import Connection, HostileServer, as_chunks, completion
 from tests.support.modes import MODES, model, run
@@ -156,6 +157,7 @@ def test_any_http_answer_ends_in_a_message_or_an_openrouter_error(
 ) -> None:
     script, url = replay
     script.answer = answer
+    forget_rate_limits()  # each example its own account: no pause or window from the last
     llm = model(url, timeout=1.0, deadline=3.0)
     try:
         message = run(llm, mode)

@@ -313,10 +313,28 @@ def test_missing_key_fails_before_any_request(
     assert fake.requests == []
 
 
-def test_429_is_retried_honouring_retry_after(fake: FakeOpenRouter, backoffs: list[float]) -> None:
+def test_a_429_goes_back_in_line_without_using_a_retry(
+    fake: FakeOpenRouter, backoffs: list[float]
+) -> None:
+    fake.enqueue(*(Outcome.http_error(429, headers={"Retry-After": "0"}) for _ in range(3)))
+
+    message = fake.chat_model(max_retries=0).invoke("a banana")
+
+    assert len(_images(message)) == 1
+    assert len(fake.requests) == 4
+    # The first wait is the key's pause (Retry-After: 0); a call refused again backs off.
+    assert len(backoffs) == 3
+    assert backoffs[0] == 0.0
+    assert 0.25 <= backoffs[1] <= 0.5
+    assert 0.5 <= backoffs[2] <= 1.0
+
+
+def test_without_the_shared_limit_a_429_is_a_retry_honouring_retry_after(
+    fake: FakeOpenRouter, backoffs: list[float]
+) -> None:
     fake.enqueue(Outcome.http_error(429, headers={"Retry-After": "3"}))
 
-    message = fake.chat_model().invoke("a banana")
+    message = fake.chat_model(max_concurrency=None).invoke("a banana")
 
     assert len(_images(message)) == 1
     assert len(fake.requests) == 2
@@ -339,12 +357,23 @@ def test_server_errors_are_retried_with_growing_backoff(
     assert 0.5 <= backoffs[1] <= 1.0
 
 
-def test_rate_limit_after_retries_is_a_rate_limit_error(
+def test_a_retry_after_beyond_the_deadline_is_a_rate_limit_error_at_once(
+    fake: FakeOpenRouter,
+) -> None:
+    fake.enqueue(Outcome.http_error(429, headers={"Retry-After": "30"}))
+    with pytest.raises(ModelRateLimitError, match="deadline of 5 s") as caught:
+        fake.chat_model(deadline=5).invoke("a banana")
+    assert len(fake.requests) == 1
+    assert caught.value.status_code == 429  # the 429 that started the wait, kept
+    assert caught.value.retry_after is not None and caught.value.retry_after > 25
+
+
+def test_without_the_shared_limit_429s_use_up_the_retries(
     fake: FakeOpenRouter, backoffs: list[float]
 ) -> None:
     fake.enqueue(*(Outcome.http_error(429) for _ in range(2)))
     with pytest.raises(ModelRateLimitError):
-        fake.chat_model(max_retries=1).invoke("a banana")
+        fake.chat_model(max_retries=1, max_concurrency=None).invoke("a banana")
     assert len(fake.requests) == 2
 
 

@@ -152,15 +152,15 @@ def test_no_image_answer_says_why(fake: FakeOpenRouter, tool: NanoBananaImageToo
     assert "Rephrase" in str(message.content)
 
 
-def test_rate_limit_after_retries_is_an_error_message(
-    fake: FakeOpenRouter, backoffs: list[float]
+def test_a_rate_limit_that_outlasts_the_deadline_is_an_error_message(
+    fake: FakeOpenRouter,
 ) -> None:
-    tool = NanoBananaImageTool(llm=fake.chat_model(max_retries=1))
-    fake.enqueue(Outcome.http_error(429), Outcome.http_error(429))
+    tool = NanoBananaImageTool(llm=fake.chat_model(deadline=5))
+    fake.enqueue(Outcome.http_error(429, headers={"Retry-After": "30"}))
     message = _run(tool, prompt="a banana")
     assert message.status == "error"
     assert "rate-limiting" in str(message.content)
-    assert len(fake.requests) == 2
+    assert len(fake.requests) == 1
 
 
 def test_refused_prompt_is_an_error_message_with_the_reasons(
