@@ -15,7 +15,7 @@ import hashlib
 import json
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -26,7 +26,8 @@ from langchain_nanobanana._catalog.models import find_model
 from langchain_nanobanana._catalog.names import unknown_names
 from langchain_nanobanana._content.text import printable, shorten
 from langchain_nanobanana._openrouter.options import check_image_config
-from langchain_nanobanana._transport.http import backoff_seconds
+from langchain_nanobanana._transport.connection import api_key_value
+from langchain_nanobanana._transport.shared_limit import SharedLimit, shared_limit
 from langchain_nanobanana.cli._command import (
     EXIT_API,
     EXIT_MAX_COST,
@@ -41,14 +42,12 @@ from langchain_nanobanana.cli._command import (
 )
 from langchain_nanobanana.cli._image_files import extension_for, slug, write_whole
 from langchain_nanobanana.cli._progress_line import Progress
-from langchain_nanobanana.errors import OpenRouterError, OpenRouterRateLimitError
+from langchain_nanobanana.errors import OpenRouterError
 
 MANIFEST = "manifest.jsonl"
 DEFAULT_JOBS = 4
 _LINE_OPTIONS = ("aspect_ratio", "image_size", "seed", "modalities", "model")
 _LINE_KEYS = frozenset({"prompt", "images", *_LINE_OPTIONS})
-_RATE_LIMIT_REQUEUES = 3
-"""How often one prompt goes back in the queue after 429s that outlasted the retries."""
 _ERROR_CHARS = 300
 
 
@@ -67,8 +66,8 @@ def batch_parser() -> argparse.ArgumentParser:
         "--jobs",
         type=int,
         default=DEFAULT_JOBS,
-        help=f"requests at a time (default {DEFAULT_JOBS}; halved whenever OpenRouter still "
-        "answers 429 after the retries)",
+        help=f"requests at a time, at most (default {DEFAULT_JOBS}); fewer while OpenRouter "
+        "answers 429: every call on the key shares one adaptive limit",
     )
     parser.add_argument(
         "--max-cost",
@@ -193,16 +192,24 @@ class _Run:
     reserved: float = 0.0
     most_seen: float = 0.0
     over_budget: int = 0
-    requeues: dict[str, int] = field(default_factory=dict)
+    limit: SharedLimit | None = None
+    """The key's shared limit, shown on the progress line."""
+    rate_limited_before: int = 0
 
     def status(self, elapsed: float) -> str:
         finished = self.done + self.failed
         remaining = self.total - self.already_done - finished
         eta = f"{elapsed / finished * remaining:.0f}s" if finished else "?"
-        return (
+        line = (
             f"{self.already_done + self.done}/{self.total} images, {self.failed} failed, "
             f"${self.spent:.4f} spent, ETA {eta}"
         )
+        if self.limit is None:
+            return line
+        state = self.limit.state()
+        window = self.jobs if state.window is None else min(state.window, self.jobs)
+        refused = state.rate_limited - self.rate_limited_before
+        return f"{line}, window {window}/{self.jobs}, {refused} 429s"
 
     def _affordable(self, prompt: Prompt) -> float | None:
         """The amount to reserve for ``prompt``, or None when it could break --max-cost."""
@@ -212,8 +219,8 @@ class _Run:
             return None
         return reserve
 
-    async def worker(self, number: int) -> None:
-        while self.queue and number < self.jobs:
+    async def worker(self) -> None:
+        while self.queue:
             prompt = self.queue.pop(0)
             reserve = self._affordable(prompt)
             if reserve is None:
@@ -230,16 +237,6 @@ class _Run:
         options = {k: v for k, v in prompt.options.items() if v is not None}
         try:
             answer = await self.llm.ainvoke([prompt.message()], **options)
-        except OpenRouterRateLimitError as exc:
-            requeued = self.requeues.get(prompt.key, 0)
-            if requeued < _RATE_LIMIT_REQUEUES:
-                self.requeues[prompt.key] = requeued + 1
-                self.jobs = max(1, self.jobs // 2)
-                self.queue.append(prompt)
-                await asyncio.sleep(backoff_seconds(requeued, exc.retry_after))
-                return
-            self._record(prompt, None, error=str(exc))
-            return
         except (OpenRouterError, ValueError) as exc:
             self._record(prompt, getattr(exc, "partial_message", None), error=str(exc))
             return
@@ -305,18 +302,22 @@ def run_batch(argv: Sequence[str]) -> int:
     if unreadable:
         print(f"nanobanana: {unreadable} unreadable manifest line(s) ignored.", file=sys.stderr)
     queue = [prompt for prompt in prompts if prompt.key not in done_keys]
+    llm = chat_model(offline=args.offline, model=args.model, endpoint=args.endpoint)
+    limit = shared_limit(api_key_value(llm.api_key), llm.base_url)
     run = _Run(
         folder=folder,
-        llm=chat_model(offline=args.offline, model=args.model, endpoint=args.endpoint),
+        llm=llm,
         max_cost=args.max_cost,
         jobs=args.jobs,
         queue=queue,
         total=len(prompts),
         already_done=len(prompts) - len(queue),
+        limit=limit,
+        rate_limited_before=limit.state().rate_limited,
     )
     try:
         with Progress(sys.stderr, run.status):
-            asyncio.run(_work(run, args.jobs))
+            asyncio.run(_work(run))
     except OSError as exc:  # the folder filled up or went away: the manifest holds what was made
         raise CommandError(
             f"Cannot write into {folder}: {exc.strerror or exc}; re-run to resume.", EXIT_API
@@ -337,8 +338,8 @@ def _read_source(path: Path) -> tuple[str, Path]:
         raise CommandError(f"Prompts file {path} is not UTF-8 text.", EXIT_USAGE) from None
 
 
-async def _work(run: _Run, jobs: int) -> None:
-    await asyncio.gather(*(run.worker(number) for number in range(jobs)))
+async def _work(run: _Run) -> None:
+    await asyncio.gather(*(run.worker() for _ in range(run.jobs)))
 
 
 def _report(run: _Run, folder: Path, *, as_json: bool) -> int:

@@ -11,6 +11,8 @@ import pytest
 from PIL import Image
 
 from langchain_nanobanana import testing
+from langchain_nanobanana._transport.limits import CallLimits
+from langchain_nanobanana._transport.shared_limit import SharedLimit
 from langchain_nanobanana.cli import main
 from langchain_nanobanana.cli._batch import MANIFEST, _Run
 from langchain_nanobanana.testing import FakeOpenRouter, Outcome, describe_image
@@ -156,18 +158,30 @@ def test_max_cost_stops_before_a_request_that_could_exceed_it(
     assert summary["spent_usd"] <= 0.10
 
 
-def test_a_rate_limit_that_outlasts_the_retries_sends_the_prompt_back_in_the_queue(
-    tmp_path: Path, base_url: str, fake: FakeOpenRouter
-) -> None:
+def test_429s_in_a_row_cost_no_prompt(tmp_path: Path, base_url: str, fake: FakeOpenRouter) -> None:
     (tmp_path / "prompts.txt").write_text("".join(f"banana {n}\n" for n in range(3)))
-    # One at a time, three 429s in a row outlast the first prompt's retries
-    # (max_retries=2): without the requeue that prompt would fail and exit 1.
+    # One at a time, three 429s in a row would outlast the first prompt's retries
+    # (max_retries=2) if they were retries: they are not, the call waits in line.
     fake.enqueue(*[Outcome.http_error(429, headers={"Retry-After": "0"})] * 3)
     env = {"OPENROUTER_BASE_URL": base_url, "OPENROUTER_API_KEY": "sk-or-batch-test"}
     done = run("batch", "prompts.txt", "-o", "made", "-j", "1", cwd=tmp_path, **env)
     assert done.returncode == 0, done.stderr
     assert len(list((tmp_path / "made").glob("*.png"))) == 3
     assert _chat_requests(fake) == 3 + 3
+
+
+def test_batch_j16_against_a_two_at_a_time_account_loses_none(tmp_path: Path) -> None:
+    busy = FakeOpenRouter(max_concurrent=2, latency=0.05, retry_after=0.2)
+    (tmp_path / "prompts.txt").write_text("".join(f"banana {n}\n" for n in range(20)))
+    with busy.serve() as base_url:
+        env = {"OPENROUTER_BASE_URL": base_url, "OPENROUTER_API_KEY": "sk-or-batch-test"}
+        done = run("batch", "prompts.txt", "-o", "made", "-j", "16", "--json", cwd=tmp_path, **env)
+    assert done.returncode == 0, done.stderr
+    summary = json.loads(done.stdout)
+    assert (summary["made_now"], summary["failed"]) == (20, 0)
+    assert len(list((tmp_path / "made").glob("*.png"))) == 20
+    assert busy.rate_limited > 0
+    assert _chat_requests(busy) == 20 + busy.rate_limited
 
 
 def test_jobs_run_at_the_same_time(tmp_path: Path) -> None:
@@ -219,6 +233,38 @@ def test_the_progress_line_counts_images_failures_spend_and_eta() -> None:
     assert progress.status(0.0) == "2/10 images, 0 failed, $0.0000 spent, ETA ?"
     progress.done, progress.failed, progress.spent = 3, 1, 0.1161
     assert progress.status(8.0) == "5/10 images, 1 failed, $0.1161 spent, ETA 8s"
+
+
+def test_the_progress_line_shows_the_window_and_the_429s() -> None:
+    limit = SharedLimit("test")
+    earlier = limit.enter(CallLimits(None), 64)
+    earlier.refused(None)  # before this run: not counted
+    progress = _Run(
+        folder=Path(),
+        llm=None,
+        max_cost=None,
+        jobs=16,
+        queue=[],
+        total=20,
+        already_done=0,
+        limit=limit,
+        rate_limited_before=1,
+    )
+    # Narrowed before the run, to 1: the window is what runs at once, of the -j ceiling.
+    assert progress.status(0.0).endswith(", window 1/16, 0 429s")
+    limit.enter(CallLimits(None), 64).refused(None)
+    assert progress.status(1.0).endswith(", window 1/16, 1 429s")
+    fresh = _Run(
+        folder=Path(),
+        llm=None,
+        max_cost=None,
+        jobs=4,
+        queue=[],
+        total=20,
+        already_done=0,
+        limit=SharedLimit("open"),
+    )
+    assert fresh.status(0.0).endswith(", window 4/4, 0 429s")
 
 
 def test_an_answer_whose_image_is_not_an_image_is_a_failure_not_a_file(
