@@ -51,6 +51,13 @@ def test_image_api_benchmark_smoke_run() -> None:
     assert "| chat, google/gemini-2.5-flash-image |" in stdout
 
 
+def test_rate_limits_benchmark_smoke_run() -> None:
+    stdout = _smoke_run("rate_limits.py")
+    assert "## Throughput under rate limits" in stdout
+    assert "| `nanobanana batch -j 16` |" in stdout
+    assert "| shared limit (default) |" in stdout
+
+
 def test_deployment_benchmark_smoke_run(postgres_server: object) -> None:
     # postgres_server: the benchmark starts its own server the same way; this one makes the
     # test a PostgreSQL test, which must run (not skip) in CI.
