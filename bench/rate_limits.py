@@ -277,7 +277,7 @@ def main() -> None:
             if args.before
             else "`max_concurrency=None` (the shared limit off) for abatch; none for batch"
         ),
-        "table": table_rows(count, latency, [2, 4, 16], args.before),
+        "table": table_rows(count, latency, [16] if args.smoke else [2, 4, 16], args.before),
         "burst_count": burst_count,
         "burst_latency_s": 0.2,
         "burst_samples": rounds * bursts,
