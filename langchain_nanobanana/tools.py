@@ -26,6 +26,7 @@ from langchain_nanobanana._agent.ledger import Budget, BudgetSpentError, Ledger
 from langchain_nanobanana._agent.progress import ToolProgress, writer_of
 from langchain_nanobanana._agent.sources import Sources
 from langchain_nanobanana._catalog.models import ALL_ASPECT_RATIOS, MAX_IMAGES_PER_CALL, find_model
+from langchain_nanobanana._content.lent_images import lend
 from langchain_nanobanana._content.urls import without_signature
 from langchain_nanobanana.chat_models import ChatNanoBanana
 from langchain_nanobanana.images import GeneratedImage
@@ -277,9 +278,9 @@ class NanoBananaImageTool(BaseTool):
         call.progress.started(prompt, call.shown_ids)
         trace, answer = quiet_trace.InnerRun(None), None
         try:
-            request = call.request([sources.read(ref, call.images) for ref in call.image_ids])
+            request, lent = call.request([sources.read(ref, call.images) for ref in call.image_ids])
             trace = quiet_trace.start(self.llm, request, call.options, run_manager)
-            with call.progress.heartbeats(), failures.as_tool_errors():
+            with call.progress.heartbeats(), failures.as_tool_errors(), lend(lent):
                 answer = quiet_trace.invoke(self.llm, request, call.options)
             made, provenance = call.images_in(answer)
             handles = [call.images.put(i.data, i.mime_type, **provenance) for i in made]
@@ -322,10 +323,12 @@ class NanoBananaImageTool(BaseTool):
         call.progress.started(prompt, call.shown_ids)
         trace, answer = quiet_trace.InnerRun(None), None
         try:
-            request = call.request([await sources.aread(r, call.images) for r in call.image_ids])
+            request, lent = call.request(
+                [await sources.aread(r, call.images) for r in call.image_ids]
+            )
             trace = await quiet_trace.astart(self.llm, request, call.options, run_manager)
             async with call.progress.aheartbeats():
-                with failures.as_tool_errors():
+                with failures.as_tool_errors(), lend(lent):
                     answer = await quiet_trace.ainvoke(self.llm, request, call.options)
             made, provenance = call.images_in(answer)
             handles = [await call.images.aput(i.data, i.mime_type, **provenance) for i in made]

@@ -15,6 +15,7 @@ from langchain_nanobanana._agent.failures import images_or_explain, may_have_bee
 from langchain_nanobanana._agent.ledger import Ledger
 from langchain_nanobanana._agent.progress import ToolProgress
 from langchain_nanobanana._agent.sources import Sources
+from langchain_nanobanana._content.lent_images import LentImage
 from langchain_nanobanana._content.urls import without_signature
 from langchain_nanobanana.images import GeneratedImage, images_from
 from langchain_nanobanana.stores import ImageStore
@@ -70,16 +71,24 @@ class ImageCall:
             options["n"] = self.n
         return options
 
-    def request(self, sources: Sequence[GeneratedImage | str]) -> list[BaseMessage]:
-        """The image model's input: the prompt, then each source image or URL."""
+    def request(
+        self, sources: Sequence[GeneratedImage | str]
+    ) -> tuple[list[BaseMessage], dict[str, LentImage]]:
+        """The image model's input: the prompt, then each source image or URL; and the
+        stored images' bytes, to be lent to the call (see ``lent_images``): a stored
+        image goes by its handle as ``file_id``, never as base64 text held all call long."""
         content: list[str | dict[str, Any]] = [{"type": "text", "text": self.prompt}]
+        lent: dict[str, LentImage] = {}
         for source in sources:
+            if isinstance(source, str):
+                content.append({"type": "image", "url": source})
+                continue
+            handle = source.id or ""
+            lent[handle] = LentImage(source.data, source.mime_type)
             content.append(
-                source.to_block()
-                if isinstance(source, GeneratedImage)
-                else {"type": "image", "url": source}
+                {"type": "image", "file_id": handle, "mime_type": source.mime_type, "id": handle}
             )
-        return [HumanMessage(content=content)]
+        return [HumanMessage(content=content)], lent
 
     def images_in(self, answer: AIMessage) -> tuple[list[GeneratedImage], dict[str, Any]]:
         """The answer's images, never more than were asked for, and the provenance each

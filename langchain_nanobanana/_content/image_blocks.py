@@ -15,7 +15,7 @@ agent state):
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from langchain_nanobanana._content.media import split_data_url
@@ -36,6 +36,9 @@ class ImageReference:
     """As the block declared it; the bytes decide where they are checked."""
     detail: str | None = None
     id: str | None = None
+    data_url: str | None = field(default=None, repr=False, compare=False)
+    """The ``data:`` URL the base64 came in, when it came in one: a request sends it as
+    it is rather than join the parts into a second copy."""
 
 
 def string_at(container: Any, key: str) -> str | None:
@@ -49,7 +52,7 @@ def _from_url(url: str, **common: Any) -> ImageReference:
     if parsed is None:
         return ImageReference(url=url, **common)
     mime_type, data = parsed
-    return ImageReference(base64=data, mime_type=mime_type, **common)
+    return ImageReference(base64=data, mime_type=mime_type, data_url=url, **common)
 
 
 def _from_image_block(block: dict[str, Any]) -> ImageReference:

@@ -4,7 +4,9 @@ No I/O here; every function works on plain data and never mutates its input, so
 tests call them directly.
 
 Every image form LangChain knows (read by ``_image_blocks``) becomes an
-``image_url`` part, PDFs become ``file`` parts, and anything we cannot send raises
+``image_url`` part (inline images as ``DataUrl``s, which hold the caller's base64,
+or the bytes of an image lent by file id, rather than a joined copy; see
+``lent_images``), PDFs become ``file`` parts, and anything we cannot send raises
 ValueError naming the block. Images found in assistant (or system, tool) turns
 move to the next user turn, because the model only sees images in user turns
 (see the wire facts). The answer's way back is ``_assembler``.
@@ -31,6 +33,7 @@ from langchain_nanobanana._content.image_blocks import (
     read_image_block,
     string_at,
 )
+from langchain_nanobanana._content.lent_images import lent
 
 Part = dict[str, Any]
 
@@ -40,7 +43,7 @@ def _unsupported(block: Any, why: str) -> ValueError:
     return ValueError(f"Cannot send content block of type {kind!r}: {why}")
 
 
-def _image_part(url: str, detail: str | None = None) -> Part:
+def _image_part(url: str | media_facts.DataUrl, detail: str | None = None) -> Part:
     image_url: dict[str, Any] = {"url": url}
     if detail:
         image_url["detail"] = detail
@@ -56,11 +59,18 @@ def _image_part_from_block(block: dict[str, Any]) -> Part:
     assert reference is not None  # called for image and image_url blocks only
     if reference.base64 is not None:
         checked = media_facts.check_image_payload(reference.base64, reference.mime_type)
-        return _image_part(media_facts.data_url(checked, reference.base64), reference.detail)
+        # The base64 goes into the body by reference, never joined into a second copy.
+        if reference.data_url is not None and checked == reference.mime_type:
+            return _image_part(reference.data_url, reference.detail)
+        return _image_part(media_facts.DataUrl(checked, reference.base64), reference.detail)
     if reference.url is not None and reference.url.startswith(("https://", "http://")):
         return _image_part(reference.url, reference.detail)
     if reference.file_id is not None:
-        raise _unsupported(block, "OpenRouter has no file ids; pass base64 data or a URL")
+        image = lent(reference.file_id)
+        if image is None:
+            raise _unsupported(block, "OpenRouter has no file ids; pass base64 data or a URL")
+        checked = media_facts.check_image_bytes(image.data, image.mime_type)
+        return _image_part(media_facts.DataUrl(checked, image.data), reference.detail)
     raise _unsupported(block, "an image URL must be https://... or a base64 data: URL")
 
 
@@ -79,12 +89,13 @@ def _file_part_from_block(block: dict[str, Any]) -> Part:
         mime_type = media_facts.sniff_base64_mime_type(data) or string_at(block, "mime_type")
         if not mime_type:
             raise _unsupported(block, "its mime type is unknown; set 'mime_type'")
-        file_data = media_facts.data_url(mime_type, data)
+        file_data: str | media_facts.DataUrl = media_facts.DataUrl(mime_type, data)
     elif isinstance(block.get("url"), str):
         file_data = block["url"]
     else:
         raise _unsupported(block, "it has no 'base64' or 'url' (file ids are not supported)")
-    default_name = "document.pdf" if "pdf" in file_data[:40] else "file"
+    head = file_data if isinstance(file_data, str) else file_data.prefix
+    default_name = "document.pdf" if "pdf" in head[:40] else "file"
     return {"type": "file", "file": {"filename": filename or default_name, "file_data": file_data}}
 
 
@@ -209,7 +220,8 @@ def _inline_bytes(block: Any) -> int:
     except UnusableImageBlockError:
         return 0
     if reference is not None:
-        return media_facts.decoded_size(reference.base64 or "")
+        image = lent(reference.file_id) if reference.file_id is not None else None
+        return len(image.data) if image else media_facts.decoded_size(reference.base64 or "")
     if isinstance(block, dict) and block.get("type") == "file":
         data = block.get("base64") or block.get("data")
         return media_facts.decoded_size(data) if isinstance(data, str) else 0

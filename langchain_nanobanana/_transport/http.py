@@ -12,7 +12,6 @@ only the I/O calls differ.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import random
 import time
@@ -32,6 +31,7 @@ from typing import Any, TypeVar
 import httpx
 
 from langchain_nanobanana._openrouter.error_mapping import error_from_response, is_retryable
+from langchain_nanobanana._transport.body import JsonBody
 from langchain_nanobanana._transport.connection import ConnectionSettings, redacted
 from langchain_nanobanana._transport.inflate import ACCEPTED, ainflated, inflated
 from langchain_nanobanana._transport.limits import (
@@ -241,10 +241,16 @@ class Transport:
         }
         if body.get("stream"):
             headers["Accept"] = "text/event-stream"
+        # Written to the socket in slices (a 4K edit's image is never copied whole), with
+        # its Content-Length; each attempt writes it anew.
+        json_body = JsonBody(body)
+        headers["Content-Length"] = str(json_body.length)
         return client.build_request(
             "POST",
             self.settings.url(path),
-            content=json.dumps(body, separators=(",", ":")).encode(),
+            content=(
+                json_body.achunks() if isinstance(client, httpx.AsyncClient) else json_body.chunks()
+            ),
             headers=headers,
             timeout=limits.clamp(self.settings.timeout),
         )

@@ -139,7 +139,14 @@ def test_no_callback_event_of_an_agent_run_carries_image_base64(fake: FakeOpenRo
         for name, event in handler.events
         if name == "chat_model_start" and event.get("parent_run_id") in handler.tool_runs
     ][1]
-    assert "image bytes are left out of traces" in _dumped(edit_start)
+    # The edit's source goes to the inner call by its handle (its bytes are lent to the
+    # request, see _content/lent_images.py), so its trace names the image it edits.
+    made = inner[0].generations[0][0].message.content  # type: ignore[attr-defined]
+    (handle,) = [b["file_id"] for b in made if isinstance(b, dict) and b["type"] == "image"]
+    ((edit_request,),) = edit_start["args"][1]
+    assert [b for b in edit_request.content if b["type"] == "image"] == [
+        {"type": "image", "file_id": handle, "mime_type": "image/png", "id": handle}
+    ]
     # What tracers read a model run's provider and model (and so its price) from.
     assert edit_start["metadata"]["ls_model_name"] == "google/gemini-2.5-flash-image"
     assert edit_start["metadata"]["ls_provider"] == "openrouter"
