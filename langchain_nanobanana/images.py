@@ -26,7 +26,7 @@ from langchain_core.messages import BaseMessage, ToolMessage
 
 from langchain_nanobanana._content.dimensions import image_dimensions
 from langchain_nanobanana._content.image_blocks import UnusableImageBlockError, read_image_block
-from langchain_nanobanana._content.media import data_url, sniff_mime_type
+from langchain_nanobanana._content.media import data_url, decode_base64, sniff_mime_type
 
 _EXTENSIONS = {
     "image/png": ".png",
@@ -138,7 +138,7 @@ def _from_block(block: Any) -> GeneratedImage | None:
     if reference is None or reference.base64 is None:
         return None
     try:
-        data = base64.b64decode(reference.base64, validate=True)
+        data = decode_base64(reference.base64)  # no copy of the text on the way
     except (binascii.Error, ValueError):
         named = f" {reference.id!r}" if reference.id else ""
         raise ValueError(

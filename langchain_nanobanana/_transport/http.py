@@ -18,11 +18,9 @@ import time
 import weakref
 from collections.abc import (
     AsyncGenerator,
-    AsyncIterator,
     Awaitable,
     Callable,
     Generator,
-    Iterator,
 )
 from contextlib import aclosing, closing
 from dataclasses import dataclass, field
@@ -45,6 +43,7 @@ from langchain_nanobanana._transport.loop_clients import LoopClients
 from langchain_nanobanana._transport.pool import SINGLE_POOL_LIMITS, new_async_client
 from langchain_nanobanana._transport.shared_limit import UNLIMITED, SharedLimit, Slot, shared_limit
 from langchain_nanobanana._transport.sse import aiter_sse_data, iter_sse_data
+from langchain_nanobanana._transport.whole_body import acollect, collect
 from langchain_nanobanana.errors import (
     OpenRouterAPIError,
     OpenRouterConnectionError,
@@ -414,7 +413,7 @@ class Transport:
             with closing(client.send(request, stream=True)) as response:
                 _check_list_answer(response, path, limits)
                 encoding = response.headers.get("content-encoding")
-                return _collect(within(inflated(response.iter_raw(), encoding), limits))
+                return collect(within(inflated(response.iter_raw(), encoding), limits))
         except httpx.RequestError as exc:
             raise _transport_error(exc, request.url, "") from exc
 
@@ -427,7 +426,7 @@ class Transport:
                 _check_list_answer(response, path, limits)
                 encoding = response.headers.get("content-encoding")
                 raw = ainflated(response.aiter_raw(), encoding)
-                return await _acollect(awithin(raw, limits))
+                return await acollect(awithin(raw, limits))
         except httpx.RequestError as exc:
             raise _transport_error(exc, request.url, "") from exc
 
@@ -459,7 +458,7 @@ class Transport:
                 if _is_event_stream(response):
                     yield from iter_sse_data(chunks)
                 else:
-                    yield bytes(_collect(chunks))
+                    yield bytes(collect(chunks))
             except httpx.RequestError as exc:
                 raise _transport_error(exc, response.request.url, api_key) from exc
             finally:
@@ -475,10 +474,16 @@ class Transport:
                 limits.check_declared_size(response.headers)
                 chunks = awithin(response.aiter_bytes(), limits)
                 if _is_event_stream(response):
-                    async for data in aiter_sse_data(chunks):
-                        yield data
+                    events = aiter_sse_data(chunks)
+                    while True:
+                        # Each payload is passed on unnamed: bound to a name here it would
+                        # stay alive (a 30 MB image line) while the caller parses it.
+                        try:
+                            yield await anext(events)
+                        except StopAsyncIteration:
+                            break
                 else:
-                    yield bytes(await _acollect(chunks))
+                    yield bytes(await acollect(chunks))
             except httpx.RequestError as exc:
                 raise _transport_error(exc, response.request.url, api_key) from exc
             finally:
@@ -493,14 +498,14 @@ def _check_list_answer(response: httpx.Response, path: str, limits: CallLimits) 
 
 def _read_whole(response: httpx.Response, limits: CallLimits) -> bytearray:
     with closing(response):
-        limits.check_declared_size(response.headers)
-        return _collect(within(response.iter_bytes(), limits))
+        size = limits.check_declared_size(response.headers)
+        return collect(within(response.iter_bytes(), limits), size)
 
 
 async def _aread_whole(response: httpx.Response, limits: CallLimits) -> bytearray:
     async with aclosing(response):
-        limits.check_declared_size(response.headers)
-        return await _acollect(awithin(response.aiter_bytes(), limits))
+        size = limits.check_declared_size(response.headers)
+        return await acollect(awithin(response.aiter_bytes(), limits), size)
 
 
 def _keep_open(response: httpx.Response, limits: CallLimits) -> httpx.Response:
@@ -509,26 +514,6 @@ def _keep_open(response: httpx.Response, limits: CallLimits) -> httpx.Response:
 
 async def _akeep_open(response: httpx.Response, limits: CallLimits) -> httpx.Response:
     return response
-
-
-def _collect(chunks: Iterator[bytes]) -> bytearray:
-    """The whole body in one buffer that only the caller holds.
-
-    ``response.read()`` would keep the body on the response, which httpx ties into
-    a reference cycle (response <-> stream): a 30 MB answer would then live until
-    the next garbage collection, a full extra copy at the worst moment.
-    """
-    body = bytearray()
-    for chunk in chunks:
-        body += chunk
-    return body
-
-
-async def _acollect(chunks: AsyncIterator[bytes]) -> bytearray:
-    body = bytearray()
-    async for chunk in chunks:
-        body += chunk
-    return body
 
 
 def _is_event_stream(response: httpx.Response) -> bool:

@@ -82,12 +82,15 @@ class CallLimits:
             pool=shorter(base.pool),
         )
 
-    def check_declared_size(self, headers: httpx.Headers) -> None:
-        """Refuse, before reading it, an answer whose Content-Length is over the cap."""
+    def check_declared_size(self, headers: httpx.Headers) -> int | None:
+        """Refuse, before reading it, an answer whose Content-Length is over the cap;
+        the size it declares (None when it declares none, or is compressed)."""
         declared = headers.get("content-length", "")
         encoded = headers.get("content-encoding", "identity").strip().lower()
-        if declared.isascii() and declared.isdigit() and encoded in ("", "identity"):
-            self.check_bytes(int(declared))
+        if not (declared.isascii() and declared.isdigit() and encoded in ("", "identity")):
+            return None
+        self.check_bytes(int(declared))
+        return int(declared)
 
     def check_bytes(self, size: int) -> None:
         if size > self.max_bytes:

@@ -15,6 +15,8 @@ from langchain_nanobanana.errors import OpenRouterAPIError
 
 MAX_EVENT_BYTES = 64 * 1024 * 1024
 """The longest line, and the largest event (its ``data:`` lines together), read."""
+_PARK_BYTES = 1024 * 1024
+"""An unfinished line this long is parked in parts rather than grown further."""
 MAX_EVENTS = 20_000
 """Events in one stream: an image answer has tens to a few hundred (text and
 reasoning deltas, the image, usage). Every event becomes a chunk that
@@ -38,6 +40,8 @@ class SSEDecoder:
         self._scanned = 0
         self._held_cr = False
         self._data: list[bytes] = []
+        self._parked: list[bytes] = []
+        self._parked_bytes = 0
 
     def feed(self, chunk: bytes) -> list[bytes]:
         if self._held_cr:
@@ -58,25 +62,43 @@ class SSEDecoder:
                 newline = self._buffer.find(b"\n", max(start, self._scanned))
                 if newline < 0:
                     break
-                event = self._take_line(view[start:newline])
+                if self._parked:
+                    event = self._take_long_line(view[start:newline])
+                else:
+                    event = self._take_line(view[start:newline])
                 if event is not None:
                     events.append(event)
                 start = newline + 1
         if start:
             # A fresh buffer for the rest, so the consumed megabytes are freed now.
             self._buffer = self._buffer[start:]
+        elif len(self._buffer) >= _PARK_BYTES:
+            # A long line (the image) goes on: park what came so far. Grown to 30 MB, the
+            # buffer would hold up to an eighth more than the line (bytearray's
+            # over-allocation), beside the data value copied out of it.
+            self._parked.append(bytes(self._buffer))
+            self._parked_bytes += len(self._buffer)
+            self._buffer = bytearray()
         # Remember how far we looked so a 3 MB line is scanned once, not per chunk.
         self._scanned = len(self._buffer)
-        self._check_size(self._scanned)
+        self._check_size(self._parked_bytes + self._scanned)
         return events
 
     def close(self) -> list[bytes]:
         """Events still pending when the stream ends without a final blank line."""
-        events = self.feed(b"\n") if (self._buffer or self._held_cr) else []
+        events = self.feed(b"\n") if (self._buffer or self._held_cr or self._parked) else []
         if self._data:
             events.append(b"\n".join(self._data))
             self._data = []
         return events
+
+    def _take_long_line(self, tail: memoryview) -> bytes | None:
+        """The line whose start was parked, ending with ``tail``: joined (the parked parts
+        let go at once), then taken as any line."""
+        line = b"".join([*self._parked, tail])
+        self._parked, self._parked_bytes = [], 0
+        with memoryview(line) as view:
+            return self._take_line(view)
 
     def _take_line(self, line: memoryview) -> bytes | None:
         if not line:

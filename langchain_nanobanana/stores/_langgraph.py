@@ -31,6 +31,7 @@ from typing import Any
 
 from langgraph.store.base import BaseStore, GetOp, Item, PutOp
 
+from langchain_nanobanana._content.media import decode_base64
 from langchain_nanobanana.scopes import Scope, scope_token
 from langchain_nanobanana.stores._backend import ImageBackend, StoredImage, kept_by_forget
 
@@ -303,7 +304,7 @@ def _stored(results: list[Any]) -> StoredImage | None:
     if not isinstance(encoded, str):
         return None
     try:
-        data = base64.b64decode(encoded, validate=True)
+        data = decode_base64(encoded)
     except (binascii.Error, ValueError):
         return None
     return StoredImage(data, dict(record.value), encoded)

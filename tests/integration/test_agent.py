@@ -171,13 +171,13 @@ def test_an_attached_photo_is_decoded_once_when_it_is_stored(
 
     decoded: list[int] = []
 
-    def counting_b64decode(text: Any, validate: bool = False) -> bytes:
-        decoded.append(len(text))
-        return base64.b64decode(text, validate=validate)
+    decode = images_module.decode_base64
 
-    monkeypatch.setattr(
-        images_module, "base64", type("counted", (), {"b64decode": counting_b64decode})
-    )
+    def counting_decode(text: str) -> bytes:
+        decoded.append(len(text))
+        return decode(text)
+
+    monkeypatch.setattr(images_module, "decode_base64", counting_decode)
     tool = NanoBananaImageTool(llm=FakeOpenRouter().chat_model())
     photo = _photo()
     message = _asking_with_photo("a hat", photo)

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import gc
 import hashlib
 import io
 import json
+import tracemalloc
 import uuid
 from typing import Any
 
@@ -277,3 +279,32 @@ def test_a_locally_refused_request_is_an_error_message(fake: FakeOpenRouter) -> 
     assert message.status == "error"
     assert "aspect_ratio='8:1' is not supported" in str(message.content)
     assert fake.requests == []
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+def test_nothing_of_an_edit_outlives_the_call(tmp_path: Any, mode: str) -> None:
+    """With reference artifacts the tool keeps nothing of the source or the new image once
+    the call has returned: both are in the store (on disk here), and only there."""
+    fake = FakeOpenRouter(noise=True)  # photo-sized: megabytes of base64 each way
+    tool = NanoBananaImageTool(
+        llm=fake.chat_model(), store=DirectoryByteStore(tmp_path), artifact_mode="reference"
+    )
+    source = _handle_in(_run(tool, prompt="a banana"))
+    args = {"prompt": "make it blue", "image_ids": [source]}
+    _run(tool, **args)  # the emulator draws this answer's picture now, and keeps it
+    fake.requests.clear()
+    gc.collect()
+    tracemalloc.start()
+    try:
+        call = _call(args)
+        message = tool.invoke(call) if mode == "sync" else asyncio.run(tool.ainvoke(call))
+        made = _handle_in(message)
+        del message
+        fake.requests.clear()  # the emulator's record of the request, with its image
+        gc.collect()
+        kept, _ = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    sizes = [tool.images.metadata(handle)["bytes"] for handle in (source, made)]
+    assert min(sizes) > 1_000_000
+    assert kept < sum(sizes) // 50, f"{kept} bytes outlived the call"

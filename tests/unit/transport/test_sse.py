@@ -4,9 +4,10 @@ gives the same events."""
 from __future__ import annotations
 
 import asyncio
+import tracemalloc
 from collections.abc import AsyncIterator
 
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from langchain_nanobanana._transport.sse import SSEDecoder, aiter_sse_data, iter_sse_data
@@ -70,3 +71,49 @@ def test_async_twin() -> None:
         return [data async for data in aiter_sse_data(pieces())]
 
     assert asyncio.run(collect()) == [b'{"a": 1}', b'{"b": 2}', b"[DONE]"]
+
+
+# ---------------------------------------------------------------- a 4K image's line
+
+LONG = b"A" * (3 * 1024 * 1024 + 5)
+LONG_STREAM = (
+    b": OPENROUTER PROCESSING\r\n\r\n"
+    + b": "
+    + LONG[:1_500_000]  # a long comment, skipped
+    + b"\r\n"
+    + b"data: "
+    + LONG
+    + b"\r\ndata: and more\r\n\r\n"
+    + b'data: {"b": 2}\n\ndata: '
+    + LONG
+)
+
+
+@settings(max_examples=20, deadline=None)
+@given(st.lists(st.integers(min_value=1, max_value=len(LONG_STREAM) - 1), max_size=12))
+def test_long_lines_come_out_whole_however_the_stream_is_cut(cuts: list[int]) -> None:
+    points = sorted(set(cuts))
+    edges = zip([0, *points], [*points, len(LONG_STREAM)], strict=True)
+    # Pieces of at most 64 KB between the cuts, as a socket delivers them.
+    pieces = [
+        LONG_STREAM[start : min(start + 65536, end)]
+        for a, end in edges
+        for start in range(a, end, 65536)
+    ]
+    assert list(iter_sse_data(pieces)) == [LONG + b"\nand more", b'{"b": 2}', LONG]
+
+
+def test_a_long_line_is_held_once_beside_its_data_value() -> None:
+    """An 8 MB image line read in 64 KB pieces: the line, then the value copied out of it,
+    and no buffer grown past the line's size (bytearray over-allocates by up to an eighth)."""
+    value = b"B" * (8 * 1024 * 1024 + 3 * 65536 // 7)
+    stream = b"data: " + value + b"\n\n"
+    pieces = [stream[start : start + 65536] for start in range(0, len(stream), 65536)]
+    tracemalloc.start()
+    try:
+        (data,) = iter_sse_data(pieces)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert data == value
+    assert peak < 2.02 * len(value)
