@@ -58,6 +58,13 @@ def test_rate_limits_benchmark_smoke_run() -> None:
     assert "| shared limit (default) |" in stdout
 
 
+def test_memory_benchmark_smoke_run() -> None:
+    stdout = _smoke_run("memory.py")
+    assert "| path | payload (base64) | peak | per payload |" in stdout
+    for row in ("| `ChatNanoBanana.invoke` |", "| tool generate |", "| tool edit by handle |"):
+        assert row in stdout
+
+
 def test_deployment_benchmark_smoke_run(postgres_server: object) -> None:
     # postgres_server: the benchmark starts its own server the same way; this one makes the
     # test a PostgreSQL test, which must run (not skip) in CI.
