@@ -283,7 +283,7 @@ class NanoBananaImageTool(BaseTool):
             with call.progress.heartbeats(), failures.as_tool_errors(), lend(lent):
                 answer = quiet_trace.invoke(self.llm, request, call.options)
             made, provenance = call.images_in(answer)
-            handles = [call.images.put(i.data, i.mime_type, **provenance) for i in made]
+            handles = [call.images.put_image(i, **provenance) for i in made]
             urls = self._urls_of(call.images, handles)
         except BaseException as error:
             trace.fail(error)
@@ -331,7 +331,7 @@ class NanoBananaImageTool(BaseTool):
                 with failures.as_tool_errors(), lend(lent):
                     answer = await quiet_trace.ainvoke(self.llm, request, call.options)
             made, provenance = call.images_in(answer)
-            handles = [await call.images.aput(i.data, i.mime_type, **provenance) for i in made]
+            handles = [await call.images.aput_image(i, **provenance) for i in made]
             urls = await self._aurls_of(call.images, handles)
         except BaseException as error:
             await trace.afail(error)

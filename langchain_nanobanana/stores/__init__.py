@@ -110,22 +110,38 @@ class ImageStore:
 
         ``mime_type`` is what the caller believes; the bytes decide. ValueError for
         bytes that are not PNG, JPEG, WebP or GIF."""
-        record = self._record(data, mime_type, metadata)
+        return self._create(StoredImage(data, self._record(data, mime_type, metadata)))
+
+    async def aput(self, data: bytes, mime_type: str | None = None, **metadata: Any) -> str:
+        return await self._acreate(StoredImage(data, self._record(data, mime_type, metadata)))
+
+    def put_image(self, image: GeneratedImage, **metadata: Any) -> str:
+        """``put`` for an image with the base64 text it arrived as: a store that keeps
+        base64 (LangGraph's) keeps that text rather than encode the bytes a second time."""
+        return self._create(self._stored(image, metadata))
+
+    async def aput_image(self, image: GeneratedImage, **metadata: Any) -> str:
+        return await self._acreate(self._stored(image, metadata))
+
+    def _stored(self, image: GeneratedImage, metadata: dict[str, Any]) -> StoredImage:
+        record = self._record(image.data, image.mime_type, metadata)
+        return StoredImage(image.data, record, image.encoded)
+
+    def _create(self, image: StoredImage) -> str:
         for _ in range(_MINT_ATTEMPTS):
             handle = new_handle()
             try:
-                self.backend.create(self.scope, handle, data, record, self.ttl)
+                self.backend.create_image(self.scope, handle, image, self.ttl)
             except HandleTakenError:
                 continue
             return handle
         raise RuntimeError("The store refused every new handle: it reports each one as taken.")
 
-    async def aput(self, data: bytes, mime_type: str | None = None, **metadata: Any) -> str:
-        record = self._record(data, mime_type, metadata)
+    async def _acreate(self, image: StoredImage) -> str:
         for _ in range(_MINT_ATTEMPTS):
             handle = new_handle()
             try:
-                await self.backend.acreate(self.scope, handle, data, record, self.ttl)
+                await self.backend.acreate_image(self.scope, handle, image, self.ttl)
             except HandleTakenError:
                 continue
             return handle

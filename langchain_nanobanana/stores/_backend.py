@@ -103,6 +103,20 @@ class ImageBackend(ABC):
     async def aurl(self, scope: Scope, handle: str) -> str | None:
         return None
 
+    def create_image(
+        self, scope: Scope, handle: str, image: StoredImage, ttl: timedelta | None
+    ) -> None:
+        """``create`` for an image that may come with its base64 text (``image.encoded``,
+        the text it arrived as). A backend that keeps base64 (LangGraph's JSON values)
+        stores that text rather than encode the bytes again; by default the bytes go to
+        ``create``."""
+        self.create(scope, handle, image.data, image.record, ttl)
+
+    async def acreate_image(
+        self, scope: Scope, handle: str, image: StoredImage, ttl: timedelta | None
+    ) -> None:
+        await self.acreate(scope, handle, image.data, image.record, ttl)
+
     # ----------------------------------------------------------------- notes
 
     @abstractmethod

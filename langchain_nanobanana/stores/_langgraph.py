@@ -83,26 +83,44 @@ class LangGraphStoreBackend(ImageBackend):
     # -------------------------------------------------------------- images
 
     def _created(
-        self, scope: Scope, handle: str, data: bytes, record: dict[str, Any], ttl: timedelta | None
+        self, scope: Scope, handle: str, image: StoredImage, ttl: timedelta | None
     ) -> list[PutOp]:
         # One batch, so one transaction where the store has them: the image appears whole.
         minutes = self._minutes(ttl)
+        # The text the image arrived as, where it came so (an answer's): not a second encoding.
+        encoded = image.encoded or base64.b64encode(image.data).decode("ascii")
         return [
-            PutOp(self._namespace(scope, "records"), handle, record, index=False, ttl=minutes),
             PutOp(
-                self._namespace(scope, "images"), handle, _wrapped(data), index=False, ttl=minutes
+                self._namespace(scope, "records"), handle, image.record, index=False, ttl=minutes
+            ),
+            PutOp(
+                self._namespace(scope, "images"),
+                handle,
+                {"base64": encoded},
+                index=False,
+                ttl=minutes,
             ),
         ]
 
     def create(
         self, scope: Scope, handle: str, data: bytes, record: dict[str, Any], ttl: timedelta | None
     ) -> None:
-        self.store.batch(self._created(scope, handle, data, record, ttl))
+        self.create_image(scope, handle, StoredImage(data, record), ttl)
 
     async def acreate(
         self, scope: Scope, handle: str, data: bytes, record: dict[str, Any], ttl: timedelta | None
     ) -> None:
-        await self.store.abatch(self._created(scope, handle, data, record, ttl))
+        await self.acreate_image(scope, handle, StoredImage(data, record), ttl)
+
+    def create_image(
+        self, scope: Scope, handle: str, image: StoredImage, ttl: timedelta | None
+    ) -> None:
+        self.store.batch(self._created(scope, handle, image, ttl))
+
+    async def acreate_image(
+        self, scope: Scope, handle: str, image: StoredImage, ttl: timedelta | None
+    ) -> None:
+        await self.store.abatch(self._created(scope, handle, image, ttl))
 
     def _reads(self, scope: Scope, handle: str) -> list[GetOp]:
         # One batch for both items: one round trip to the store.
@@ -288,10 +306,6 @@ def _records_among(items: list[Item]) -> int:
 def _deletions(items: Sequence[Item]) -> list[PutOp]:
     """Deleting these items, as one batch (one round trip)."""
     return [PutOp(tuple(item.namespace), item.key, None) for item in items]
-
-
-def _wrapped(data: bytes) -> dict[str, Any]:
-    return {"base64": base64.b64encode(data).decode("ascii")}
 
 
 def _stored(results: list[Any]) -> StoredImage | None:

@@ -373,6 +373,27 @@ def test_an_image_from_langgraphs_store_keeps_the_base64_it_is_stored_as() -> No
     assert image.to_block()["base64"] is held.value["base64"]
 
 
+@pytest.mark.parametrize("mode", ["sync", "async"])
+def test_an_answers_base64_is_what_langgraphs_store_keeps(mode: str) -> None:
+    """An image that arrived as base64 (a model's answer) is stored as that very text, not
+    encoded again beside it: 34 MB at the moment a 4K answer is stored."""
+    from langchain_nanobanana.stores._langgraph import scope_label
+
+    store = InMemoryStore()
+    images = ImageStore(store, scope=("user", "alice"))
+    (answer,) = images_from([{"type": "image", "base64": base64.b64encode(picture()).decode()}])
+
+    if mode == "sync":
+        handle = images.put_image(answer, prompt="a banana")
+    else:
+        handle = asyncio.run(images.aput_image(answer, prompt="a banana"))
+
+    held = store.get(("nanobanana", scope_label(images.scope), "images"), handle)
+    assert held is not None and held.value["base64"] is answer.encoded
+    assert images.get(handle).data == picture()
+    assert images.metadata(handle)["prompt"] == "a banana"
+
+
 # --------------------------------------------------- threads that go on
 
 
