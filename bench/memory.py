@@ -6,7 +6,8 @@ process on loopback. Each case runs in a fresh client process: one warm-up call 
 a connection, the edit's source image in the store), then the measured call under
 ``tracemalloc``; the figure is the peak of Python allocations during that call, divided by
 the base64 the call carries (the answer's; for an edit, the source's plus the answer's).
-The tool cases use a ``DirectoryByteStore`` and ``artifact_mode="reference"``.
+The tool cases use ``artifact_mode="reference"`` and a ``DirectoryByteStore`` (two rows:
+LangGraph's ``InMemoryStore``, which holds base64 as a deployment's PostgreSQL store does).
 
     python bench/memory.py                   # Markdown on stdout (a few minutes)
     python bench/memory.py --against main    # also each case on another revision, side by side
@@ -43,24 +44,50 @@ KEY = "sk-or-bench"
 MODEL = "google/gemini-3-pro-image-preview"
 PROMPT = "a nano banana dish"
 
-# (row label, what is called, endpoint, async); every case of the table, in its order.
-CASES: dict[str, tuple[str, str, str, bool]] = {
-    "invoke": ("`ChatNanoBanana.invoke`", "invoke", "chat", False),
-    "stream": ("`ChatNanoBanana.stream` (summed)", "stream", "chat", False),
-    "ainvoke": ("`ChatNanoBanana.ainvoke`", "invoke", "chat", True),
-    "astream": ("`ChatNanoBanana.astream` (summed)", "stream", "chat", True),
-    "images-invoke": ("`invoke`, Image API", "invoke", "images", False),
-    "images-stream": ("`stream`, Image API (summed)", "stream", "images", False),
-    "images-ainvoke": ("`ainvoke`, Image API", "invoke", "images", True),
-    "images-astream": ("`astream`, Image API (summed)", "stream", "images", True),
-    "tool-generate": ("tool generate", "generate", "chat", False),
-    "tool-agenerate": ("tool generate, async", "generate", "chat", True),
-    "tool-generate-images": ("tool generate, Image API", "generate", "images", False),
-    "tool-agenerate-images": ("tool generate, Image API, async", "generate", "images", True),
-    "tool-edit": ("tool edit by handle", "edit", "chat", False),
-    "tool-aedit": ("tool edit by handle, async", "edit", "chat", True),
-    "tool-edit-images": ("tool edit by handle, Image API", "edit", "images", False),
-    "tool-aedit-images": ("tool edit by handle, Image API, async", "edit", "images", True),
+# (row label, what is called, endpoint, async, the tool's store); every case, in table order.
+CASES: dict[str, tuple[str, str, str, bool, str]] = {
+    "invoke": ("`ChatNanoBanana.invoke`", "invoke", "chat", False, ""),
+    "stream": ("`ChatNanoBanana.stream` (summed)", "stream", "chat", False, ""),
+    "ainvoke": ("`ChatNanoBanana.ainvoke`", "invoke", "chat", True, ""),
+    "astream": ("`ChatNanoBanana.astream` (summed)", "stream", "chat", True, ""),
+    "images-invoke": ("`invoke`, Image API", "invoke", "images", False, ""),
+    "images-stream": ("`stream`, Image API (summed)", "stream", "images", False, ""),
+    "images-ainvoke": ("`ainvoke`, Image API", "invoke", "images", True, ""),
+    "images-astream": ("`astream`, Image API (summed)", "stream", "images", True, ""),
+    "tool-generate": ("tool generate", "generate", "chat", False, "directory"),
+    "tool-agenerate": ("tool generate, async", "generate", "chat", True, "directory"),
+    "tool-generate-images": ("tool generate, Image API", "generate", "images", False, "directory"),
+    "tool-agenerate-images": (
+        "tool generate, Image API, async",
+        "generate",
+        "images",
+        True,
+        "directory",
+    ),
+    "tool-edit": ("tool edit by handle", "edit", "chat", False, "directory"),
+    "tool-aedit": ("tool edit by handle, async", "edit", "chat", True, "directory"),
+    "tool-edit-images": ("tool edit by handle, Image API", "edit", "images", False, "directory"),
+    "tool-aedit-images": (
+        "tool edit by handle, Image API, async",
+        "edit",
+        "images",
+        True,
+        "directory",
+    ),
+    "tool-agenerate-langgraph": (
+        "tool generate, async, LangGraph's store",
+        "generate",
+        "chat",
+        True,
+        "langgraph",
+    ),
+    "tool-aedit-langgraph": (
+        "tool edit by handle, async, LangGraph's store",
+        "edit",
+        "chat",
+        True,
+        "langgraph",
+    ),
 }
 
 
@@ -97,11 +124,22 @@ def run_case(name: str, base_url: str, image_size: str) -> dict[str, Any]:
     return asyncio.run(_case(name, base_url, image_size))
 
 
-async def _case(name: str, base_url: str, image_size: str) -> dict[str, Any]:
-    from langchain_nanobanana import ChatNanoBanana, NanoBananaImageTool
+def _store(kind: str) -> Any:
+    """A folder on disk; or LangGraph's in-memory store, which keeps base64 (JSON values),
+    as the PostgreSQL one of a deployment does."""
+    if kind == "langgraph":
+        from langgraph.store.memory import InMemoryStore
+
+        return InMemoryStore()
     from langchain_nanobanana.stores import DirectoryByteStore
 
-    _, what, endpoint, is_async = CASES[name]
+    return DirectoryByteStore(tempfile.mkdtemp(prefix="nanobanana-bench-"))
+
+
+async def _case(name: str, base_url: str, image_size: str) -> dict[str, Any]:
+    from langchain_nanobanana import ChatNanoBanana, NanoBananaImageTool
+
+    _, what, endpoint, is_async, store_kind = CASES[name]
     llm = ChatNanoBanana(  # type: ignore[call-arg]
         api_key=KEY,
         base_url=base_url,
@@ -136,8 +174,7 @@ async def _case(name: str, base_url: str, image_size: str) -> dict[str, Any]:
         message, peak = await measured(model_call)
         return {"payload": _answer_base64(message), "peak": peak}
 
-    folder = tempfile.mkdtemp(prefix="nanobanana-bench-")
-    tool = NanoBananaImageTool(llm=llm, store=DirectoryByteStore(folder), artifact_mode="reference")
+    tool = NanoBananaImageTool(llm=llm, store=_store(store_kind), artifact_mode="reference")
 
     async def tool_call(image_ids: list[str]) -> Any:
         call = {
