@@ -39,8 +39,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from run import KEY, emulator
+
 ROOT = Path(__file__).resolve().parents[1]
-KEY = "sk-or-bench"
 MODEL = "google/gemini-3-pro-image-preview"
 PROMPT = "a nano banana dish"
 
@@ -202,27 +203,6 @@ async def _case(name: str, base_url: str, image_size: str) -> dict[str, Any]:
 
 
 # ---------------------------------------------------------------- the parent: emulator, children
-
-
-def _serve(options: dict[str, Any], urls: Any, stop: Any) -> None:
-    from langchain_nanobanana.testing import FakeOpenRouter
-
-    with FakeOpenRouter(**options).serve() as base_url:
-        urls.put(base_url)
-        stop.wait()
-
-
-@contextmanager
-def emulator(**options: Any) -> Iterator[str]:
-    context = multiprocessing.get_context("spawn")
-    urls, stop = context.Queue(), context.Event()
-    process = context.Process(target=_serve, args=(options, urls, stop), daemon=True)
-    process.start()
-    try:
-        yield urls.get(timeout=60)
-    finally:
-        stop.set()
-        process.join(10)
 
 
 @contextmanager
