@@ -161,6 +161,9 @@ def _listen(port: int) -> socket.socket:
             "pass --port 0 for any free port.",
             EXIT_USAGE,
         ) from None
+    # Listening now, before the address is printed: a client that connects at once waits
+    # in the backlog until the server accepts, instead of being refused.
+    listener.listen()
     return listener
 
 
