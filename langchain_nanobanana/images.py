@@ -26,15 +26,8 @@ from langchain_core.messages import BaseMessage, ToolMessage
 
 from langchain_nanobanana._content.dimensions import image_dimensions
 from langchain_nanobanana._content.image_blocks import UnusableImageBlockError, read_image_block
+from langchain_nanobanana._content.image_formats import converted, extension_for, format_named_by
 from langchain_nanobanana._content.media import data_url, decode_base64, sniff_mime_type
-
-_EXTENSIONS = {
-    "image/png": ".png",
-    "image/jpeg": ".jpg",
-    "image/webp": ".webp",
-    "image/gif": ".gif",
-}
-
 
 _UNSAFE_NAME_CHARACTERS = re.compile(r"[^A-Za-z0-9_.-]+")
 
@@ -78,18 +71,25 @@ class GeneratedImage:
 
     @property
     def extension(self) -> str:
-        return _EXTENSIONS.get(self.mime_type, ".bin")
+        return extension_for(self.mime_type)
 
     def save(self, path: str | Path) -> Path:
-        """Write the bytes to ``path``; a folder gets a file named after the id.
+        """Write the image to ``path`` in the format its extension names (``.png``,
+        ``.jpg``/``.jpeg``, ``.webp``, ``.gif``; none: the image's own); a folder gets a
+        file named after the id, in the image's own format.
 
-        The id may come from a server, so only its safe characters make the name
-        (``../x`` becomes ``x``): the file always lands inside the folder.
+        Another format than the image's own is converted with Pillow
+        (``pip install 'langchain-nanobanana[pillow]'``); without it, or for an
+        extension that names no image format, ValueError says so and nothing is
+        written. The id may come from a server, so only its safe characters make a
+        file name (``../x`` becomes ``x``): the file always lands inside the folder.
         """
         target = Path(path)
         if target.is_dir():
-            target = target / f"{_file_stem(self.id)}{self.extension}"
-        target.write_bytes(self.data)
+            target, data = target / f"{_file_stem(self.id)}{self.extension}", self.data
+        else:
+            data, _ = converted(self.data, self.mime_type, format_named_by(target))
+        target.write_bytes(data)
         return target
 
     def describe(self) -> str:
