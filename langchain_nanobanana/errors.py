@@ -25,6 +25,7 @@ from langchain_core.exceptions import (
 from langchain_core.messages import AIMessage
 
 __all__ = [
+    "CallInterrupted",
     "OpenRouterAPIError",
     "OpenRouterAuthenticationError",
     "OpenRouterConnectionError",
@@ -140,3 +141,20 @@ class OpenRouterTimeoutError(ModelTimeoutError, OpenRouterError):
 
 class OpenRouterConnectionError(ModelConnectionError, OpenRouterError):
     """OpenRouter could not be reached, or the connection broke mid-answer."""
+
+
+class CallInterrupted(KeyboardInterrupt):
+    """Ctrl-C while a sync call (``invoke``, ``stream``) for several images waited on
+    its parallel requests.
+
+    The wait ends at once: the requests still running are abandoned (their answers
+    are dropped when they come; a process that exits closes their connections).
+    ``partial_message`` holds the images whose answers had already arrived, as
+    ``invoke`` would have returned them, or None when none had: they were paid for, so
+    they are not thrown away. A KeyboardInterrupt, so code that stops on Ctrl-C still
+    stops. (An async call is cancelled the asyncio way, which cancels its requests.)
+    """
+
+    def __init__(self, partial_message: AIMessage | None) -> None:
+        super().__init__("interrupted while waiting for the images")
+        self.partial_message = partial_message

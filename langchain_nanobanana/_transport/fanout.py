@@ -8,14 +8,20 @@ that failed listed in ``response_metadata["errors"]`` beside the images that cam
 Only when none succeeds is the first failure raised.
 
 Answers are gathered in request order, streamed or not, so ``invoke`` and the sum
-of ``stream`` hold the same message.
+of ``stream`` hold the same message. ``response_metadata["request_answers"]`` keeps
+what each answered request said of itself (generation id, cost, usage, text, image
+count), so that a caller can tell each image's share of the sum.
+
+Ctrl-C ends a sync fan-out's wait at once (the requests run on daemon threads, which
+nothing joins) with ``CallInterrupted``, holding the answers that had arrived.
 """
 
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,7 +30,7 @@ from langchain_core.messages.ai import UsageMetadata, add_usage
 
 from langchain_nanobanana._openrouter.assembler import summed
 from langchain_nanobanana._transport.exchange import Exchange
-from langchain_nanobanana.errors import OpenRouterError
+from langchain_nanobanana.errors import CallInterrupted, OpenRouterError
 
 Settled = AIMessage | OpenRouterError
 
@@ -87,6 +93,7 @@ class FanIn:
             metadata["cost"] = sum(cost or 0.0 for cost in costs)
         metadata.pop("cost_details", None)  # per request; the sum has no single breakdown
         metadata["generation_ids"] = [a.response_metadata.get("id") for a in self._answers]
+        metadata["request_answers"] = [_request_answer(a) for a in self._answers]
         metadata["images_requested"] = self.images_requested
         metadata["requests"] = self.requests
         if self._errors:
@@ -102,11 +109,54 @@ class FanIn:
         return metadata
 
 
+def _request_answer(answer: AIMessage) -> dict[str, Any]:
+    """What one request of a fan-out answered, for its images' share of the sum."""
+    return {
+        "id": answer.response_metadata.get("id"),
+        "cost": answer.response_metadata.get("cost"),
+        "usage": dict(answer.usage_metadata) if answer.usage_metadata else None,
+        "text": answer.text,
+        "images": sum(
+            isinstance(block, dict) and block.get("type") == "image" for block in answer.content
+        ),
+    }
+
+
 def _settled(call: Callable[[], AIMessage]) -> Settled:
     try:
         return call()
     except OpenRouterError as error:
         return error
+
+
+def _in_background(call: Callable[[], AIMessage]) -> Future[Settled]:
+    """``call`` on a daemon thread: a caller interrupted by Ctrl-C need not wait for it,
+    and a process that exits does not either (a thread pool's workers are joined)."""
+    future: Future[Settled] = Future()
+
+    def run() -> None:
+        try:
+            future.set_result(_settled(call))
+        except BaseException as error:  # delivered to the waiting caller, raised there
+            future.set_exception(error)
+
+    threading.Thread(target=run, name="nanobanana-request", daemon=True).start()
+    return future
+
+
+def _arrived(futures: Sequence[Future[Settled]], images: int) -> AIMessage | None:
+    """The answers among ``futures`` that had come, in request order, as one message."""
+    answers: list[AIMessage] = []
+    for future in futures:
+        if future.done() and future.exception() is None:
+            outcome = future.result()
+            if isinstance(outcome, AIMessage):
+                answers.append(outcome)
+    if not answers:
+        return None
+    fan_in = FanIn(len(futures), images)
+    chunks = [chunk for answer in answers for chunk in fan_in.settle(answer)]
+    return message_of([*chunks, fan_in.closing_chunk()])
 
 
 async def _asettled(call: Awaitable[AIMessage]) -> Settled:
@@ -119,10 +169,13 @@ async def _asettled(call: Awaitable[AIMessage]) -> Settled:
 def fanned_chunks(exchanges: Sequence[Exchange], images: int) -> Iterator[AIMessageChunk]:
     """The requests' answers as chunks, in request order, while all run at once."""
     fan_in = FanIn(len(exchanges), images)
-    with ThreadPoolExecutor(max_workers=len(exchanges), thread_name_prefix="nanobanana") as pool:
-        futures = [pool.submit(_settled, exchange.answer) for exchange in exchanges]
-        for future in futures:
-            yield from fan_in.settle(future.result())
+    futures = [_in_background(exchange.answer) for exchange in exchanges]
+    for future in futures:
+        try:
+            outcome = future.result()
+        except KeyboardInterrupt:
+            raise CallInterrupted(_arrived(futures, images)) from None
+        yield from fan_in.settle(outcome)
     yield fan_in.closing_chunk()
 
 
