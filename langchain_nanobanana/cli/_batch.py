@@ -3,8 +3,11 @@
 The prompts file is plain text (one prompt per line) or JSONL (one object per line:
 ``prompt`` and optionally ``aspect_ratio``, ``image_size``, ``seed``, ``modalities``,
 ``model``, ``images``). Every finished prompt appends one line to
-``FOLDER/manifest.jsonl``; a prompt whose image is in the manifest (and on disk) is
-not generated, or paid for, again, so re-running the same command resumes.
+``FOLDER/manifest.jsonl``; a prompt whose image is in the manifest (and in the
+folder) is not generated, or paid for, again, so re-running the same command
+resumes. ``--max-cost`` covers the folder: what its manifest records as spent counts
+against it, so re-running never grants the whole budget again (``--fresh-budget``
+counts this run alone).
 """
 
 from __future__ import annotations
@@ -13,9 +16,10 @@ import argparse
 import asyncio
 import hashlib
 import json
+import math
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -24,12 +28,14 @@ from langchain_core.messages import AIMessage, HumanMessage
 
 from langchain_nanobanana._catalog.models import find_model
 from langchain_nanobanana._catalog.names import unknown_names
+from langchain_nanobanana._content.image_formats import extension_for
 from langchain_nanobanana._content.text import printable, shorten
 from langchain_nanobanana._openrouter.options import check_image_config
 from langchain_nanobanana._transport.connection import api_key_value
 from langchain_nanobanana._transport.shared_limit import SharedLimit, shared_limit
 from langchain_nanobanana.cli._command import (
     EXIT_API,
+    EXIT_INTERRUPTED,
     EXIT_MAX_COST,
     EXIT_OK,
     EXIT_USAGE,
@@ -40,7 +46,7 @@ from langchain_nanobanana.cli._command import (
     generation_flags,
     input_message,
 )
-from langchain_nanobanana.cli._image_files import extension_for, slug, write_whole
+from langchain_nanobanana.cli._image_files import slug, write_whole
 from langchain_nanobanana.cli._progress_line import Progress
 from langchain_nanobanana.errors import OpenRouterError
 
@@ -71,10 +77,26 @@ def batch_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--max-cost",
-        type=float,
-        help="USD this run may spend: no request starts that could take it past this",
+        type=_dollars,
+        help=f"USD the folder may cost, counting what its {MANIFEST} records as spent by "
+        "earlier runs: no request starts that could take the spend past this",
+    )
+    parser.add_argument(
+        "--fresh-budget",
+        action="store_true",
+        help=f"--max-cost counts this run's spending only, not what {MANIFEST} records",
     )
     return parser
+
+
+def _dollars(value: str) -> float:
+    try:
+        amount = float(value)
+    except ValueError:
+        amount = math.nan
+    if not math.isfinite(amount) or amount < 0:
+        raise argparse.ArgumentTypeError("use an amount in US dollars, 0 or more (e.g. 1.50)")
+    return amount
 
 
 @dataclass(frozen=True)
@@ -158,21 +180,45 @@ def estimated_cost(options: dict[str, Any]) -> float | None:
     return spec.image_price(options.get("image_size"))
 
 
-def finished_keys(folder: Path) -> tuple[set[str], int]:
-    """Keys whose image the manifest records and the folder still holds, and unreadable lines."""
-    manifest = folder / MANIFEST
-    done: set[str] = set()
-    unreadable = 0
-    if not manifest.exists():
-        return done, unreadable
-    for line in manifest.read_text().splitlines():
+@dataclass
+class Manifest:
+    """What the folder's manifest says of earlier runs."""
+
+    done: set[str] = field(default_factory=set)
+    """Keys of prompts whose image the manifest records and the folder holds."""
+    spent: float = 0.0
+    """Dollars its lines record, made images and failures alike."""
+    unreadable: int = 0
+
+
+def read_manifest(folder: Path) -> Manifest:
+    """The folder's manifest; a line cut short when a run was killed mid-write is counted
+    as unreadable, and a line whose file is not an image file in the folder marks nothing
+    done (a file elsewhere, reached by a path or a link, is no image of this batch)."""
+    manifest = Manifest()
+    path = folder / MANIFEST
+    if not path.exists():
+        return manifest
+    for line in path.read_text().splitlines():
         try:
             record = json.loads(line)
-            if record.get("file") and (folder / record["file"]).exists():
-                done.add(record["key"])
+            key, file, cost = record["key"], record.get("file"), record.get("cost")
         except (ValueError, AttributeError, TypeError, KeyError):
-            unreadable += 1  # e.g. a line cut short when a run was killed mid-write
-    return done, unreadable
+            manifest.unreadable += 1
+            continue
+        if isinstance(cost, (int, float)) and math.isfinite(cost) and cost > 0:
+            manifest.spent += cost
+        if isinstance(key, str) and _inside(folder, file):
+            manifest.done.add(key)
+    return manifest
+
+
+def _inside(folder: Path, file: object) -> bool:
+    """Whether ``file`` names a file of ``folder`` itself (no path, no link out of it)."""
+    if not isinstance(file, str) or not file or Path(file).name != file or file in (".", ".."):
+        return False
+    target = folder / file
+    return target.is_file() and target.resolve().parent == folder.resolve()
 
 
 @dataclass
@@ -186,6 +232,8 @@ class _Run:
     queue: list[Prompt]
     total: int
     already_done: int
+    spent_before: float = 0.0
+    """What earlier runs spent that counts against ``max_cost`` (0 with --fresh-budget)."""
     done: int = 0
     failed: int = 0
     spent: float = 0.0
@@ -215,7 +263,8 @@ class _Run:
         """The amount to reserve for ``prompt``, or None when it could break --max-cost."""
         estimate = estimated_cost(prompt.options)
         reserve = self.most_seen if estimate is None else max(estimate, self.most_seen)
-        if self.max_cost is not None and self.spent + self.reserved + reserve > self.max_cost:
+        committed = self.spent_before + self.spent + self.reserved
+        if self.max_cost is not None and committed + reserve > self.max_cost:
             return None
         return reserve
 
@@ -298,16 +347,20 @@ def run_batch(argv: Sequence[str]) -> int:
     defaults = {"model": args.model, **call_options(args)}
     source, base = _read_source(args.prompts)
     prompts = read_prompts(source, base, defaults)
-    done_keys, unreadable = finished_keys(folder)
-    if unreadable:
-        print(f"nanobanana: {unreadable} unreadable manifest line(s) ignored.", file=sys.stderr)
-    queue = [prompt for prompt in prompts if prompt.key not in done_keys]
+    manifest = read_manifest(folder)
+    if manifest.unreadable:
+        print(
+            f"nanobanana: {manifest.unreadable} unreadable manifest line(s) ignored.",
+            file=sys.stderr,
+        )
+    queue = [prompt for prompt in prompts if prompt.key not in manifest.done]
     llm = chat_model(offline=args.offline, model=args.model, endpoint=args.endpoint)
     limit = shared_limit(api_key_value(llm.api_key), llm.base_url)
     run = _Run(
         folder=folder,
         llm=llm,
         max_cost=args.max_cost,
+        spent_before=0.0 if args.fresh_budget else manifest.spent,
         jobs=args.jobs,
         queue=queue,
         total=len(prompts),
@@ -322,6 +375,17 @@ def run_batch(argv: Sequence[str]) -> int:
         raise CommandError(
             f"Cannot write into {folder}: {exc.strerror or exc}; re-run to resume.", EXIT_API
         ) from None
+    except KeyboardInterrupt:
+        # Requests in flight were cancelled with their tasks; each image that had arrived
+        # is already in the folder and the manifest.
+        left = run.total - run.already_done - run.done
+        print(
+            f"nanobanana: interrupted; {run.already_done + run.done}/{run.total} images done "
+            f"({run.done} this run), {left} left, ${run.spent:.4f} spent this run; "
+            "re-run the same command to continue.",
+            file=sys.stderr,
+        )
+        return EXIT_INTERRUPTED
     return _report(run, folder, as_json=args.json)
 
 
@@ -351,6 +415,7 @@ def _report(run: _Run, folder: Path, *, as_json: bool) -> int:
         "failed": run.failed,
         "not_started_max_cost": run.over_budget,
         "spent_usd": round(run.spent, 6),
+        "spent_by_earlier_runs_usd": round(run.spent_before, 6),
         "manifest": str(folder / MANIFEST),
     }
     if as_json:
@@ -361,9 +426,15 @@ def _report(run: _Run, folder: Path, *, as_json: bool) -> int:
             f"{run.already_done} already there), {run.failed} failed, ${run.spent:.4f} spent."
         )
     if run.over_budget:
+        earlier = (
+            f" (${run.spent_before:.4f} of it spent by earlier runs, as {MANIFEST} records); "
+            "raise --max-cost to go on, or pass --fresh-budget to count this run alone."
+            if run.spent_before
+            else "; raise --max-cost to go on."
+        )
         print(
-            f"nanobanana: stopped at --max-cost ${run.max_cost:.2f}: {run.over_budget} prompt(s) "
-            "not started; re-run to continue.",
+            f"nanobanana: stopped at --max-cost ${run.max_cost:.2f}: {run.over_budget} "
+            f"prompt(s) not started{earlier}",
             file=sys.stderr,
         )
         return EXIT_MAX_COST

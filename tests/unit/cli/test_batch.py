@@ -151,11 +151,76 @@ def test_max_cost_stops_before_a_request_that_could_exceed_it(
     assert _chat_requests(fake) == 2
     assert "2/10 images" in done.stdout
 
+    # The same command again: the manifest already records ~$0.077 of the $0.10, so
+    # nothing more fits, and it says how to go on.
     again = run(*arguments, "--json", cwd=tmp_path, **env)
     assert again.returncode == 4
     summary = json.loads(again.stdout)
+    assert (summary["images"], summary["made_now"], summary["skipped_as_done"]) == (2, 0, 2)
+    assert summary["spent_by_earlier_runs_usd"] == pytest.approx(2 * 0.0387, abs=0.001)
+    assert _chat_requests(fake) == 2, "no request could fit"
+    assert "spent by earlier runs" in again.stderr
+    assert "--fresh-budget" in again.stderr
+
+    # Told otherwise, the run gets the whole cap for itself.
+    fresh = run(*arguments, "--json", "--fresh-budget", cwd=tmp_path, **env)
+    assert fresh.returncode == 4
+    summary = json.loads(fresh.stdout)
     assert (summary["images"], summary["made_now"], summary["skipped_as_done"]) == (4, 2, 2)
     assert summary["spent_usd"] <= 0.10
+
+
+def test_a_raised_max_cost_continues_within_what_the_folder_may_cost(
+    tmp_path: Path, fake: FakeOpenRouter, base_url: str
+) -> None:
+    (tmp_path / "prompts.txt").write_text("".join(f"banana {n}\n" for n in range(6)))
+    env = {"OPENROUTER_BASE_URL": base_url, "OPENROUTER_API_KEY": "sk-or-batch-test"}
+    first = run("batch", "prompts.txt", "-o", "made", "--max-cost", "0.10", cwd=tmp_path, **env)
+    assert first.returncode == 4
+    second = run("batch", "prompts.txt", "-o", "made", "--max-cost", "0.20", cwd=tmp_path, **env)
+    assert second.returncode == 4
+    costs = [
+        json.loads(line)["cost"] for line in (tmp_path / "made" / MANIFEST).read_text().splitlines()
+    ]
+    assert len(costs) == 5, "two under $0.10, then three more under $0.20 in all"
+    assert sum(costs) <= 0.20
+
+
+@pytest.mark.parametrize("amount", ["-1", "nan", "inf", "-0.5", "lots"])
+def test_a_max_cost_that_is_no_amount_is_refused(tmp_path: Path, amount: str) -> None:
+    (tmp_path / "prompts.txt").write_text("a banana\n")
+    done = run(
+        "batch", "prompts.txt", "-o", "made", "--offline", f"--max-cost={amount}", cwd=tmp_path
+    )
+    assert done.returncode == 2
+    assert "use an amount in US dollars, 0 or more" in done.stderr
+    assert not (tmp_path / "made" / MANIFEST).exists()
+
+
+def test_a_manifest_line_naming_a_file_outside_the_folder_marks_nothing_done(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "prompts.txt").write_text("a red banana\na blue banana\n")
+    made = tmp_path / "made"
+    assert run("batch", "prompts.txt", "-o", "made", "--offline", cwd=tmp_path).returncode == 0
+    records = [json.loads(line) for line in (made / MANIFEST).read_text().splitlines()]
+    outside = tmp_path / "elsewhere.png"
+    outside.write_bytes((made / records[0]["file"]).read_bytes())
+    (made / "link.png").symlink_to(outside)
+    for record in records:
+        (made / record["file"]).unlink()
+    forged = [
+        {**records[0], "file": "../elsewhere.png"},
+        {**records[1], "file": "link.png"},
+        {**records[1], "file": str(outside)},
+    ]
+    (made / MANIFEST).write_text("".join(json.dumps(record) + "\n" for record in forged))
+
+    done = run("batch", "prompts.txt", "-o", "made", "--offline", "--json", cwd=tmp_path)
+
+    assert done.returncode == 0, done.stderr
+    summary = json.loads(done.stdout)
+    assert (summary["made_now"], summary["skipped_as_done"]) == (2, 0)
 
 
 def test_429s_in_a_row_cost_no_prompt(tmp_path: Path, base_url: str, fake: FakeOpenRouter) -> None:
