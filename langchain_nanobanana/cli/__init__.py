@@ -18,40 +18,39 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import os
 import sys
 import threading
 from collections.abc import Callable, Sequence
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
 from langchain_core.messages import AIMessage
 
 from langchain_nanobanana._catalog.models import MAX_IMAGES_PER_CALL
+from langchain_nanobanana._content.image_formats import ConversionError, converted, extension_for
 from langchain_nanobanana._content.text import printable
 from langchain_nanobanana.cli._batch import batch_parser, run_batch
 from langchain_nanobanana.cli._command import (
     EXIT_API,
+    EXIT_BROKEN_PIPE,
     EXIT_CODES_HELP,
     EXIT_INTERRUPTED,
     EXIT_OK,
     EXIT_USAGE,
     CommandError,
     answer_images,
+    base_url_from_environment,
     call_options,
     chat_model,
     generation_flags,
     input_message,
 )
-from langchain_nanobanana.cli._image_files import (
-    OutputError,
-    OutputPlan,
-    converted,
-    extension_for,
-    pillow_installed,
-    write_whole,
-)
+from langchain_nanobanana.cli._image_files import OutputError, OutputPlan, write_whole
+from langchain_nanobanana.cli._image_records import ImageShare, image_shares
 from langchain_nanobanana.cli._progress_line import Progress
-from langchain_nanobanana.errors import OpenRouterError
+from langchain_nanobanana.errors import CallInterrupted, OpenRouterError
 from langchain_nanobanana.images import GeneratedImage
 
 _SERVE_PORT = 8790
@@ -81,13 +80,15 @@ def _parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
         parents=[generation_flags()],
     )
+    parser.add_argument("--version", action="version", version=f"nanobanana {_version()}")
     parser.add_argument(
         "prompt", help='what to draw, or how to change the input image(s); "-": stdin'
     )
     parser.add_argument(
         "-o",
         "--output",
-        help="file (its extension picks the format: .png, .jpg, .webp) or existing folder",
+        help="file (its extension picks the format: .png, .jpg, .webp, .gif) or existing "
+        "folder; several images are FILE-1, FILE-2, ... (in a folder, named from the prompt)",
     )
     parser.add_argument(
         "-i",
@@ -100,10 +101,17 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "-n",
         type=_image_count,
-        help="how many images (1-10); -o FILE then writes FILE-1, FILE-2, ...",
+        help="how many images (1-10), each with its own record (cost, tokens, generation id)",
     )
     parser.add_argument("--force", action="store_true", help="overwrite an existing output file")
     return parser
+
+
+def _version() -> str:
+    try:
+        return version("langchain-nanobanana")
+    except PackageNotFoundError:  # run from a checkout that was never installed
+        return "(not installed)"
 
 
 def _image_count(value: str) -> int:
@@ -130,18 +138,15 @@ def save_image(
     """
     data, mime_type = image.data, image.mime_type
     path = plan.path_for(prompt, mime_type, number)
-    if plan.mime_type is not None and plan.mime_type != mime_type:
-        try:
-            if not pillow_installed():
-                raise OSError("Pillow is not installed")
-            data, mime_type = converted(data, mime_type, plan.mime_type)
-        except OSError as exc:
-            path = path.with_suffix(extension_for(mime_type))
-            print(
-                f"nanobanana: the model answered {mime_type} and it could not be converted "
-                f"({exc}); saved as {path}.",
-                file=sys.stderr,
-            )
+    try:
+        data, mime_type = converted(data, mime_type, plan.mime_type)
+    except ConversionError as exc:
+        path = path.with_suffix(extension_for(mime_type))
+        print(
+            f"nanobanana: the model answered {mime_type} and it could not be converted "
+            f"({exc}); saved as {path}.",
+            file=sys.stderr,
+        )
     try:
         write_whole(path, data)
     except OSError as exc:
@@ -152,10 +157,9 @@ def save_image(
 def _generate(argv: Sequence[str]) -> int:
     args = _parser().parse_args(argv)
     prompt = _prompt(args.prompt)
+    count = args.n or 1
     try:
-        plan = OutputPlan.check(args.output, force=args.force).numbered(
-            args.n or 1, force=args.force
-        )
+        plan = OutputPlan.check(args.output, force=args.force).numbered(count, force=args.force)
     except OutputError as exc:
         raise CommandError(str(exc), EXIT_USAGE) from None
     message = input_message(prompt, args.image)
@@ -165,44 +169,90 @@ def _generate(argv: Sequence[str]) -> int:
             # Options go per call, not to the constructor: a bad value then fails
             # with the model's own one-line ValueError.
             answer = llm.invoke([message], **call_options(args))
+    except CallInterrupted as interrupted:
+        return _interrupted(interrupted.partial_message, count, plan, prompt, as_json=args.json)
     except OpenRouterError as exc:
         raise CommandError(str(exc), EXIT_API) from None
     except ValueError as exc:
         raise CommandError(str(exc), EXIT_USAGE) from None
-    results = []
-    for number, image in enumerate(answer_images(answer), start=1):
-        path, mime_type = save_image(image, plan, prompt, number)
-        results.append(_result(answer, path, mime_type, image.size))
+    results = _save_all(answer, plan, prompt)
     for result in results:
         print(json.dumps(result) if args.json else _summary(result))
+    if len(results) > 1 and not args.json:
+        print(_total(results))
     for error in answer.response_metadata.get("errors", []):
         print(f"nanobanana: one request failed: {printable(error['message'])}", file=sys.stderr)
     return EXIT_OK
 
 
-def _result(
-    answer: AIMessage, path: Path, mime_type: str, size: tuple[int, int] | None
-) -> dict[str, Any]:
-    width, height = size or (None, None)
-    usage: dict[str, Any] = dict(answer.usage_metadata or {})
+def _save_all(answer: AIMessage, plan: OutputPlan, prompt: str) -> list[dict[str, Any]]:
+    """Each image of ``answer`` written, with its own record."""
+    results = []
+    model = answer.response_metadata.get("model_name")
+    for number, share in enumerate(image_shares(answer, answer_images(answer)), start=1):
+        path, mime_type = save_image(share.image, plan, prompt, number)
+        results.append(_result(share, path, mime_type, model))
+    return results
+
+
+def _interrupted(
+    arrived: AIMessage | None, count: int, plan: OutputPlan, prompt: str, *, as_json: bool
+) -> int:
+    """Ctrl-C during a call for several images: the images that had come are kept."""
+    if arrived is None:
+        print(
+            f"nanobanana: interrupted before any of the {count} images arrived; "
+            "the requests were cancelled and nothing was saved.",
+            file=sys.stderr,
+        )
+        return EXIT_INTERRUPTED
+    results = _save_all(arrived, plan, prompt)
+    for result in results:
+        print(json.dumps(result) if as_json else _summary(result))
+    spent = sum(result["cost_usd"] or 0.0 for result in results)
+    names = ", ".join(result["path"] for result in results)
+    print(
+        f"nanobanana: interrupted; kept the {len(results)} of {count} images that had arrived "
+        f"({names}; ${spent:.4f}); the other requests were cancelled.",
+        file=sys.stderr,
+    )
+    return EXIT_INTERRUPTED
+
+
+def _result(share: ImageShare, path: Path, mime_type: str, model: str | None) -> dict[str, Any]:
+    width, height = share.image.size or (None, None)
     return {
         "path": str(path),
         "mime_type": mime_type,
         "width": width,
         "height": height,
-        "input_tokens": usage.get("input_tokens"),
-        "output_tokens": usage.get("output_tokens"),
-        "cost_usd": answer.response_metadata.get("cost"),
-        "model": answer.response_metadata.get("model_name"),
-        "generation_id": answer.response_metadata.get("id"),
-        "text": answer.text,
+        "input_tokens": share.input_tokens,
+        "output_tokens": share.output_tokens,
+        "cost_usd": share.cost_usd,
+        "model": model,
+        "generation_id": share.generation_id,
+        "text": share.text,
     }
 
 
 def _summary(result: dict[str, Any]) -> str:
     size = f"{result['width']}x{result['height']}" if result["width"] else "unknown size"
-    cost = f"${result['cost_usd']:.4f}" if isinstance(result["cost_usd"], float) else "cost unknown"
-    return f"Saved {result['path']} ({size}, {result['output_tokens']} output tokens, {cost})"
+    return (
+        f"Saved {result['path']} ({size}, {result['output_tokens']} output tokens, "
+        f"{_dollars(result['cost_usd'])})"
+    )
+
+
+def _total(results: list[dict[str, Any]]) -> str:
+    tokens = [result["output_tokens"] for result in results]
+    costs = [result["cost_usd"] for result in results]
+    output = sum(tokens) if None not in tokens else "unknown"
+    cost = sum(costs) if None not in costs else None
+    return f"Total: {len(results)} images, {output} output tokens, {_dollars(cost)}"
+
+
+def _dollars(cost: float | None) -> str:
+    return f"${cost:.4f}" if isinstance(cost, float) else "cost unknown"
 
 
 def _models(argv: Sequence[str]) -> int:
@@ -225,10 +275,13 @@ def _models(argv: Sequence[str]) -> int:
     if args.offline:
         from langchain_nanobanana.testing import FakeOpenRouter
 
-        client = FakeOpenRouter().client()
+        fake = FakeOpenRouter()
+        client, base_url = fake.client(), fake.base_url
+    else:
+        base_url = base_url_from_environment()
     try:
-        models = fetch_image_models(client)
-        image_api = fetch_image_api_models(client)
+        models = fetch_image_models(base_url, client)
+        image_api = fetch_image_api_models(base_url, client)
     except (httpx.HTTPError, ValueError) as exc:
         raise CommandError(f"could not list models: {exc}", EXIT_API) from None
     if args.json:
@@ -250,7 +303,9 @@ def _serve(argv: Sequence[str]) -> int:
         description="Run the offline emulator on 127.0.0.1 and print the variables that point "
         "ChatNanoBanana (and any OpenAI-compatible client) at it. Ctrl-C stops it.",
     )
-    parser.add_argument("--port", type=int, default=_SERVE_PORT, help="0 picks a free port")
+    parser.add_argument(
+        "--port", type=_port, default=_SERVE_PORT, help="0 picks a free port (up to 65535)"
+    )
     parser.add_argument("--offline", action="store_true", help="accepted; serve is always offline")
     add_fault_flags(parser)
     parser.add_argument(
@@ -285,6 +340,14 @@ def _mcp(argv: Sequence[str]) -> int:
 
     return run_mcp(argv)
 
+
+def _port(value: str) -> int:
+    if not value.isdigit() or int(value) > _HIGHEST_PORT:
+        raise argparse.ArgumentTypeError(f"use a port number from 0 to {_HIGHEST_PORT}")
+    return int(value)
+
+
+_HIGHEST_PORT = 65535
 
 _SUBCOMMANDS: dict[str, Callable[[Sequence[str]], int]] = {
     "models": _models,
@@ -325,10 +388,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     arguments = list(sys.argv[1:] if argv is None else argv)
     try:
         command, rest = _split_subcommand(arguments)
-        return command(rest)
+        code = command(rest)
+        sys.stdout.flush()  # a reader that went away is found here, not at exit
+        return code
     except CommandError as exc:
         print(f"nanobanana: {printable(str(exc))}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("nanobanana: interrupted; nothing half-written was left behind.", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        # `nanobanana models --json | head`: the reader has all it wanted. Later writes
+        # (the interpreter's last flush) go nowhere instead of raising again.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE

@@ -8,8 +8,10 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from langchain_core.messages import AIMessage, HumanMessage
+from pydantic import ValidationError
 
 from langchain_nanobanana._catalog.models import (
     ALL_ASPECT_RATIOS,
@@ -20,6 +22,7 @@ from langchain_nanobanana._catalog.models import (
 )
 from langchain_nanobanana._content.media import sniff_mime_type
 from langchain_nanobanana._openrouter.no_image import MissingImage
+from langchain_nanobanana._transport.connection import DEFAULT_BASE_URL, check_base_url
 from langchain_nanobanana.images import GeneratedImage, images_from
 
 if TYPE_CHECKING:
@@ -27,6 +30,7 @@ if TYPE_CHECKING:
 
 EXIT_OK, EXIT_API, EXIT_USAGE, EXIT_NO_IMAGE, EXIT_MAX_COST = 0, 1, 2, 3, 4
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report it
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE: the reader of our output went away (`| head`)
 
 EXIT_CODES_HELP = """\
 exit codes:
@@ -34,8 +38,10 @@ exit codes:
   1    OpenRouter refused or failed (for batch: some prompts failed; re-run to retry them)
   2    usage problem: bad option, missing file or folder, no key (nothing was sent)
   3    the answer held no image (the message says why)
-  4    batch stopped before --max-cost would be exceeded (re-run to continue)
-  130  interrupted (Ctrl-C); nothing half-written is left"""
+  4    batch stopped before --max-cost would be exceeded (it counts what the folder's
+       manifest records as spent; raise it to continue)
+  130  interrupted (Ctrl-C); images that had arrived are kept, nothing half-written is
+       left, and one line says what was done"""
 
 
 class CommandError(Exception):
@@ -60,7 +66,33 @@ def chat_model(*, offline: bool, model: str, **fields: Any) -> ChatNanoBanana:
         )
     from langchain_nanobanana.chat_models import ChatNanoBanana
 
-    return ChatNanoBanana(model_name=model, **fields)
+    try:
+        return ChatNanoBanana(model_name=model, base_url=base_url_from_environment(), **fields)
+    except ValidationError as exc:  # a setting the model refuses: its own sentence
+        problems = "; ".join(
+            str(error["msg"]).removeprefix("Value error, ") for error in exc.errors()
+        )
+        raise CommandError(problems, EXIT_USAGE) from None
+
+
+_BASE_URL_VARIABLES = ("OPENROUTER_BASE_URL", "OPENROUTER_API_BASE")
+
+
+def base_url_from_environment() -> str:
+    """The API root the environment names (the default when it names none), checked:
+    a malformed one is a usage error that names the variable, before anything is sent."""
+    for name in _BASE_URL_VARIABLES:
+        value = os.environ.get(name)
+        if value:
+            try:
+                check_base_url(value, allow_insecure_http=False)
+                _ = urlsplit(value).port  # a port past 65535 is refused here, not later
+            except ValueError as exc:
+                raise CommandError(
+                    f"{name} is not a usable API root ({exc}); fix or unset it.", EXIT_USAGE
+                ) from None
+            return value
+    return DEFAULT_BASE_URL
 
 
 def generation_flags() -> argparse.ArgumentParser:

@@ -2,25 +2,28 @@
 
 Everything that can be checked about an output path is checked before any request,
 so a typo in a folder name costs nothing; the file itself appears whole or not at all.
+
+One naming rule, with or without ``-o``: a single image is ``NAME.ext``; several are
+``NAME-1.ext``, ``NAME-2.ext``, ... ``NAME`` is the file ``-o`` names, or the prompt's
+first words in a folder, where a name already taken moves on to the next free number
+(nothing is overwritten there); a named file that exists needs ``--force``.
 """
 
 from __future__ import annotations
 
-import io
 import os
 import re
 import secrets
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-FORMATS = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".webp": "image/webp"}
-_PILLOW_NAMES = {"image/png": "PNG", "image/jpeg": "JPEG", "image/webp": "WEBP"}
-_EXTENSIONS = {
-    "image/png": ".png",
-    "image/jpeg": ".jpg",
-    "image/webp": ".webp",
-    "image/gif": ".gif",
-}
+from langchain_nanobanana._content.image_formats import (
+    PILLOW_HINT,
+    extension_for,
+    format_named_by,
+    pillow_installed,
+)
+
 _SLUG_WORDS = 6
 
 
@@ -34,18 +37,6 @@ def slug(prompt: str) -> str:
     return "-".join(words) or "image"
 
 
-def extension_for(mime_type: str) -> str:
-    return _EXTENSIONS.get(mime_type, ".bin")
-
-
-def pillow_installed() -> bool:
-    try:
-        import PIL.Image  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
 @dataclass(frozen=True)
 class OutputPlan:
     """A checked destination: a file named by the user, or a folder to name one in."""
@@ -55,8 +46,8 @@ class OutputPlan:
     """The named file, or None to name one from the prompt inside ``folder``."""
     mime_type: str | None
     """The format the file's extension asks for; None keeps the model's own."""
-    numbered_files: bool = False
-    """Several images to a named file: each under the name with its number."""
+    count: int = 1
+    """How many images: several are each written under the name with its number."""
 
     @classmethod
     def check(cls, given: str | None, *, force: bool) -> OutputPlan:
@@ -77,19 +68,15 @@ class OutputPlan:
         parent = requested.parent
         if not parent.is_dir():
             raise OutputError(f"Folder {parent} does not exist; create it first.")
-        mime_type = None
-        if requested.suffix:
-            mime_type = FORMATS.get(requested.suffix.lower())
-            if mime_type is None:
-                raise OutputError(
-                    f"Cannot write an image as {requested.suffix!r}; "
-                    "name the file .png, .jpg or .webp."
-                )
-            if mime_type != "image/png" and not pillow_installed():
-                raise OutputError(
-                    f"Writing {requested.suffix} needs Pillow to convert the model's PNG: "
-                    "pip install 'langchain-nanobanana[pillow]', or name the file .png."
-                )
+        try:
+            mime_type = format_named_by(requested)
+        except ValueError as exc:
+            raise OutputError(str(exc)) from None
+        if mime_type not in (None, "image/png") and not pillow_installed():
+            raise OutputError(
+                f"Writing {requested.suffix} needs Pillow to convert the model's PNG: "
+                f"{PILLOW_HINT}, or name the file .png."
+            )
         cls._check_writable(parent)
         return cls(parent, requested, mime_type)
 
@@ -100,48 +87,48 @@ class OutputPlan:
 
     @staticmethod
     def _check_writable(folder: Path) -> None:
-        if not os.access(folder, os.W_OK | os.X_OK):
-            raise OutputError(f"Cannot write into {folder}: permission denied.")
+        """Create (and remove) a file there: permission bits say nothing to root, and
+        nothing about a folder such as /proc that takes no new files at all."""
+        probe = folder / f".nanobanana-{secrets.token_hex(4)}.probe"
+        try:
+            descriptor = os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except OSError as exc:
+            reason = (exc.strerror or str(exc)).lower()
+            raise OutputError(f"Cannot write into {folder}: {reason}.") from None
+        os.close(descriptor)
+        probe.unlink(missing_ok=True)
 
     def numbered(self, count: int, *, force: bool) -> OutputPlan:
-        """The plan for ``count`` images: a named file becomes ``name-1``, ``name-2``, ...,
-        each checked now, before anything is sent."""
-        if self.file is None or count == 1:
+        """The plan for ``count`` images: several are ``NAME-1``, ``NAME-2``, ...; a named
+        file's numbered names are each checked now, before anything is sent."""
+        if count == 1:
             return self
-        plan = replace(self, numbered_files=True)
-        for number in range(1, count + 1):
-            path = plan.path_for("", "", number)
-            if path.exists() and not force:
-                raise OutputError(f"{path} exists; pass --force to overwrite it.")
+        plan = replace(self, count=count)
+        if self.file is not None:
+            for number in range(1, count + 1):
+                path = plan.path_for("", "", number)
+                if path.exists() and not force:
+                    raise OutputError(f"{path} exists; pass --force to overwrite it.")
         return plan
 
     def path_for(self, prompt: str, mime_type: str, number: int = 1) -> Path:
-        """The named file, or a new name from the prompt that takes no existing file."""
+        """Where image ``number`` (from 1) goes: see the module's naming rule."""
         if self.file is not None:
-            if not self.numbered_files and number == 1:
+            if self.count == 1:
                 return self.file
             return self.file.with_name(f"{self.file.stem}-{number}{self.file.suffix}")
-        extension = extension_for(mime_type)
-        candidate = self.folder / f"{slug(prompt)}{extension}"
-        counter = 1
+        # Images are written one by one, so each takes the first free name in turn.
+        name, extension = slug(prompt), extension_for(mime_type)
+        counter = 1 if self.count > 1 else 0
+        candidate = self.folder / _numbered(name, counter, extension)
         while candidate.exists():
-            candidate = self.folder / f"{slug(prompt)}-{counter}{extension}"
             counter += 1
+            candidate = self.folder / _numbered(name, counter, extension)
         return candidate
 
 
-def converted(data: bytes, mime_type: str, wanted: str | None) -> tuple[bytes, str]:
-    """``data`` in the ``wanted`` format (Pillow converts), or as it is when that is the same."""
-    if wanted is None or wanted == mime_type:
-        return data, mime_type
-    from PIL import Image
-
-    with Image.open(io.BytesIO(data)) as picture:
-        # JPEG has no alpha channel; a transparent PNG becomes opaque.
-        image = picture.convert("RGB") if wanted == "image/jpeg" else picture.copy()
-    buffer = io.BytesIO()
-    image.save(buffer, format=_PILLOW_NAMES[wanted])
-    return buffer.getvalue(), wanted
+def _numbered(name: str, number: int, extension: str) -> str:
+    return f"{name}-{number}{extension}" if number else f"{name}{extension}"
 
 
 def write_whole(path: Path, data: bytes) -> None:

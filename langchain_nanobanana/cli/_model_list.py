@@ -2,25 +2,26 @@
 
 Two lists: chat completions' (``/models``, prices per million tokens) and the Image
 API's (``/images/models``; its prices are per endpoint, behind each model's
-``endpoints`` URL, as ``{billable, unit, cost_usd, variant}`` lines).
+``endpoints`` URL, as ``{billable, unit, cost_usd, variant}`` lines). An ``endpoints``
+path is the server's text: it is followed only below the base URL, on its host.
 """
 
 from __future__ import annotations
 
-import os
+import sys
 from collections.abc import Sequence
 from typing import Any
 
 import httpx
 
-from langchain_nanobanana._transport.connection import DEFAULT_BASE_URL
+from langchain_nanobanana._content.text import printable, shorten
 
 PER_MILLION = 1_000_000
 
 
-def fetch_image_models(client: httpx.Client | None = None) -> list[dict[str, Any]]:
+def fetch_image_models(base_url: str, client: httpx.Client | None = None) -> list[dict[str, Any]]:
     """``GET {base}/models?output_modalities=image`` (no key needed), as OpenRouter lists them."""
-    base_url = os.environ.get("OPENROUTER_BASE_URL", DEFAULT_BASE_URL).rstrip("/")
+    base_url = base_url.rstrip("/")
     own = client is None
     http = client or httpx.Client(timeout=30)
     try:
@@ -35,9 +36,11 @@ def fetch_image_models(client: httpx.Client | None = None) -> list[dict[str, Any
     return [model for model in models if isinstance(model, dict)]
 
 
-def fetch_image_api_models(client: httpx.Client | None = None) -> list[dict[str, Any]]:
+def fetch_image_api_models(
+    base_url: str, client: httpx.Client | None = None
+) -> list[dict[str, Any]]:
     """``GET {base}/images/models``, each with the pricing lines of its endpoints."""
-    base_url = os.environ.get("OPENROUTER_BASE_URL", DEFAULT_BASE_URL).rstrip("/")
+    base_url = base_url.rstrip("/")
     own = client is None
     http = client or httpx.Client(timeout=30)
     try:
@@ -54,11 +57,33 @@ def fetch_image_api_models(client: httpx.Client | None = None) -> list[dict[str,
 
 def _pricing_lines(http: httpx.Client, base_url: str, model: dict[str, Any]) -> list[Any]:
     path = str(model.get("endpoints") or f"/api/v1/images/models/{model.get('id')}/endpoints")
-    response = http.get(f"{base_url}{path.removeprefix('/api/v1')}")
+    url = endpoints_url(base_url, path)
+    if url is None:
+        print(
+            f"nanobanana: not following {shorten(printable(path), 80)!r} for "
+            f"{shorten(printable(str(model.get('id'))), 60)}: it leads away from {base_url}.",
+            file=sys.stderr,
+        )
+        return []
+    response = http.get(url)
     if response.status_code != 200:
         return []
     endpoints = (response.json().get("data") or {}).get("endpoints") or []
     return [line for endpoint in endpoints for line in endpoint.get("pricing") or []]
+
+
+def endpoints_url(base_url: str, path: str) -> httpx.URL | None:
+    """Where a model's ``endpoints`` path points, or None when that is not below
+    ``base_url`` on the same scheme, host and port (another host, ``..``, a full URL)."""
+    base = httpx.URL(base_url.rstrip("/") + "/")
+    try:
+        url = base.join(path.removeprefix("/api/v1").lstrip("/"))
+    except httpx.InvalidURL:
+        return None
+    same_origin = (url.scheme, url.host, url.port) == (base.scheme, base.host, base.port)
+    if not same_origin or not url.path.startswith(base.path) or url.userinfo:
+        return None
+    return url
 
 
 def _per_image(lines: list[Any]) -> str:

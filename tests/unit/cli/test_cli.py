@@ -245,10 +245,10 @@ def test_model_ids_are_printed_without_control_sequences(
     from langchain_nanobanana.cli import _model_list
 
     hostile = [{"id": "lab/\x1b[2Jpainter\x1b]0;owned\x07", "pricing": {"image_output": "0.00004"}}]
-    monkeypatch.setattr(_model_list, "fetch_image_models", lambda client=None: hostile)
+    monkeypatch.setattr(_model_list, "fetch_image_models", lambda base, client=None: hostile)
     hostile_image_api = [{"id": "lab/\x1b[31mvector", "pricing_lines": []}]
     monkeypatch.setattr(
-        _model_list, "fetch_image_api_models", lambda client=None: hostile_image_api
+        _model_list, "fetch_image_api_models", lambda base, client=None: hostile_image_api
     )
     assert main(["models"]) == 0
     out = capsys.readouterr().out

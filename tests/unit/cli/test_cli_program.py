@@ -7,10 +7,12 @@ command finds it through OPENROUTER_BASE_URL, as it would find a proxy.
 from __future__ import annotations
 
 import io
+import json
 import signal
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from importlib.metadata import version
 from pathlib import Path
 
 import httpx
@@ -99,7 +101,7 @@ def test_without_pillow_another_format_is_refused_before_the_call(
 def test_an_unknown_extension_is_refused(tmp_path: Path) -> None:
     done = run("--offline", "a banana", "-o", "out.txt", cwd=tmp_path)
     assert done.returncode == 2
-    assert "name the file .png, .jpg or .webp" in _one_line(done.stderr)
+    assert "name the file .png, .jpg, .webp or .gif" in _one_line(done.stderr)
 
 
 # ------------------------------------------------------------ Ctrl-C
@@ -142,6 +144,163 @@ def test_ctrl_c_is_one_line_exit_130_and_leaves_nothing(
     assert "interrupted" in _one_line(err)
     written = sorted(p.name for p in tmp_path.rglob("*") if p.is_file())
     assert written == ["prompts.txt"], "no image, no partial file, no manifest line"
+
+
+def _interrupt_when(
+    arguments: list[str], cwd: Path, env: dict[str, str], ready: object
+) -> tuple[subprocess.CompletedProcess[str], float]:
+    """Start the command, send SIGINT once ``ready()`` holds; its output and the seconds
+    it took to exit after the signal."""
+    process = subprocess.Popen(
+        [*COMMAND, *arguments],
+        cwd=cwd,
+        env=environment(**env),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        _wait_for(ready)
+        process.send_signal(signal.SIGINT)
+        sent = time.monotonic()
+        out, err = process.communicate(timeout=TIMEOUT)
+        took = time.monotonic() - sent
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+    return subprocess.CompletedProcess(arguments, process.returncode, out, err), took
+
+
+def _then_a_moment(condition: Callable[[], bool], seconds: float = 1.5) -> Callable[[], bool]:
+    """True once ``condition`` has held for ``seconds``: the answers sent without delay
+    have then reached the command (a few kilobytes over loopback)."""
+    since: list[float] = []
+
+    def ready() -> bool:
+        if not since and condition():
+            since.append(time.monotonic())
+        return bool(since) and time.monotonic() - since[0] > seconds
+
+    return ready
+
+
+_SLOW = 60.0
+"""How long the requests that must be cancelled would take: far longer than any exit."""
+
+
+def test_ctrl_c_with_n_3_keeps_the_image_that_arrived_and_cancels_the_rest_at_once(
+    tmp_path: Path, fake: FakeOpenRouter, service: dict[str, str]
+) -> None:
+    fake.enqueue(Outcome.answer(), Outcome.wait(_SLOW), Outcome.wait(_SLOW))
+    done, took = _interrupt_when(
+        ["a banana", "-n", "3", "-o", "F.png", "--json"],
+        tmp_path,
+        service,
+        _then_a_moment(lambda: _chat_requests(fake) == 3),
+    )
+
+    assert done.returncode == 130, done.stderr
+    assert took < _SLOW / 2, "the slow requests were not waited for"
+    summary = _one_line(done.stderr)
+    assert "kept the 1 of 3 images that had arrived (F-1.png; $0.0387)" in summary
+    (record,) = [json.loads(line) for line in done.stdout.splitlines()]
+    assert record["path"] == "F-1.png"
+    assert record["generation_id"] in fake.generations
+    with Image.open(tmp_path / "F-1.png") as picture:
+        assert picture.size == (1024, 1024)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["F-1.png"], "nothing half-written"
+
+
+def test_ctrl_c_with_n_3_before_any_image_says_so(
+    tmp_path: Path, fake: FakeOpenRouter, service: dict[str, str]
+) -> None:
+    fake.enqueue(*[Outcome.wait(_SLOW)] * 3)
+    done, took = _interrupt_when(
+        ["a banana", "-n", "3"], tmp_path, service, lambda: _chat_requests(fake) == 3
+    )
+    assert done.returncode == 130
+    assert took < _SLOW / 2
+    assert "before any of the 3 images arrived" in _one_line(done.stderr)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_ctrl_c_in_a_batch_says_what_is_done_left_and_spent(
+    tmp_path: Path, fake: FakeOpenRouter, service: dict[str, str]
+) -> None:
+    (tmp_path / "prompts.txt").write_text("one\ntwo\nthree\nfour\n")
+    fake.enqueue(Outcome.answer(), Outcome.answer(), *[Outcome.wait(_SLOW)] * 2)
+    done, took = _interrupt_when(
+        ["batch", "prompts.txt", "-o", "made", "-j", "4"],
+        tmp_path,
+        service,
+        _then_a_moment(lambda: _chat_requests(fake) == 4),
+    )
+
+    assert done.returncode == 130, done.stderr
+    assert took < _SLOW / 2
+    made = tmp_path / "made"
+    manifest = (made / "manifest.jsonl").read_text().splitlines()
+    costs = [json.loads(line)["cost"] for line in manifest]
+    assert len(costs) == 2, "a line for each image that arrived, none for the cancelled"
+    summary = _one_line(done.stderr)
+    assert f"2/4 images done (2 this run), 2 left, ${sum(costs):.4f} spent this run" in summary
+    assert len(list(made.glob("*.png"))) == 2
+
+
+# ------------------------------------------------------------ first contact
+
+
+def test_version(tmp_path: Path) -> None:
+    done = run("--version", cwd=tmp_path)
+    assert done.returncode == 0
+    assert done.stdout.strip() == f"nanobanana {version('langchain-nanobanana')}"
+
+
+@pytest.mark.parametrize("arguments", [["a banana"], ["models"], ["batch", "p.txt", "-o", "out"]])
+@pytest.mark.parametrize(
+    "base_url",
+    ["not a url", "htp://openrouter.ai/api/v1", "http://[::1/api", "http://127.0.0.1:99999/api"],
+)
+def test_a_malformed_base_url_is_a_sentence_and_exit_2(
+    tmp_path: Path, arguments: list[str], base_url: str
+) -> None:
+    (tmp_path / "p.txt").write_text("a banana\n")
+    done = run(*arguments, cwd=tmp_path, OPENROUTER_BASE_URL=base_url, OPENROUTER_API_KEY="sk-or-x")
+    assert done.returncode == 2, done.stderr
+    assert _one_line(done.stderr).startswith("nanobanana: OPENROUTER_BASE_URL is not a usable")
+
+
+def test_serve_refuses_a_port_that_cannot_be(tmp_path: Path) -> None:
+    done = run("serve", "--port", "99999", cwd=tmp_path)
+    assert done.returncode == 2
+    assert "use a port number from 0 to 65535" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_a_reader_that_goes_away_is_no_traceback(tmp_path: Path) -> None:
+    process = subprocess.Popen(
+        [*COMMAND, "models", "--offline", "--json"],
+        cwd=tmp_path,
+        env=environment(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert process.stdout is not None
+    process.stdout.close()  # as `| head` does once it has its lines
+    _, err = process.communicate(timeout=TIMEOUT)
+    assert err == b""
+    assert process.returncode == 141  # 128 + SIGPIPE, as a shell reports it
+
+
+def test_an_unwritable_folder_is_refused_before_paying(
+    tmp_path: Path, fake: FakeOpenRouter, service: dict[str, str]
+) -> None:
+    for output in ("/proc/x.png", "/proc/"):
+        done = run("a banana", "-o", output, cwd=tmp_path, **service)
+        assert done.returncode == 2, done.stderr
+        assert "Cannot write into /proc" in _one_line(done.stderr)
+    assert fake.requests == [], "nothing was sent, nothing was billed"
 
 
 # ------------------------------------------------------------ subcommands, help, stdin
