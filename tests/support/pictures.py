@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import io
+import sys
 from typing import Any
 
 from PIL import Image
@@ -42,3 +43,10 @@ def photo_in_every_block_form(photo: bytes) -> dict[str, dict[str, Any]]:
             "value": {"type": "image_url", "image_url": {"url": data_url}},
         },
     }
+
+
+def without_pillow(monkeypatch: Any) -> None:
+    """Make ``import PIL`` fail in this process, as in an install without the extra
+    (``None`` in ``sys.modules`` is how Python marks a module that must not import)."""
+    for name in ("PIL", "PIL.Image"):
+        monkeypatch.setitem(sys.modules, name, None)

@@ -14,7 +14,7 @@ import pytest
 from PIL import Image
 
 from langchain_nanobanana.cli import main
-from langchain_nanobanana.cli._model_list import models_table
+from langchain_nanobanana.cli._model_list import endpoints_url, models_table
 from langchain_nanobanana.cli._progress_line import Progress
 from langchain_nanobanana.testing import FakeOpenRouter, Outcome, describe_image
 from tests.support import REPOSITORY
@@ -256,3 +256,26 @@ def test_model_ids_are_printed_without_control_sequences(
     assert "lab/vector" in out
     assert "\x1b" not in out
     assert "\x07" not in out
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "https://elsewhere.example/api/v1/images/models/x/endpoints",
+        "http://openrouter.ai/api/v1/images/models/x/endpoints",
+        "/api/v1/../../x",
+        "/api/v1/images/../../../credits",
+        "https://user@openrouter.ai/api/v1/x",
+    ],
+)
+def test_models_follows_no_endpoints_link_away_from_the_base_url(path: str) -> None:
+    assert endpoints_url("https://openrouter.ai/api/v1", path) is None
+
+
+def test_models_follows_endpoints_links_below_the_base_url() -> None:
+    base = "http://127.0.0.1:8790/api/v1"
+    for path in ("/api/v1/images/models/a/b/endpoints", "images/models/a/b/endpoints"):
+        assert str(endpoints_url(base, path)) == f"{base}/images/models/a/b/endpoints"
+    # Text that only looks like a host stays a path on the base URL's host.
+    assert endpoints_url(base, "//elsewhere.example/x").host == "127.0.0.1"  # type: ignore[union-attr]
+    assert endpoints_url(base, "@elsewhere.example/x").host == "127.0.0.1"  # type: ignore[union-attr]
