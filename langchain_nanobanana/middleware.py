@@ -35,12 +35,15 @@ from langgraph.config import get_config
 from langgraph.runtime import Runtime
 
 from langchain_nanobanana._agent.attachments import (
+    AGENT_VIEW_BOUND,
+    AgentView,
     aregister,
     awith_pictures,
     has_unregistered_images,
     register,
     with_pictures,
 )
+from langchain_nanobanana._content.image_formats import SizeBound
 from langchain_nanobanana.stores import ImageStore
 from langchain_nanobanana.tools import NanoBananaImageTool
 
@@ -63,18 +66,38 @@ class AttachedImagesMiddleware(AgentMiddleware[AgentState[Any], Any]):
 
     With ``show_attachments_to_model=True`` (the default) the pictures are put
     back next to their lines in each request to the agent model, so a
-    multimodal model still sees them; only the stored state stays lean. A picture
-    whose bytes are gone is shown as ``[image img_... is no longer available]``,
-    and an attached image that does not decode stays a line of text that says
-    so: neither ends the thread.
+    multimodal model still sees them; only the stored state stays lean. What it
+    sees is a copy no larger than ``attachment_long_side`` pixels (1024) and
+    ``attachment_max_bytes`` (200,000: about 270,000 characters of base64), within
+    what common agent models take, since each turn sends and bills it again; the
+    stored photo stays whole for edits. The copy is made with Pillow
+    (``[pillow]``); without it a photo over the bound is shown as its line only.
+    ``attachment_long_side=None`` shows photos whole. A picture whose bytes are
+    gone is shown as ``[image img_... is no longer available]``, and an attached
+    image that does not decode stays a line of text that says so: neither ends
+    the thread.
     """
 
     def __init__(
-        self, tool: NanoBananaImageTool, *, show_attachments_to_model: bool = True
+        self,
+        tool: NanoBananaImageTool,
+        *,
+        show_attachments_to_model: bool = True,
+        attachment_long_side: int | None = AGENT_VIEW_BOUND.long_side,
+        attachment_max_bytes: int = AGENT_VIEW_BOUND.max_bytes,
     ) -> None:
         super().__init__()
+        if attachment_long_side is not None and attachment_long_side < 1:
+            raise ValueError("attachment_long_side must be a number of pixels, 1 or more.")
+        if attachment_max_bytes < 1:
+            raise ValueError("attachment_max_bytes must be a number of bytes, 1 or more.")
         self.image_tool = tool
         self.show_attachments_to_model = show_attachments_to_model
+        self._view = AgentView(
+            None
+            if attachment_long_side is None
+            else SizeBound(attachment_long_side, attachment_max_bytes)
+        )
         # The last run's config per thread, for model calls that cannot see their own
         # (Python 3.10 async); bounded, newest last.
         self._configs: OrderedDict[str, RunnableConfig] = OrderedDict()
@@ -134,7 +157,9 @@ class AttachedImagesMiddleware(AgentMiddleware[AgentState[Any], Any]):
             return handler(request)
         images = self._images(request)
         return handler(
-            request.override(messages=[with_pictures(m, images) for m in request.messages])
+            request.override(
+                messages=[with_pictures(m, images, self._view) for m in request.messages]
+            )
         )
 
     async def awrap_model_call(
@@ -145,7 +170,7 @@ class AttachedImagesMiddleware(AgentMiddleware[AgentState[Any], Any]):
         if not self.show_attachments_to_model:
             return await handler(request)
         images = self._images(request)
-        messages = [await awith_pictures(m, images) for m in request.messages]
+        messages = [await awith_pictures(m, images, self._view) for m in request.messages]
         return await handler(request.override(messages=messages))
 
     def _images(self, request: ModelRequest[Any]) -> ImageStore:

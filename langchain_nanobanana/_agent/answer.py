@@ -7,12 +7,11 @@ bytes); the app gets the ToolMessage artifact, whose blocks hold the bytes
 
 from __future__ import annotations
 
-import io
-import warnings
 from typing import Any
 
 from langchain_core.messages import AIMessage, ToolMessage
 
+from langchain_nanobanana._content.image_formats import SizeBound, downscaled, pillow_installed
 from langchain_nanobanana._content.media import ACCEPTED_IMAGE_TYPES, sniff_mime_type
 from langchain_nanobanana._content.text import shorten
 from langchain_nanobanana._content.urls import without_signature
@@ -20,7 +19,7 @@ from langchain_nanobanana.images import GeneratedImage
 
 MAX_CONTENT_CHARS = 300
 _MODEL_WORDS_CHARS = 160
-_THUMBNAIL_PIXELS = 384
+_THUMBNAIL = SizeBound(long_side=384, max_bytes=100_000)
 
 
 def provenance(prompt: str, image_ids: list[str] | None, answer: AIMessage) -> dict[str, Any]:
@@ -100,27 +99,9 @@ def thumbnail(image: GeneratedImage) -> GeneratedImage:
     kind = sniff_mime_type(image.data[:16])
     if kind not in ACCEPTED_IMAGE_TYPES:
         raise ValueError(f"its bytes are {kind or 'no image type we know'}, not an image")
-    try:
-        from PIL import Image
-    except ImportError:
+    if not pillow_installed():
         return image
-    try:
-        with warnings.catch_warnings():
-            # Pillow only warns between its pixel limit and twice it: refuse those too.
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            picture = Image.open(io.BytesIO(image.data)).convert("RGB")
-        picture.thumbnail((_THUMBNAIL_PIXELS, _THUMBNAIL_PIXELS))
-    except (
-        OSError,
-        ValueError,
-        Image.DecompressionBombError,
-        Image.DecompressionBombWarning,
-        SyntaxError,
-    ) as error:
-        raise ValueError(f"Pillow cannot decode it ({type(error).__name__})") from None
-    buffer = io.BytesIO()
-    picture.save(buffer, format="JPEG", quality=80)
-    return GeneratedImage(buffer.getvalue(), "image/jpeg", image.id)
+    return GeneratedImage(downscaled(image.data, _THUMBNAIL), "image/jpeg", image.id)
 
 
 def progress_images(images: list[GeneratedImage], urls: list[str | None]) -> list[dict[str, Any]]:

@@ -8,6 +8,14 @@ the swap still hold it; see the middleware). ``with_pictures`` puts the
 images back next to their lines for a request to a multimodal model, without
 changing what is stored. The line's format is defined here and only here.
 
+What the agent model is shown is an ``AgentView`` of the photo: by default a copy
+whose long side is at most 1024 px and whose bytes are at most 200,000 (about
+270,000 characters of base64), under what the common agent models take and
+resize to (Claude scales past 1568 px and refuses past 5 MB an image; OpenAI's high
+detail fits 2048 px, then 768 px on the short side), and billed again on every turn.
+The stored photo stays whole, for edits. Making the copy needs Pillow; without it a
+photo over the bound is shown as its line only.
+
 Nothing here may end a thread: an image whose data does not decode is kept as
 a line of text that says so, and an image whose bytes are gone (a restart with
 an in-memory store, deleted, expired) is shown as
@@ -16,13 +24,18 @@ an in-memory store, deleted, expired) is shown as
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
 import re
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from langchain_core.messages import BaseMessage, HumanMessage
 
 from langchain_nanobanana._content.image_blocks import UnusableImageBlockError, read_image_block
+from langchain_nanobanana._content.image_formats import ConversionError, SizeBound, downscaled
 from langchain_nanobanana._content.text import shorten
 from langchain_nanobanana.images import GeneratedImage, images_from
 from langchain_nanobanana.stores import HANDLE_PATTERN, ImageStore
@@ -165,32 +178,85 @@ def _shown_handles(message: BaseMessage) -> list[tuple[int, str]]:
     return found
 
 
-def _with(message: MessageT, shown: dict[int, dict[str, Any]]) -> MessageT:
+AGENT_VIEW_BOUND = SizeBound(long_side=1024, max_bytes=200_000)
+"""How large an attached photo is shown to the agent model by default (see the module)."""
+_REMEMBERED_VIEWS = 32
+
+
+class AgentView:
+    """What the agent model is shown of each attached photo: the photo itself when it is
+    within ``bound`` (or there is no bound), else a smaller JPEG copy; None when no copy
+    can be made (no Pillow, bytes Pillow cannot decode), so only the line is shown.
+
+    The last few copies are remembered by the photo's digest: the same photo is shown
+    on every turn of a thread, and the digest (not the handle, which a thread's history
+    can name in another scope) decides which copy belongs to which bytes.
+    """
+
+    def __init__(self, bound: SizeBound | None) -> None:
+        self.bound = bound
+        self._copies: OrderedDict[bytes, bytes | None] = OrderedDict()
+        self._lock = threading.Lock()  # a middleware serves many threads at once
+
+    def of(self, image: GeneratedImage) -> GeneratedImage | None:
+        if self.bound is None or self.bound.holds(image.data, image.size):
+            return image
+        digest = hashlib.sha256(image.data).digest()
+        with self._lock:
+            remembered = digest in self._copies
+            copy = self._copies.get(digest)
+            if remembered:
+                self._copies.move_to_end(digest)
+        if not remembered:
+            try:
+                copy = downscaled(image.data, self.bound)
+            except ConversionError:
+                copy = None
+            with self._lock:
+                self._copies[digest] = copy
+                while len(self._copies) > _REMEMBERED_VIEWS:
+                    self._copies.popitem(last=False)
+        return None if copy is None else GeneratedImage(copy, "image/jpeg", image.id)
+
+
+_FULL_SIZE = AgentView(None)
+
+
+def _with(message: MessageT, shown: dict[int, dict[str, Any] | None]) -> MessageT:
     content: list[Any] = []
     for position, block in enumerate(message.content):
         content.append(block)
-        if position in shown:
+        if shown.get(position) is not None:
             content.append(shown[position])
     return message.model_copy(update={"content": content})
 
 
-def _picture(handle: str, image: GeneratedImage | None) -> dict[str, Any]:
+def _picture(handle: str, image: GeneratedImage | None, view: AgentView) -> dict[str, Any] | None:
     if image is None:
         return {"type": "text", "text": f"[image {handle} is no longer available]"}
-    return image.to_block()
+    shown = view.of(image)
+    return None if shown is None else shown.to_block()
 
 
-def with_pictures(message: MessageT, images: ImageStore) -> MessageT:
-    """The message with each attachment line followed by its image again (for a model)."""
+def with_pictures(message: MessageT, images: ImageStore, view: AgentView = _FULL_SIZE) -> MessageT:
+    """The message with each attachment line followed by its image again (for a model),
+    as ``view`` shows it (by default whole)."""
     lines = _shown_handles(message)
     if not lines:
         return message
-    return _with(message, {position: _picture(h, images.find(h)) for position, h in lines})
+    return _with(message, {position: _picture(h, images.find(h), view) for position, h in lines})
 
 
-async def awith_pictures(message: MessageT, images: ImageStore) -> MessageT:
+async def awith_pictures(
+    message: MessageT, images: ImageStore, view: AgentView = _FULL_SIZE
+) -> MessageT:
     """``with_pictures`` with the store's async methods."""
     lines = _shown_handles(message)
     if not lines:
         return message
-    return _with(message, {position: _picture(h, await images.afind(h)) for position, h in lines})
+    shown = {}
+    for position, handle in lines:
+        image = await images.afind(handle)
+        # Decoding and shrinking a photo takes a while: not on the event loop.
+        shown[position] = await asyncio.to_thread(_picture, handle, image, view)
+    return _with(message, shown)
