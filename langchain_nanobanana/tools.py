@@ -25,6 +25,12 @@ from langchain_nanobanana._agent.call import ImageCall
 from langchain_nanobanana._agent.ledger import Budget, BudgetSpentError, Ledger
 from langchain_nanobanana._agent.progress import ToolProgress, writer_of
 from langchain_nanobanana._agent.sources import Sources
+from langchain_nanobanana._agent.thread_images import (
+    ThreadHistory,
+    in_memory,
+    lasting_checkpointer,
+    warn_images_will_not_last,
+)
 from langchain_nanobanana._catalog.models import ALL_ASPECT_RATIOS, MAX_IMAGES_PER_CALL, find_model
 from langchain_nanobanana._content.lent_images import lend
 from langchain_nanobanana._content.urls import without_signature
@@ -140,6 +146,7 @@ class NanoBananaImageTool(BaseTool):
     """Seconds between heartbeat progress events while an image is generating."""
 
     _own: ImageBackend = PrivateAttr()
+    _warned: bool = PrivateAttr(default=False)
 
     def model_post_init(self, context: Any, /) -> None:
         super().model_post_init(context)
@@ -235,9 +242,20 @@ class NanoBananaImageTool(BaseTool):
         asked = self._asked(prompt, sources.references, aspect_ratio, n)
         ledger = Ledger(images, call_id, thread, budget, self.image_ttl, asked)
         progress = ToolProgress(writer_of(runtime), call_id, self.progress_every_s)
+        self._warn_once_if_images_will_not_last(images, config)
+        history = ThreadHistory.of(runtime)
         return ImageCall(
-            images, ledger, progress, prompt, sources, aspect_ratio, n, self._estimate(n)
+            images, ledger, progress, prompt, sources, aspect_ratio, n, self._estimate(n), history
         )
+
+    def _warn_once_if_images_will_not_last(self, images: ImageStore, config: Any) -> None:
+        """Threads kept in a database with images kept in memory: said once, with the fix."""
+        if self._warned or not in_memory(images.backend):
+            return
+        checkpointer = lasting_checkpointer(config)
+        if checkpointer is not None:
+            self._warned = True
+            warn_images_will_not_last(checkpointer)
 
     def _asked(self, prompt: str, image_ids: list[str], aspect_ratio: str | None, n: int) -> str:
         """A digest of what a call asks for: a reused id asking for something else is new."""
@@ -268,7 +286,7 @@ class NanoBananaImageTool(BaseTool):
             stored = [image for h in answered.handles if (image := call.images.find(h))]
             urls = self._urls_of(call.images, [image.id or "" for image in stored])
             return self._present(answered.sentence, stored, urls)
-        records = sources.records(call.images, call.sources.handles)
+        records = sources.records(call.images, call.sources.handles, call.history)
         call.sources.check_sizes(records, as_bytes=not call.images.gives_urls)
         try:
             call.ledger.reserve(n, call.estimate)
@@ -313,7 +331,7 @@ class NanoBananaImageTool(BaseTool):
             stored = [image for h in answered.handles if (image := await call.images.afind(h))]
             urls = await self._aurls_of(call.images, [image.id or "" for image in stored])
             return self._present(answered.sentence, stored, urls)
-        records = await sources.arecords(call.images, call.sources.handles)
+        records = await sources.arecords(call.images, call.sources.handles, call.history)
         call.sources.check_sizes(records, as_bytes=not call.images.gives_urls)
         try:
             await call.ledger.areserve(n, call.estimate)

@@ -4,7 +4,7 @@ its sync and async runs share, so that each run holds only the steps it awaits."
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
@@ -15,6 +15,7 @@ from langchain_nanobanana._agent.failures import images_or_explain, may_have_bee
 from langchain_nanobanana._agent.ledger import Ledger
 from langchain_nanobanana._agent.progress import ToolProgress
 from langchain_nanobanana._agent.sources import Sources
+from langchain_nanobanana._agent.thread_images import ThreadHistory
 from langchain_nanobanana._content.lent_images import LentImage
 from langchain_nanobanana._content.urls import without_signature
 from langchain_nanobanana.images import GeneratedImage, images_from
@@ -51,6 +52,8 @@ class ImageCall:
     n: int
     estimate: float
     """What the images should cost at list price (0 for a model the catalog lacks)."""
+    history: ThreadHistory = field(default_factory=ThreadHistory)
+    """The thread's messages, where a handle the store lost may still be found."""
 
     @property
     def image_ids(self) -> list[str]:

@@ -11,6 +11,10 @@ before any bytes are read. So a call's sources are, in this order:
    ``MAX_IMAGE_BYTES``, together at most ``MAX_REQUEST_MEDIA_BYTES`` where they
    travel as bytes (a store that signs URLs sends most of them as URLs instead);
 4. then the budget is checked (``Ledger.reserve``), and only then is each read.
+
+A handle the store lost (a restart with an in-memory store) is restored from the
+thread's own history at step 3, where its bytes are already in memory (see
+``thread_images``).
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from typing import Any
 
 from langchain_core.tools import ToolException
 
+from langchain_nanobanana._agent.thread_images import ThreadHistory
 from langchain_nanobanana._catalog.models import MAX_REFERENCE_IMAGES
 from langchain_nanobanana._content.media import MAX_IMAGE_BYTES, MAX_REQUEST_MEDIA_BYTES
 from langchain_nanobanana._content.urls import fetchable_by_openrouter
@@ -81,19 +86,47 @@ def _size(record: dict[str, Any]) -> int:
     return size if isinstance(size, int) and not isinstance(size, bool) and size > 0 else 0
 
 
-def records(images: ImageStore, handles: Sequence[str]) -> list[dict[str, Any]]:
-    """Each handle's record, no bytes; an unknown handle is the agent's error."""
-    try:
-        return [images.metadata(handle) for handle in handles]
-    except UnknownImageError as error:
-        raise ToolException(str(error)) from None
+def records(
+    images: ImageStore, handles: Sequence[str], history: ThreadHistory | None = None
+) -> list[dict[str, Any]]:
+    """Each handle's record, no bytes. A handle the store lost but the thread's history
+    holds is stored again from there first; any other unknown handle is the agent's
+    error, in words that tell a gone image from one that never was."""
+    history = history or ThreadHistory()
+    found = []
+    for handle in handles:
+        try:
+            found.append(images.metadata(handle))
+        except UnknownImageError as error:
+            kept = history.image(handle)
+            if kept is None:
+                raise history.missing(error) from None
+            try:
+                images.restore(handle, kept.data, kept.mime_type, origin="thread history")
+            except ValueError:  # no image the store keeps (HTML labelled PNG in a checkpoint)
+                raise history.missing(error) from None
+            found.append(images.metadata(handle))
+    return found
 
 
-async def arecords(images: ImageStore, handles: Sequence[str]) -> list[dict[str, Any]]:
-    try:
-        return [await images.ametadata(handle) for handle in handles]
-    except UnknownImageError as error:
-        raise ToolException(str(error)) from None
+async def arecords(
+    images: ImageStore, handles: Sequence[str], history: ThreadHistory | None = None
+) -> list[dict[str, Any]]:
+    history = history or ThreadHistory()
+    found = []
+    for handle in handles:
+        try:
+            found.append(await images.ametadata(handle))
+        except UnknownImageError as error:
+            kept = history.image(handle)
+            if kept is None:
+                raise history.missing(error) from None
+            try:
+                await images.arestore(handle, kept.data, kept.mime_type, origin="thread history")
+            except ValueError:
+                raise history.missing(error) from None
+            found.append(await images.ametadata(handle))
+    return found
 
 
 def read(reference: str, images: ImageStore) -> GeneratedImage | str:

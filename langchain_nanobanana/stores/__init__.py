@@ -147,6 +147,30 @@ class ImageStore:
             return handle
         raise RuntimeError("The store refused every new handle: it reports each one as taken.")
 
+    def restore(
+        self, handle: str, data: bytes, mime_type: str | None = None, **metadata: Any
+    ) -> None:
+        """Store an image again under the handle it had, its bytes found elsewhere (a
+        thread's own history, say, after an in-memory store was lost). Create-only where
+        the store can refuse an existing key: an image already there is kept. The same
+        checks as ``put``; ``ttl`` counts from now."""
+        _check(handle)
+        record = self._record(data, mime_type, metadata)
+        try:
+            self.backend.create(self.scope, handle, data, record, self.ttl)
+        except HandleTakenError:
+            return  # restored by another worker meanwhile
+
+    async def arestore(
+        self, handle: str, data: bytes, mime_type: str | None = None, **metadata: Any
+    ) -> None:
+        _check(handle)
+        record = self._record(data, mime_type, metadata)
+        try:
+            await self.backend.acreate(self.scope, handle, data, record, self.ttl)
+        except HandleTakenError:
+            return
+
     def _record(
         self, data: bytes, mime_type: str | None, metadata: dict[str, Any]
     ) -> dict[str, Any]:
