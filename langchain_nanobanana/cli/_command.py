@@ -41,7 +41,8 @@ exit codes:
   4    batch stopped before --max-cost would be exceeded (it counts what the folder's
        manifest records as spent; raise it to continue)
   130  interrupted (Ctrl-C); images that had arrived are kept, nothing half-written is
-       left, and one line says what was done"""
+       left, and one line says what was done
+  141  the reader of the output went away (as in `nanobanana models --json | head`)"""
 
 
 class CommandError(Exception):
