@@ -14,11 +14,11 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from nbclient import NotebookClient
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
 from tests.support import REPOSITORY
+from tests.support.kernel import execute
 from tests.support.program import served_emulator
 
 # The integration page in LangChain's docs style runs like the notebooks.
@@ -68,27 +68,14 @@ def test_notebook_runs_offline_and_renders_images(
     with _offline(how) as variables:
         for name, value in variables.items():
             monkeypatch.setenv(name, value)
-        _execute(notebook, tmp_path)
+        outputs = execute(notebook, tmp_path)
     # With the exports, success means the notebook followed OPENROUTER_BASE_URL: the test
     # machine has no other way out.
 
-    outputs = [
-        output for cell in notebook.cells if cell.cell_type == "code" for output in cell.outputs
-    ]
     assert not [output for output in outputs if output.output_type == "error"]
     assert any("image/png" in output.get("data", {}) for output in outputs), (
         "no image rendered inline"
     )
-
-
-def _execute(notebook: nbformat.NotebookNode, folder: Path) -> None:
-
-    NotebookClient(
-        notebook,
-        timeout=120,
-        kernel_name="python3",
-        resources={"metadata": {"path": str(folder)}},
-    ).execute()
 
 
 def _imported_modules(path: Path) -> set[str]:

@@ -124,30 +124,15 @@ def test_ctrl_c_is_one_line_exit_130_and_leaves_nothing(
     if subcommand == "batch":
         arguments = ["batch", "prompts.txt", "-o", "made"]
         (tmp_path / "made").mkdir()
-    process = subprocess.Popen(
-        [*COMMAND, *arguments],
-        cwd=tmp_path,
-        env=environment(**service),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        _wait_for(lambda: _chat_requests(fake) >= 1)
-        process.send_signal(signal.SIGINT)
-        _, err = process.communicate(timeout=TIMEOUT)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.communicate()
-    assert process.returncode == 130
-    assert "interrupted" in _one_line(err)
+    done, _ = _interrupt_when(arguments, tmp_path, service, lambda: _chat_requests(fake) >= 1)
+    assert done.returncode == 130
+    assert "interrupted" in _one_line(done.stderr)
     written = sorted(p.name for p in tmp_path.rglob("*") if p.is_file())
     assert written == ["prompts.txt"], "no image, no partial file, no manifest line"
 
 
 def _interrupt_when(
-    arguments: list[str], cwd: Path, env: dict[str, str], ready: object
+    arguments: list[str], cwd: Path, env: dict[str, str], ready: Callable[[], bool]
 ) -> tuple[subprocess.CompletedProcess[str], float]:
     """Start the command, send SIGINT once ``ready()`` holds; its output and the seconds
     it took to exit after the signal."""
@@ -202,11 +187,13 @@ def test_ctrl_c_with_n_3_keeps_the_image_that_arrived_and_cancels_the_rest_at_on
 
     assert done.returncode == 130, done.stderr
     assert took < _SLOW / 2, "the slow requests were not waited for"
-    summary = _one_line(done.stderr)
-    assert "kept the 1 of 3 images that had arrived (F-1.png; $0.0387)" in summary
     (record,) = [json.loads(line) for line in done.stdout.splitlines()]
     assert record["path"] == "F-1.png"
-    assert record["generation_id"] in fake.generations
+    assert record["cost_usd"] == fake.generations[record["generation_id"]]["total_cost"]
+    summary = _one_line(done.stderr)
+    assert (
+        f"kept the 1 of 3 images that had arrived (F-1.png; ${record['cost_usd']:.4f})" in summary
+    )
     with Image.open(tmp_path / "F-1.png") as picture:
         assert picture.size == (1024, 1024)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["F-1.png"], "nothing half-written"
