@@ -26,7 +26,8 @@ from mcp.shared.exceptions import McpError
 from pydantic import AnyUrl
 
 from langchain_nanobanana._agent.answer import thumbnail
-from langchain_nanobanana.cli._image_files import extension_for, write_whole
+from langchain_nanobanana._content.image_formats import extension_for
+from langchain_nanobanana.cli._image_files import write_whole
 from langchain_nanobanana.images import GeneratedImage
 from langchain_nanobanana.stores import HANDLE_PATTERN, ImageStore
 from langchain_nanobanana.tools import NanoBananaImageTool
