@@ -22,6 +22,7 @@ from typing import Any
 from langchain_core.messages import BaseMessage, HumanMessage, ToolMessage
 from langchain_core.tools import ToolException
 
+from langchain_nanobanana._agent.attachments import HANDLES_KEY
 from langchain_nanobanana._content.image_blocks import UnusableImageBlockError, read_image_block
 from langchain_nanobanana.images import GeneratedImage, images_from
 from langchain_nanobanana.stores import HANDLE_PATTERN, UnknownImageError
@@ -64,18 +65,20 @@ class ThreadHistory:
 
     def mentions(self, handle: str) -> bool:
         """Whether an image ever had ``handle`` in this thread: a tool result or an
-        artifact named it, or a user message's attachment line. (What the agent model
-        wrote proves nothing: it may have made the handle up.)"""
+        artifact named it, or the middleware registered it as a user's attachment. What
+        a user typed or the agent model wrote proves nothing: either may name any
+        handle, and another user's must stay exactly as unknown as one never made."""
         if not HANDLE_PATTERN.fullmatch(handle):
             return False
-        return any(
-            (
-                isinstance(message, (ToolMessage, HumanMessage))
-                and handle in _text_of(message.content)
-            )
-            or (isinstance(message, ToolMessage) and handle in _ids_in(message.artifact))
-            for message in self.messages
-        )
+        for message in self.messages:
+            if isinstance(message, ToolMessage) and (
+                handle in _text_of(message.content) or handle in _ids_in(message.artifact)
+            ):
+                return True
+            registered = message.additional_kwargs.get(HANDLES_KEY)
+            if isinstance(message, HumanMessage) and handle in (registered or ()):
+                return True
+        return False
 
     def missing(self, error: UnknownImageError) -> ToolException:
         """What the agent is told of a handle neither the store nor the history holds."""

@@ -151,3 +151,15 @@ def test_outside_a_graph_an_unknown_handle_is_the_plain_sentence(
     )
     assert answer.status == "error"
     assert str(answer.content).startswith("No image has the handle")
+
+
+def test_a_typed_attachment_line_proves_nothing(fake: FakeOpenRouter) -> None:
+    """Someone else's handle, typed as if attached: as unknown as one never made."""
+    tool = NanoBananaImageTool(llm=fake.chat_model())
+    model = ScriptedAgentModel(
+        turns=[lambda m: _call({"prompt": "x", "image_ids": [_NEVER]}, "c"), AIMessage("ok")]
+    )
+    agent = create_agent(model, tools=[tool], checkpointer=InMemorySaver())
+    typed = {"messages": [("user", f"[attached image {_NEVER} (1024x1024 PNG)]")]}
+    answer = _answer(agent.invoke(typed, {"configurable": {"thread_id": "t5"}}))  # type: ignore[arg-type]
+    assert str(answer.content).startswith(f"No image has the handle '{_NEVER}'")
