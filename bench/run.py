@@ -45,7 +45,7 @@ from langchain_nanobanana import ChatNanoBanana
 
 KEY = "sk-or-bench"
 MODEL = "google/gemini-2.5-flash-image"
-BIG_MODEL = "google/gemini-3-pro-image-preview"
+BIG_MODEL = "google/gemini-3-pro-image"
 BODY = {
     "model": MODEL,
     "messages": [{"role": "user", "content": "a nano banana dish"}],

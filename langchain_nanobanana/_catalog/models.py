@@ -2,15 +2,20 @@
 
 One table serves two readers: the chat model validates aspect ratio and image size
 locally (before any money is spent), and the offline emulator answers with images of
-the right pixel size and a cost computed from the same prices. Facts come from
-OpenRouter's model list and documentation and from recorded answers (see "Where the
-facts come from" in docs/architecture.md); values marked "approximate" below are
-best guesses.
+the right pixel size and a cost computed from the same prices. Every fact says where it
+comes from (``ModelSpec.sources``): ``recorded`` (live traffic: a recording or a body a
+user got live), ``documented`` (OpenRouter's docs, OpenAPI file or model list) or
+``approximate`` (our best guess). Only recorded or documented facts are refused
+locally; for the rest the request is sent and the server's answer becomes the error.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Literal
+
+from langchain_nanobanana._catalog.retired import RETIRED_PREVIEWS
 
 DEFAULT_MODEL = "google/gemini-2.5-flash-image"
 
@@ -70,6 +75,19 @@ _GEMINI_3_PIXELS: dict[str, tuple[int, int]] = {
 
 _SIZE_SCALE = {"0.5K": 0.5, "1K": 1.0, "2K": 2.0, "4K": 4.0}
 
+Provenance = Literal["recorded", "documented", "approximate"]
+"""Where a fact comes from, strongest first: live traffic, OpenRouter's own word, a guess."""
+
+Fact = Literal[
+    "output_modalities", "aspect_ratios", "image_sizes", "prices", "context_length",
+    "image_tokens", "pixels", "supported_parameters", "endpoints", "images_per_request",
+    "qualities", "output_formats", "backgrounds", "image_streaming",
+]  # fmt: skip
+"""The facts of a ``ModelSpec`` that carry a provenance."""
+
+VERIFIED: frozenset[Provenance] = frozenset({"recorded", "documented"})
+"""Provenances strong enough to refuse a request locally on."""
+
 
 @dataclass(frozen=True)
 class Prices:
@@ -103,6 +121,8 @@ class ModelSpec:
         "structured_outputs",
         "stop",
     )
+    """Chat-endpoint parameters OpenRouter's model list gives (``tools`` among them for
+    models that call tools)."""
 
     endpoints: tuple[str, ...] = ("chat", "images")
     """Where OpenRouter serves the model: ``chat`` (chat/completions), ``images``, or both."""
@@ -113,11 +133,25 @@ class ModelSpec:
     backgrounds: tuple[str, ...] = ()
     image_streaming: bool = False
     """Whether the Image API streams this model natively (partial images)."""
+    sources: Mapping[str, Provenance] = field(default_factory=dict, repr=False)
+    """Each fact's provenance, by ``Fact`` name; a fact not named is ``approximate``."""
+
+    def provenance(self, fact: Fact) -> Provenance:
+        return self.sources.get(fact, "approximate")
+
+    def verified(self, fact: Fact) -> bool:
+        """Whether ``fact`` is recorded or documented: only then is a request refused on it."""
+        return self.provenance(fact) in VERIFIED
 
     @property
     def image_only(self) -> bool:
         """True for models that answer 404 when asked for ``["image", "text"]``."""
         return "text" not in self.output_modalities
+
+    @property
+    def calls_tools(self) -> bool:
+        """Whether OpenRouter lists ``tools`` among the model's parameters."""
+        return "tools" in self.supported_parameters
 
     def pixel_size(
         self, aspect_ratio: str | None = None, image_size: str | None = None
@@ -137,6 +171,32 @@ class ModelSpec:
         return self.image_tokens(image_size) * self.prices.image_output
 
 
+def allowed_values(
+    spec: ModelSpec | None, fact: Fact, values: tuple[str, ...], everything: tuple[str, ...]
+) -> tuple[str, ...]:
+    """What a request may ask for: the model's own ``values`` where that list is recorded or
+    documented, else ``everything`` OpenRouter documents for any model (send, and let the
+    server say no)."""
+    return values if spec is not None and spec.verified(fact) else everything
+
+
+# Where the Gemini facts come from. Chat answers, image tokens and pixel sizes at 1:1 and
+# 3:2 are recorded (cassettes of live traffic; a quoted live answer on /images); ratios,
+# sizes and prices are OpenRouter's model list and docs. Nothing recorded or documented
+# says which Image API options (quality, formats, background, n > 1) Gemini takes there.
+_GEMINI_SOURCES: dict[str, Provenance] = {
+    "output_modalities": "recorded",
+    "aspect_ratios": "documented",
+    "image_sizes": "documented",
+    "prices": "documented",
+    "context_length": "documented",
+    "image_tokens": "recorded",
+    "pixels": "recorded",
+    "supported_parameters": "documented",
+    "endpoints": "recorded",
+    "image_streaming": "documented",
+}
+
 KNOWN_MODELS: dict[str, ModelSpec] = {
     spec.id: spec
     for spec in (
@@ -150,10 +210,11 @@ KNOWN_MODELS: dict[str, ModelSpec] = {
             context_length=32_768,
             image_tokens_by_size={"1K": 1290},
             pixels_1k=_FLASH_25_PIXELS,
+            sources=_GEMINI_SOURCES,
         ),
         ModelSpec(
-            id="google/gemini-3-pro-image-preview",
-            name="Google: Nano Banana Pro (Gemini 3 Pro Image Preview)",
+            id="google/gemini-3-pro-image",
+            name="Google: Nano Banana Pro (Gemini 3 Pro Image)",
             output_modalities=("image", "text"),
             aspect_ratios=BASE_ASPECT_RATIOS,
             image_sizes=("1K", "2K", "4K"),
@@ -161,10 +222,12 @@ KNOWN_MODELS: dict[str, ModelSpec] = {
             context_length=65_536,
             image_tokens_by_size={"1K": 1120, "2K": 1120, "4K": 2000},
             pixels_1k=_GEMINI_3_PIXELS,
+            # Pixels: 1:1 and 16:9 at 1K recorded, the rest Google's published table.
+            sources={**_GEMINI_SOURCES, "image_tokens": "documented", "pixels": "documented"},
         ),
         ModelSpec(
-            id="google/gemini-3.1-flash-image-preview",
-            name="Google: Nano Banana 2 (Gemini 3.1 Flash Image Preview)",
+            id="google/gemini-3.1-flash-image",
+            name="Google: Nano Banana 2 (Gemini 3.1 Flash Image)",
             output_modalities=("image", "text"),
             aspect_ratios=ALL_ASPECT_RATIOS,
             image_sizes=("0.5K", "1K", "2K", "4K"),
@@ -172,6 +235,22 @@ KNOWN_MODELS: dict[str, ModelSpec] = {
             context_length=65_536,
             image_tokens_by_size={"0.5K": 560, "1K": 1120, "2K": 1680, "4K": 2520},
             pixels_1k=_GEMINI_3_PIXELS,
+            sources={**_GEMINI_SOURCES, "image_tokens": "documented", "pixels": "approximate"},
+        ),
+        # The Lite prices, token counts, ratios and sizes follow the 3.1 Flash pattern
+        # (approximate); that it refuses tools is recorded (404 "No endpoints found that
+        # support tool use").
+        ModelSpec(
+            id="google/gemini-3.1-flash-lite-image",
+            name="Google: Nano Banana 2 Lite (Gemini 3.1 Flash Lite Image)",
+            output_modalities=("image", "text"),
+            aspect_ratios=ALL_ASPECT_RATIOS,
+            image_sizes=("0.5K", "1K"),
+            prices=Prices(0.25 / PER_MILLION, 1.5 / PER_MILLION, 30.0 / PER_MILLION),
+            context_length=32_768,
+            image_tokens_by_size={"0.5K": 560, "1K": 1120},
+            pixels_1k=_GEMINI_3_PIXELS,
+            sources={"supported_parameters": "recorded", "endpoints": "documented"},
         ),
         ModelSpec(
             id="black-forest-labs/flux.2-pro",
@@ -184,22 +263,41 @@ KNOWN_MODELS: dict[str, ModelSpec] = {
             image_tokens_by_size={"1K": 1290},
             pixels_1k=_FLASH_25_PIXELS,
             supported_parameters=("seed",),
+            # That it answers 404 to ["image", "text"] is documented; the rest is a guess.
+            sources={"output_modalities": "documented"},
         ),
-        # Approximate: the Lite prices and token counts follow the 3.1 Flash pattern.
+        # On chat completions it answers with reasoning_details (openai-responses-v1),
+        # native_finish_reason "completed" and, given tools, tool calls (recorded). Its
+        # text prices are the recorded ones; its image facts are approximate.
         ModelSpec(
-            id="google/gemini-3.1-flash-lite-image",
-            name="Google: Nano Banana 2 Lite (Gemini 3.1 Flash Lite Image)",
+            id="openai/gpt-5-image-mini",
+            name="OpenAI: GPT-5 Image Mini",
             output_modalities=("image", "text"),
-            aspect_ratios=ALL_ASPECT_RATIOS,
-            image_sizes=("0.5K", "1K"),
-            prices=Prices(0.25 / PER_MILLION, 1.5 / PER_MILLION, 30.0 / PER_MILLION),
-            context_length=32_768,
-            image_tokens_by_size={"0.5K": 560, "1K": 1120},
-            pixels_1k=_GEMINI_3_PIXELS,
+            aspect_ratios=("1:1", "2:3", "3:2"),
+            image_sizes=("1K",),
+            prices=Prices(2.5 / PER_MILLION, 2.0 / PER_MILLION, 8.0 / PER_MILLION),
+            context_length=400_000,
+            image_tokens_by_size={"1K": 1056},
+            pixels_1k={"1:1": (1024, 1024), "2:3": (1024, 1536), "3:2": (1536, 1024)},
+            supported_parameters=(
+                "max_tokens",
+                "seed",
+                "response_format",
+                "structured_outputs",
+                "tools",
+                "tool_choice",
+            ),
+            endpoints=("chat",),
+            sources={
+                "output_modalities": "recorded",
+                "supported_parameters": "recorded",
+                "endpoints": "recorded",
+            },
         ),
         # Served on the Image API only; several images per request, with quality,
-        # formats, transparent backgrounds and partial-image streaming. Approximate
-        # prices (per output image token).
+        # formats, transparent backgrounds and partial-image streaming (documented:
+        # the streaming guide's example is this model). Approximate prices (per output
+        # image token).
         ModelSpec(
             id="openai/gpt-image-1",
             name="OpenAI: GPT Image 1",
@@ -217,20 +315,20 @@ KNOWN_MODELS: dict[str, ModelSpec] = {
             output_formats=("png", "jpeg", "webp"),
             backgrounds=ALL_BACKGROUNDS,
             image_streaming=True,
+            sources={
+                "output_modalities": "documented",
+                "images_per_request": "documented",
+                "qualities": "documented",
+                "output_formats": "documented",
+                "backgrounds": "documented",
+                "image_streaming": "documented",
+            },
         ),
     )
 }
 
 
-# The GA release of 3.1 Flash Image: the preview's figures under its own slug.
-_GA = replace(
-    KNOWN_MODELS["google/gemini-3.1-flash-image-preview"],
-    id="google/gemini-3.1-flash-image",
-    name="Google: Nano Banana 2 (Gemini 3.1 Flash Image)",
-)
-KNOWN_MODELS[_GA.id] = _GA
-
-
 def find_model(model_id: str) -> ModelSpec | None:
-    """The spec for ``model_id``, or None for a model we know nothing about."""
-    return KNOWN_MODELS.get(model_id)
+    """The spec for ``model_id`` (a retired preview's is its release's), or None for a
+    model we know nothing about."""
+    return KNOWN_MODELS.get(RETIRED_PREVIEWS.get(model_id, model_id))

@@ -14,6 +14,7 @@ move to the next user turn, because the model only sees images in user turns
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from typing import Any
 
@@ -129,14 +130,17 @@ def _content_parts(content: str | list[Any]) -> list[Part]:
 
 def _is_output_only(block: Any) -> bool:
     """Blocks a model produced that are not input: reasoning (sent as reasoning_details),
-    the partial images an Image API stream shows while it works, and the refusal block,
-    which says why an answer was withheld rather than being part of one."""
+    tool calls (sent as the turn's ``tool_calls``), the partial images an Image API
+    stream shows while it works, and the refusal block, which says why an answer was
+    withheld rather than being part of one."""
     if not isinstance(block, dict):
         return False
     if block.get("type") == "non_standard":
         value = block.get("value")
         return isinstance(value, dict) and value.get("type") in ("partial_image", "refusal")
-    return block.get("type") in ("reasoning", "thinking", "refusal")
+    return block.get("type") in (
+        "reasoning", "thinking", "refusal", "tool_call", "tool_call_chunk", "invalid_tool_call",
+    )  # fmt: skip
 
 
 def _role_of(message: BaseMessage) -> str:
@@ -192,6 +196,10 @@ def to_openrouter_messages(messages: Sequence[BaseMessage]) -> list[dict[str, An
         entry: dict[str, Any] = {"role": role, "content": _joined_text(parts)}
         if isinstance(message, AIMessage) and message.additional_kwargs.get("reasoning_details"):
             entry["reasoning_details"] = message.additional_kwargs["reasoning_details"]
+        if isinstance(message, AIMessage) and message.tool_calls:
+            entry["tool_calls"] = [_tool_call(call) for call in message.tool_calls]
+            # As recorded: a turn that only called tools says so with null content.
+            entry["content"] = entry["content"] or None
         if isinstance(message, ToolMessage):
             entry["tool_call_id"] = message.tool_call_id
         if message.name and role in ("assistant", "system"):
@@ -200,6 +208,15 @@ def to_openrouter_messages(messages: Sequence[BaseMessage]) -> list[dict[str, An
     if carried_media:
         converted.append({"role": "user", "content": carried_media})
     return converted
+
+
+def _tool_call(call: Any) -> dict[str, Any]:
+    """A LangChain tool call as the assistant turn's ``tool_calls`` item."""
+    return {
+        "id": call["id"],
+        "type": "function",
+        "function": {"name": call["name"], "arguments": json.dumps(call["args"])},
+    }
 
 
 def check_media_size(messages: Sequence[BaseMessage]) -> None:

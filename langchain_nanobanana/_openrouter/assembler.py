@@ -14,12 +14,13 @@ from typing import Any
 
 from langchain_core.messages import AIMessage, AIMessageChunk
 from langchain_core.messages.ai import InputTokenDetails, OutputTokenDetails, UsageMetadata
-from langchain_core.utils._merge import merge_dicts
+from langchain_core.messages.tool import ToolCallChunk, tool_call_chunk
+from langchain_core.utils._merge import merge_dicts, merge_lists
 
 from langchain_nanobanana._content import media as media_facts
 from langchain_nanobanana._openrouter.error_mapping import error_from_reported, excerpt
 from langchain_nanobanana._openrouter.refusals import refusal_block
-from langchain_nanobanana._openrouter.wire import Completion, Delta, Usage
+from langchain_nanobanana._openrouter.wire import Completion, Delta, ToolCall, Usage
 from langchain_nanobanana.errors import OpenRouterAPIError, OpenRouterError
 
 MODEL_PROVIDER = "openrouter"
@@ -85,6 +86,7 @@ class ChunkAssembler:
     _blocks: dict[int, dict[str, Any]] = field(default_factory=dict)
     _pieces: dict[int, list[str]] = field(default_factory=dict)
     _additional: list[dict[str, Any]] = field(default_factory=list)
+    _tool_call_chunks: list[ToolCallChunk] = field(default_factory=list)
     _stated_refusal: list[str] = field(default_factory=list)
     """The provider's own refusal text (``message.refusal``), as its pieces arrived."""
 
@@ -147,15 +149,21 @@ class ChunkAssembler:
         return {"type": "non_standard", "value": value, "index": self._index_for("image")}
 
     def emit(
-        self, blocks: list[dict[str, Any]], additional: dict[str, Any] | None = None
+        self,
+        blocks: list[dict[str, Any]],
+        additional: dict[str, Any] | None = None,
+        tool_calls: list[ToolCallChunk] | None = None,
     ) -> AIMessageChunk:
-        """The chunk holding ``blocks``, remembered for ``partial_message``."""
+        """The chunk holding ``blocks`` (and pieces of tool calls), remembered for
+        ``partial_message``."""
         chunk = AIMessageChunk(
             content=blocks,  # type: ignore[arg-type]
             additional_kwargs=additional or {},
+            tool_call_chunks=tool_calls or [],
             id=self.generation_id,
         )
         self._keep(blocks, additional or {})
+        self._tool_call_chunks = merge_lists(self._tool_call_chunks, tool_calls) or []
         return chunk
 
     # ------------------------------------------------------------ chat/completions
@@ -167,6 +175,7 @@ class ChunkAssembler:
             self._choiceless = completion
         blocks: list[dict[str, Any]] = []
         additional: dict[str, Any] = {}
+        tool_calls: list[ToolCallChunk] = []
         failed = completion.error is not None
         choice_error = None
         # OpenRouter's image models answer with one choice (no ``n``).
@@ -184,16 +193,20 @@ class ChunkAssembler:
                 self._stated_refusal.append(payload.refusal)
             if payload.reasoning_details:
                 additional["reasoning_details"] = payload.reasoning_details
+            tool_calls.extend(
+                _tool_call_chunk(call, position)
+                for position, call in enumerate(payload.tool_calls or [])
+            )
             for image in payload.images or []:
                 try:
                     blocks.append(self.image_block(image.image_url.url))
                 except OpenRouterAPIError as refused:
-                    self.emit(blocks, additional)  # the text before it is kept too
+                    self.emit(blocks, additional, tool_calls)  # what came before it is kept too
                     refused.partial_message = self.partial_message()
                     raise
             failed = failed or choice.finish_reason == "error" or choice.error is not None
             choice_error = choice.error
-        chunk = self.emit(blocks, additional)
+        chunk = self.emit(blocks, additional, tool_calls)
         if failed:
             raise error_from_reported(
                 completion.error or choice_error,
@@ -219,7 +232,7 @@ class ChunkAssembler:
 
         The same content and additional_kwargs as the sum of the chunks ``add``
         returned."""
-        if not self._blocks and not self._additional:
+        if not self._blocks and not self._additional and not self._tool_call_chunks:
             return None
         content: list[dict[str, Any]] = []
         for index, block in self._blocks.items():
@@ -229,9 +242,12 @@ class ChunkAssembler:
         additional: dict[str, Any] = {}
         for more in self._additional:
             additional = merge_dicts(additional, more)
+        calls = AIMessageChunk(content=[], tool_call_chunks=self._tool_call_chunks)
         return AIMessage(
             content=content,  # type: ignore[arg-type]
             additional_kwargs=additional,
+            tool_calls=calls.tool_calls,
+            invalid_tool_calls=calls.invalid_tool_calls,
             id=self.generation_id,
             response_metadata={"model_provider": MODEL_PROVIDER},
         )
@@ -313,7 +329,22 @@ def message_from_completion(
     return AIMessage(
         content=[*content.content, *assembler.closing_blocks()],
         additional_kwargs=content.additional_kwargs,
+        # The chunk parsed its tool-call pieces (JSON arguments) as a stream's sum would.
+        tool_calls=content.tool_calls,
+        invalid_tool_calls=content.invalid_tool_calls,
         response_metadata=assembler.response_metadata(),
         usage_metadata=assembler.usage_metadata(),
         id=assembler.generation_id,
+    )
+
+
+def _tool_call_chunk(call: ToolCall, position: int) -> ToolCallChunk:
+    """One tool call (or a stream's piece of one) as LangChain's chunk: pieces that share
+    an index are joined when chunks are added, whole calls parse on their own."""
+    function = call.function
+    return tool_call_chunk(
+        name=function.name if function else None,
+        args=function.arguments if function else None,
+        id=call.id,
+        index=call.index if call.index is not None else position,
     )

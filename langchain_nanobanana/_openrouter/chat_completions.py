@@ -112,7 +112,7 @@ class StreamReader:
         if completion is None:
             return []
         chunk = self._assembler.add(completion)
-        return [chunk] if chunk.content or chunk.additional_kwargs else []
+        return [chunk] if chunk.content or chunk.additional_kwargs or chunk.tool_call_chunks else []
 
     def close(self) -> AIMessageChunk:
         """The closing chunk (metadata and usage, once); raises when the stream was cut."""

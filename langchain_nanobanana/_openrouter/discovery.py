@@ -93,6 +93,11 @@ class ModelFacts:
     """Whether the Image API streams the model (the chat endpoint streams every model)."""
     parameters: dict[str, CapabilityDescriptor] = field(default_factory=dict)
     """The Image API's capability descriptors, by parameter, when discovery gave them."""
+    endpoints_verified: bool = True
+    """Whether ``endpoints`` may refuse a call locally (recorded, documented or listed by
+    OpenRouter) or only guide it (approximate: the call goes where it was asked)."""
+    calls_tools: bool | None = None
+    """Whether OpenRouter lists ``tools`` for the model on chat completions; None: unknown."""
 
     @classmethod
     def of_spec(cls, spec: ModelSpec) -> ModelFacts:
@@ -101,6 +106,8 @@ class ModelFacts:
             image_only=spec.image_only,
             images_per_request=spec.images_per_request,
             native_stream=spec.image_streaming,
+            endpoints_verified=spec.verified("endpoints"),
+            calls_tools=spec.calls_tools if spec.verified("supported_parameters") else None,
         )
 
 
@@ -153,8 +160,11 @@ def _facts_from(
     facts: dict[str, ModelFacts] = {}
     outputs: dict[str, tuple[str, ...]] = {}
     served: dict[str, list[str]] = {}
+    tools: dict[str, bool] = {}
     for entry in chat or []:
         served.setdefault(entry.id, []).append("chat")
+        if entry.supported_parameters is not None:
+            tools[entry.id] = "tools" in entry.supported_parameters
         if entry.architecture and entry.architecture.output_modalities:
             outputs[entry.id] = tuple(entry.architecture.output_modalities)
     descriptors: dict[str, dict[str, CapabilityDescriptor]] = {}
@@ -175,6 +185,7 @@ def _facts_from(
             images_per_request=_images_per_request(descriptors.get(model_id, {}).get("n")),
             native_stream=streaming.get(model_id, False),
             parameters=descriptors.get(model_id, {}),
+            calls_tools=tools.get(model_id),
         )
     return facts, chat is not None and images is not None
 

@@ -43,6 +43,13 @@ _ADVICE = {
     "such as FLUX need modalities=['image'].",
 }
 
+# Recorded: Gemini 3.1 Flash Lite Image given tools answers 404 "No endpoints found that
+# support tool use".
+_NO_TOOL_USE = (
+    "No provider of this model calls tools: drop the tools (or bind them to an image model "
+    "that calls tools, such as 'openai/gpt-5-image-mini')."
+)
+
 _CLASS_BY_STATUS: dict[int, type[OpenRouterError]] = {
     401: OpenRouterAuthenticationError,
     402: OpenRouterInsufficientCreditsError,
@@ -128,9 +135,14 @@ def _message(
     metadata = error.metadata if error is not None else None
     if status == 403 and metadata is not None and metadata.reasons:
         parts.append(f" (moderation reasons: {', '.join(map(str, metadata.reasons))})")
-    if metadata is not None and metadata.raw and status and status >= 500:
+    if metadata is not None and metadata.raw and status and (status >= 500 or status == 429):
+        # "Provider returned error" says nothing; the provider's own words do (recorded 429).
         parts.append(f" (provider said: {excerpt(str(metadata.raw))})")
-    if status in _ADVICE:
+    if metadata is not None and metadata.remedy_hint:
+        parts.append(f" (OpenRouter advises: {excerpt(metadata.remedy_hint)})")
+    if status == 404 and "tool use" in said.lower():
+        parts.append(f". {_NO_TOOL_USE}")
+    elif status in _ADVICE:
         parts.append(f". {_ADVICE[status]}")
     if error is not None and error.availability and error.availability.code == "wrong_endpoint":
         parts.append(

@@ -22,6 +22,7 @@ from langchain_nanobanana._catalog.models import (
     IMAGE_API_RESOLUTIONS,
     MAX_REFERENCE_IMAGES,
     ModelSpec,
+    allowed_values,
     find_model,
 )
 from langchain_nanobanana._content.to_openrouter import to_openrouter_messages
@@ -50,7 +51,9 @@ _RASTER_FORMATS = ("png", "jpeg", "webp")
 # ---------------------------------------------------------------- request
 
 
-def _prompt_and_references(messages: Sequence[BaseMessage]) -> tuple[str, list[str]]:
+def _prompt_and_references(
+    messages: Sequence[BaseMessage],
+) -> tuple[str, list[dict[str, Any]]]:
     converted = to_openrouter_messages(messages)
     users = [message for message in converted if message["role"] == "user"]
     if not users:
@@ -61,7 +64,13 @@ def _prompt_and_references(messages: Sequence[BaseMessage]) -> tuple[str, list[s
         [{"type": "text", "text": content}] if isinstance(content, str) else content
     )
     texts = [part["text"] for part in parts if part["type"] == "text"]
-    references = [part["image_url"]["url"] for part in parts if part["type"] == "image_url"]
+    # Each reference is a ContentPartImage object, as the OpenAPI file and the guide say
+    # (a bare data-URL string fails OpenRouter's request validation).
+    references = [
+        {"type": "image_url", "image_url": {"url": part["image_url"]["url"]}}
+        for part in parts
+        if part["type"] == "image_url"
+    ]
     if any(part["type"] not in ("text", "image_url") for part in parts):
         raise ValueError(
             "The Image API takes text and images only; send files (PDF) on the chat endpoint."
@@ -100,14 +109,28 @@ def check_image_api_options(options: CallOptions, spec: ModelSpec | None) -> Non
             "output_format='svg' is refused: SVG can carry script. Use png, jpeg or webp."
         )
     model = options.model
-    _allowed("quality", options.quality, spec.qualities if spec else ALL_QUALITIES, model)
+    # A model's own lists are only refused on where they are recorded or documented;
+    # otherwise any value OpenRouter documents goes out, and the server decides.
+    _allowed(
+        "quality",
+        options.quality,
+        allowed_values(spec, "qualities", spec.qualities if spec else (), ALL_QUALITIES),
+        model,
+    )
     _allowed(
         "output_format",
         options.output_format,
-        spec.output_formats if spec else _RASTER_FORMATS,
+        allowed_values(
+            spec, "output_formats", spec.output_formats if spec else (), _RASTER_FORMATS
+        ),
         model,
     )
-    _allowed("background", options.background, spec.backgrounds if spec else ALL_BACKGROUNDS, model)
+    _allowed(
+        "background",
+        options.background,
+        allowed_values(spec, "backgrounds", spec.backgrounds if spec else (), ALL_BACKGROUNDS),
+        model,
+    )
     compression = options.output_compression
     if compression is not None and not (isinstance(compression, int) and 0 <= compression <= 100):
         raise ValueError(

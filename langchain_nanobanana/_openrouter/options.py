@@ -22,9 +22,12 @@ from langchain_nanobanana._catalog.models import (
     ALL_ASPECT_RATIOS,
     ALL_IMAGE_SIZES,
     MAX_IMAGES_PER_CALL,
+    Fact,
+    allowed_values,
     find_model,
 )
 from langchain_nanobanana._catalog.names import unknown_names
+from langchain_nanobanana._catalog.retired import released_id
 
 WirePlace = Literal["body", "image_config", "provider", "images"]
 """On the chat endpoint: top level of the body, inside its ``image_config`` object, or
@@ -84,6 +87,9 @@ class CallOptions:
     output_compression: int | None = field(default=None, metadata=_IMAGES)
     n: int | None = None
     """Images to make; more than one request makes when the endpoint or model gives one each."""
+    tools: list[dict[str, Any]] | None = field(default=None, metadata=_BODY)
+    """Functions the model may call, OpenAI-shaped (``bind_tools`` sets them)."""
+    tool_choice: str | dict[str, Any] | None = field(default=None, metadata=_BODY)
 
     @classmethod
     def resolve(
@@ -103,6 +109,7 @@ class CallOptions:
         merged.update((name, value) for name, value in overrides.items() if name in OPTION_NAMES)
         if stop is not None:
             merged["stop"] = stop
+        merged["model"] = released_id(merged["model"], stacklevel=3)
         if merged["modalities"] is None:
             merged["modalities"] = default_modalities(merged["model"])
         merged["max_price"] = checked_max_price(merged["max_price"])
@@ -143,7 +150,13 @@ def default_modalities(model: str) -> list[str]:
 
 
 OPTION_NAMES: tuple[str, ...] = tuple(option.name for option in fields(CallOptions))
-"""Every per-call option, in field order: also the chat model's default parameters."""
+"""Every per-call option, in field order."""
+
+BOUND_ONLY: tuple[str, ...] = ("tools", "tool_choice")
+"""Options a call gets from ``bind_tools``, never from the chat model's fields."""
+
+MODEL_OPTION_NAMES: tuple[str, ...] = tuple(n for n in OPTION_NAMES if n not in BOUND_ONLY)
+"""The per-call options the chat model's fields of the same names give defaults for."""
 
 # Keys langchain-core itself passes down with the call; not request options.
 _FRAMEWORK_KEYS = frozenset({"stream", "ls_structured_output_format"})
@@ -163,18 +176,21 @@ def _reject_unknown(options: Mapping[str, Any]) -> None:
 def check_image_config(model: str, aspect_ratio: str | None, image_size: str | None) -> None:
     """Raise ValueError for a ratio or size the model cannot make.
 
-    Known models are checked against their own lists; for a model we do not
-    know, only values no OpenRouter image model accepts are refused.
+    A known model's lists are checked where they are recorded or documented; for a
+    model we do not know, or lists that are only approximate, only values no
+    OpenRouter image model accepts are refused (the rest is sent, and the server's
+    answer says whether the model takes it).
     """
     spec = find_model(model)
-    ratios = spec.aspect_ratios if spec else ALL_ASPECT_RATIOS
-    sizes = spec.image_sizes if spec else ALL_IMAGE_SIZES
-    named = f"{model!r}" if spec else "any OpenRouter image model"
-    for option, value, allowed in (
-        ("aspect_ratio", aspect_ratio, ratios),
-        ("image_size", image_size, sizes),
-    ):
+    checks: tuple[tuple[str, str | None, Fact, tuple[str, ...]], ...] = (
+        ("aspect_ratio", aspect_ratio, "aspect_ratios", ALL_ASPECT_RATIOS),
+        ("image_size", image_size, "image_sizes", ALL_IMAGE_SIZES),
+    )
+    for option, value, fact, everything in checks:
+        own: tuple[str, ...] = getattr(spec, fact) if spec is not None else ()
+        allowed = allowed_values(spec, fact, own, everything)
         if value is not None and value not in allowed:
+            named = f"{model!r}" if allowed is own else "any OpenRouter image model"
             msg = (
                 f"{option}={value!r} is not supported by {named}; use one of: {', '.join(allowed)}."
             )

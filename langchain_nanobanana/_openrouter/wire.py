@@ -55,6 +55,22 @@ class ImagePart(_Lenient):
     index: int | None = None
 
 
+class FunctionCall(_Lenient):
+    """``{"name": ..., "arguments": "<JSON text>"}``; in a stream either may come in pieces."""
+
+    name: str | None = None
+    arguments: str | None = None
+
+
+class ToolCall(_Lenient):
+    """One tool call of an answer, or a piece of one in a stream (pieces share ``index``)."""
+
+    index: int | None = None
+    id: str | None = None
+    type: str | None = None
+    function: FunctionCall | None = None
+
+
 class Delta(_Lenient):
     """A message, or a piece of one in a stream: both have the same fields."""
 
@@ -64,10 +80,14 @@ class Delta(_Lenient):
     reasoning: str | None = None
     reasoning_details: list[dict[str, Any]] | None = None
     images: list[ImagePart] | None = None
+    tool_calls: list[ToolCall] | None = None
 
 
 class ErrorMetadata(_Lenient):
-    """``error.metadata``: moderation reasons, the provider's own words, a wait."""
+    """``error.metadata``: moderation reasons, the provider's own words, a wait, advice.
+
+    Recorded bodies also carry ``limit_source`` (402), ``routing_funnel`` and
+    ``failed_routing_step`` (404): kept as extra fields."""
 
     reasons: Tolerant[list[Any]] = None
     flagged_input: Tolerant[str] = None
@@ -75,6 +95,8 @@ class ErrorMetadata(_Lenient):
     raw: Any = None
     """The provider's error as it sent it: a string or any JSON."""
     retry_after_seconds: Tolerant[float] = None
+    remedy_hint: Tolerant[str] = None
+    """OpenRouter's own advice (seen on 402s)."""
 
 
 class Availability(_Lenient):

@@ -18,6 +18,7 @@ from pydantic import SecretStr
 from langchain_nanobanana._openrouter import chat_completions, images_api
 from langchain_nanobanana._openrouter.discovery import ModelFacts
 from langchain_nanobanana._openrouter.options import CallOptions
+from langchain_nanobanana._openrouter.tool_calling import check_tool_calling
 from langchain_nanobanana._transport.connection import api_key_value
 from langchain_nanobanana._transport.exchange import Exchange
 from langchain_nanobanana._transport.fanout import Call
@@ -40,6 +41,8 @@ def plan_call(
     """This call's request(s), checked and built, ready to be answered or streamed.
     ``limits``: the call's deadline when it began before the plan (discovery)."""
     chosen = endpoint_for(endpoint, options.model, facts)
+    if options.tools:
+        check_tool_calling(options.model, facts.calls_tools, chosen)
     per_request = 1 if chosen == "chat" else facts.images_per_request or options.count
     api = chat_completions if chosen == "chat" else images_api
     counts = request_sizes(options.count, per_request)
@@ -67,10 +70,14 @@ def plan_call(
 
 
 def endpoint_for(chosen: str | None, model: str, facts: ModelFacts) -> str:
-    """The endpoint to call: the one chosen, else chat unless only the Image API serves it."""
+    """The endpoint to call: the one chosen, else chat unless only the Image API serves it.
+
+    A chosen endpoint the model is not known to be served on is refused only where that
+    knowledge is recorded, documented or listed; otherwise the call goes there and the
+    server's answer says (400 ``wrong_endpoint``, mapped to a clear error)."""
     if chosen is None:
         return "images" if "chat" not in facts.endpoints else "chat"
-    if chosen not in facts.endpoints:
+    if chosen not in facts.endpoints and facts.endpoints_verified:
         served = " and ".join(facts.endpoints)
         msg = (
             f"{model!r} is not served on the {chosen!r} endpoint (OpenRouter serves it on: "

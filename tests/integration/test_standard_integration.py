@@ -89,4 +89,4 @@ class TestChatNanoBananaIntegration(ChatModelIntegrationTests):
 
     @property
     def model_override_value(self) -> str:
-        return "google/gemini-3-pro-image-preview"
+        return "google/gemini-3-pro-image"

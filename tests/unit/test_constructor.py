@@ -46,9 +46,9 @@ def test_unknown_keywords_are_refused_before_any_other_check() -> None:
         ("max_completion_tokens", 300, "max_tokens", 300),
         (
             "model_name",
-            "google/gemini-3-pro-image-preview",
+            "google/gemini-3-pro-image",
             "model",
-            "google/gemini-3-pro-image-preview",
+            "google/gemini-3-pro-image",
         ),
     ],
 )
@@ -65,8 +65,8 @@ def test_two_names_for_one_field_are_refused() -> None:
 
 
 def test_model_name_is_readable() -> None:
-    llm = ChatNanoBanana(api_key=TEST_KEY, model="google/gemini-3-pro-image-preview")
-    assert llm.model_name == "google/gemini-3-pro-image-preview"
+    llm = ChatNanoBanana(api_key=TEST_KEY, model="google/gemini-3-pro-image")
+    assert llm.model_name == "google/gemini-3-pro-image"
 
 
 @pytest.mark.parametrize("variable", ["OPENROUTER_BASE_URL", "OPENROUTER_API_BASE"])

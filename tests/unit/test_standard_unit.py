@@ -33,3 +33,19 @@ class TestChatNanoBananaUnit(ChatModelUnitTests):
             {},
             {"api_key": "sk-or-from-env", "base_url": "https://example.test/api/v1"},
         )
+
+
+class TestChatNanoBananaToolsUnit(ChatModelUnitTests):
+    """An image model whose OpenRouter listing has tools: the tool-calling tests run."""
+
+    @property
+    def chat_model_class(self) -> type[ChatNanoBanana]:
+        return ChatNanoBanana
+
+    @property
+    def has_tool_calling(self) -> bool:
+        return True
+
+    @property
+    def chat_model_params(self) -> dict[str, object]:
+        return {"api_key": "sk-or-unit-test-key", "model": "openai/gpt-5-image-mini"}

@@ -248,7 +248,7 @@ def test_directory_store_keeps_images_on_disk(fake: FakeOpenRouter, tmp_path: An
 
 def test_aspect_ratios_are_enumerated_for_the_agent_model() -> None:
     tool = NanoBananaImageTool(
-        llm=ChatNanoBanana(api_key="k", model="google/gemini-3.1-flash-image-preview")
+        llm=ChatNanoBanana(api_key="k", model="google/gemini-3.1-flash-image")
     )
     schema = tool.tool_call_schema.model_json_schema()  # type: ignore[union-attr]
     ratios = schema["properties"]["aspect_ratio"]["anyOf"][0]["enum"]
@@ -273,7 +273,7 @@ class TestImageToolStandard(ToolsUnitTests):
 
 
 def test_a_locally_refused_request_is_an_error_message(fake: FakeOpenRouter) -> None:
-    tool = NanoBananaImageTool(llm=fake.chat_model(model="google/gemini-3.1-flash-image-preview"))
+    tool = NanoBananaImageTool(llm=fake.chat_model(model="google/gemini-3.1-flash-image"))
     tool.llm = fake.chat_model()  # the schema allows 8:1, the model in use does not
     message = _run(tool, prompt="a banana", aspect_ratio="8:1")
     assert message.status == "error"

@@ -9,15 +9,22 @@ from langchain_core.messages import HumanMessage
 
 from langchain_nanobanana import ChatNanoBanana
 from langchain_nanobanana._openrouter.chat_completions import request_body
-from langchain_nanobanana._openrouter.options import OPTION_NAMES, CallOptions
+from langchain_nanobanana._openrouter.options import (
+    BOUND_ONLY,
+    MODEL_OPTION_NAMES,
+    OPTION_NAMES,
+    CallOptions,
+)
 
-DEFAULTS = {"model": "google/gemini-3-pro-image-preview", "modalities": ["image", "text"]}
+DEFAULTS = {"model": "google/gemini-3-pro-image", "modalities": ["image", "text"]}
 
 
 def test_every_option_is_a_field_of_the_chat_model_and_one_of_its_defaults() -> None:
     llm = ChatNanoBanana(api_key="sk-or-test", seed=7)
-    assert set(OPTION_NAMES) <= set(ChatNanoBanana.model_fields)
-    assert tuple(llm._default_params) == OPTION_NAMES
+    assert set(MODEL_OPTION_NAMES) <= set(ChatNanoBanana.model_fields)
+    assert set(OPTION_NAMES) - set(MODEL_OPTION_NAMES) == set(BOUND_ONLY)
+    assert not set(BOUND_ONLY) & set(ChatNanoBanana.model_fields), "bind_tools sets them"
+    assert tuple(llm._default_params) == MODEL_OPTION_NAMES
     assert llm._default_params["seed"] == 7
 
 
@@ -42,7 +49,7 @@ def test_each_option_goes_where_the_chat_endpoint_expects_it() -> None:
     )
 
     assert body == {
-        "model": "google/gemini-3-pro-image-preview",
+        "model": "google/gemini-3-pro-image",
         "messages": [{"role": "user", "content": "a banana"}],
         "modalities": ["image", "text"],
         "image_config": {"aspect_ratio": "16:9", "image_size": "2K"},
@@ -66,7 +73,7 @@ def test_unset_options_stay_off_the_wire_and_a_text_only_call_has_no_image_confi
     )
     body = request_body([HumanMessage("hi")], options, stream=False, model_kwargs={})
     assert body == {
-        "model": "google/gemini-3-pro-image-preview",
+        "model": "google/gemini-3-pro-image",
         "messages": [{"role": "user", "content": "hi"}],
         "modalities": ["text"],
     }
