@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
 import warnings
 from collections.abc import AsyncIterator, Callable, Hashable, Iterator, Mapping, Sequence
 from dataclasses import replace
@@ -32,9 +34,10 @@ from pydantic import (
 
 from langchain_nanobanana._catalog.keywords import check_keywords
 from langchain_nanobanana._catalog.models import DEFAULT_MODEL, find_model
+from langchain_nanobanana._catalog.retired import released_id
 from langchain_nanobanana._content.to_openrouter import check_media_size, with_sniffed_mime_types
 from langchain_nanobanana._openrouter.options import (
-    OPTION_NAMES,
+    MODEL_OPTION_NAMES,
     CallOptions,
     MaxPrice,
     check_image_config,
@@ -107,7 +110,8 @@ class ChatNanoBanana(BaseChatModel):
     """
 
     model: str = Field(default=DEFAULT_MODEL, alias="model_name")
-    """OpenRouter model id; send the plain id, not a dated slug."""
+    """OpenRouter model id; send the plain id, not a dated slug. A retired preview id
+    (``google/gemini-3-pro-image-preview``, ...) becomes its released id, with a warning."""
     api_key: SecretStr | None = Field(
         default_factory=secret_from_env("OPENROUTER_API_KEY", default=None),
         alias="openrouter_api_key",
@@ -199,6 +203,15 @@ class ChatNanoBanana(BaseChatModel):
     allow_insecure_http: bool = False
     """Allow a plain-http ``base_url`` that is not on this machine (the key would travel
     unencrypted); loopback addresses are always allowed."""
+    record_to: str | None = Field(default_factory=from_env("NANOBANANA_RECORD", default=None))
+    """A folder to write every exchange with OpenRouter to, one fixture each
+    (``NAME.meta.json`` and ``NAME.response.json|sse``); ``NANOBANANA_RECORD`` when set.
+    ``FakeOpenRouter.replay(folder)`` answers from them, so a bug can travel as files.
+    The key is never written; images become same-size placeholders."""
+    record_images: bool = Field(
+        default_factory=lambda: os.environ.get("NANOBANANA_RECORD_IMAGES", "") in ("1", "true")
+    )
+    """Keep the real images in recordings (``NANOBANANA_RECORD_IMAGES=1``)."""
 
     # defer_build: the validator is built on first construction, not at import
     # (about half of the package's own import cost). hide_input_in_errors: a
@@ -221,6 +234,11 @@ class ChatNanoBanana(BaseChatModel):
         if isinstance(values, dict):
             check_keywords(values, cls.model_fields)
         return values
+
+    @field_validator("model")
+    @classmethod
+    def _released_model(cls, value: str) -> str:
+        return released_id(value, stacklevel=4)
 
     @field_validator("max_price", mode="wrap")
     @classmethod
@@ -280,7 +298,7 @@ class ChatNanoBanana(BaseChatModel):
     @property
     def _default_params(self) -> dict[str, Any]:
         # The fields named like the per-call options are their defaults.
-        return {name: getattr(self, name) for name in OPTION_NAMES}
+        return {name: getattr(self, name) for name in MODEL_OPTION_NAMES}
 
     @property
     def _identifying_params(self) -> dict[str, Any]:
@@ -323,6 +341,7 @@ class ChatNanoBanana(BaseChatModel):
             profile["max_input_tokens"] = spec.context_length
             profile["text_outputs"] = not spec.image_only
             profile["structured_output"] = "structured_outputs" in spec.supported_parameters
+            profile["tool_calling"] = spec.calls_tools
         return profile
 
     # ------------------------------------------------------------ plumbing
@@ -348,6 +367,8 @@ class ChatNanoBanana(BaseChatModel):
             },
             user_client=self.http_client,
             user_async_client=self.http_async_client,
+            record_to=self.record_to,
+            record_images=self.record_images,
         )
         transport: Transport | None = self._transport
         if transport is None:
@@ -508,19 +529,33 @@ class ChatNanoBanana(BaseChatModel):
         self,
         tools: Sequence[dict[str, Any] | type | Callable[..., Any] | BaseTool],
         *,
-        tool_choice: str | None = None,
+        tool_choice: str | bool | dict[str, Any] | None = None,
+        strict: bool | None = None,
         **kwargs: Any,
     ) -> Runnable[LanguageModelInput, AIMessage]:
-        """Not supported: Gemini image models do not call tools.
+        """Let an image model that calls tools (``openai/gpt-5-image-mini``, say) call these.
 
-        To let an agent make images, give a tool-calling model (GPT, Claude, Gemini
-        text) the ``NanoBananaImageTool``; this model then runs inside that tool.
+        Whether a model calls tools is what OpenRouter's model list says (the catalog,
+        or the list itself for other models): Gemini's image models are listed without
+        tools, so binding tools to them raises NotImplementedError at once. The calls
+        come back in ``message.tool_calls`` (streamed too). To let any agent make
+        images, give a tool-calling chat model the ``NanoBananaImageTool`` instead.
+
+        ``tool_choice``: "auto", "none", "required" ("any" and True mean it too) or the
+        name of one of the tools.
         """
-        raise NotImplementedError(
-            f"ChatNanoBanana ({self.model}) does not call tools: OpenRouter's image models "
-            "do not support tool calling. Give a tool-calling chat model the image tool "
-            "(langchain_nanobanana.NanoBananaImageTool) instead."
+        from langchain_nanobanana._openrouter.tool_calling import (
+            check_tool_calling,
+            openai_tools,
+            tool_choice_for,
         )
+
+        facts = self._model_facts(self.model)
+        endpoint = self.endpoint or ("chat" if "chat" in facts.endpoints else "images")
+        check_tool_calling(self.model, facts.calls_tools, endpoint)
+        formatted = openai_tools(tools, strict=strict)
+        choice = tool_choice_for(tool_choice, formatted)
+        return self.bind(tools=formatted, tool_choice=choice, **kwargs)
 
     def with_structured_output(
         self,
@@ -534,14 +569,16 @@ class ChatNanoBanana(BaseChatModel):
         """Text-only answers parsed into ``schema`` through OpenRouter's ``response_format``.
 
         ``method="json_schema"`` (default) sends the schema; ``"json_mode"`` asks for
-        any JSON object. These models do not call tools, so ``"function_calling"``
-        falls back to ``"json_schema"`` with a warning.
+        any JSON object. Structured output goes through ``response_format``, never
+        tools (most image models call none), so ``"function_calling"`` falls back to
+        ``"json_schema"`` with a warning.
         """
         if kwargs:
             raise TypeError(f"Unexpected arguments: {', '.join(sorted(kwargs))}")
         if method == "function_calling":
             warnings.warn(
-                "ChatNanoBanana does not call tools; using method='json_schema' instead.",
+                "ChatNanoBanana reads structured output from response_format, not tool "
+                "calls; using method='json_schema' instead.",
                 stacklevel=2,
             )
             method = "json_schema"

@@ -314,10 +314,24 @@ def _serve(argv: Sequence[str]) -> int:
         metavar="K",
         help="play a busy account: serve K requests at once, answer 429 (Retry-After: 1) beyond",
     )
+    parser.add_argument(
+        "--replay",
+        metavar="DIR",
+        help="answer model calls with the recordings in DIR (what record_to / NANOBANANA_RECORD "
+        "wrote), in order",
+    )
     args = parser.parse_args(argv)
     if args.max_concurrent is not None and args.max_concurrent < 1:
         raise CommandError("--max-concurrent must be at least 1.", EXIT_USAGE)
-    fake = FakeOpenRouter(latency=args.latency, max_concurrent=args.max_concurrent)
+    options = {"latency": args.latency, "max_concurrent": args.max_concurrent}
+    try:
+        fake = (
+            FakeOpenRouter.replay(args.replay, **options)
+            if args.replay
+            else FakeOpenRouter(**options)
+        )
+    except (OSError, ValueError) as exc:
+        raise CommandError(f"Cannot replay {args.replay}: {exc}", EXIT_USAGE) from None
     fake.enqueue(*args.fault)
     with contextlib.ExitStack() as stack:
         try:

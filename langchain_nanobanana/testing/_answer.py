@@ -8,7 +8,7 @@ import hashlib
 import json
 import math
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from langchain_nanobanana._catalog.models import ModelSpec
@@ -32,11 +32,20 @@ class Answer:
     finish_reason: str = "stop"
     native_finish_reason: str = "STOP"
     refusal: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
+    reasoning: str | None = None
+    reasoning_details: list[dict[str, Any]] | None = None
+    tool_calls: list[dict[str, Any]] | None = None
+    reasoning_tokens: int = 0
 
     @property
     def completion_tokens(self) -> int:
-        return self.text_tokens + self.image_tokens
+        return self.text_tokens + self.image_tokens + self.reasoning_tokens
+
+    def unbilled(self) -> None:
+        """No picture after all (blocked, failed): nothing is billed, as the one recorded
+        blocked image (IMAGE_RECITATION, ``content_filter``) shows: $0."""
+        self.image_png, self.image_tokens = None, 0
+        self.cost = self.prompt_cost = 0.0
 
     @property
     def image_data_url(self) -> str | None:
@@ -119,13 +128,68 @@ def _reply_text(body: dict[str, Any], prompt: str, reply_text: str) -> str:
     return json.dumps(dict.fromkeys(keys, "banana"))
 
 
+# OpenAI's image models on chat completions (recorded, openai/gpt-5-image-mini): a
+# reasoning summary and an encrypted part, both of format openai-responses-v1, and
+# native_finish_reason "completed".
+_OPENAI_SUMMARY = "**Drawing the picture**\n\nThe user asked for an image; I will make it."
+
+
+def _openai_reasoning(seed: str) -> list[dict[str, Any]]:
+    digest = hashlib.sha256(seed.encode()).hexdigest()
+    return [
+        {
+            "type": "reasoning.summary",
+            "summary": _OPENAI_SUMMARY,
+            "format": "openai-responses-v1",
+            "index": 0,
+        },
+        {
+            "type": "reasoning.encrypted",
+            "data": "gAAAAA" + base64.urlsafe_b64encode(digest.encode()).decode(),
+            "id": f"rs_{digest[:40]}",
+            "format": "openai-responses-v1",
+            "index": 0,
+        },
+    ]
+
+
+def _tool_to_call(body: dict[str, Any]) -> dict[str, Any] | None:
+    """The tool the emulated model calls: the one ``tool_choice`` names, else the first
+    tool, unless the choice is "none" or the last turn already brought a tool's result."""
+    tools = [tool for tool in body.get("tools") or [] if isinstance(tool, dict)]
+    choice = body.get("tool_choice", "auto")
+    last = body["messages"][-1] if body["messages"] else {}
+    if not tools or choice == "none" or (isinstance(last, dict) and last.get("role") == "tool"):
+        return None
+    if isinstance(choice, dict):
+        named = (choice.get("function") or {}).get("name")
+        return next((t for t in tools if (t.get("function") or {}).get("name") == named), None)
+    return tools[0]
+
+
+def _tool_call(tool: dict[str, Any], seed: str) -> dict[str, Any]:
+    function = tool.get("function") or {}
+    parameters = function.get("parameters") or {"type": "object", "properties": {}}
+    digest = hashlib.sha256(seed.encode()).hexdigest()
+    return {
+        "id": f"call_{digest[:24]}",
+        "type": "function",
+        "index": 0,
+        "function": {
+            "name": function.get("name", ""),
+            "arguments": json.dumps(instance_for(parameters), separators=(",", ":")),
+        },
+    }
+
+
 def compose(body: dict[str, Any], spec: ModelSpec, *, reply_text: str, noise: bool) -> Answer:
     """The answer for a request that passed validation."""
     messages = body["messages"]
     prompt, sources = _prompt_of(messages)
     modalities = body.get("modalities") or ["text"]
-    wants_image = "image" in modalities and not body.get("response_format")
-    text = _reply_text(body, prompt, reply_text) if "text" in modalities else ""
+    tool = _tool_to_call(body)
+    wants_image = "image" in modalities and not body.get("response_format") and tool is None
+    text = _reply_text(body, prompt, reply_text) if "text" in modalities and tool is None else ""
     for stop in body.get("stop") or []:
         if stop and stop in text:
             text = text[: text.index(stop)]
@@ -163,10 +227,20 @@ def compose(body: dict[str, Any], spec: ModelSpec, *, reply_text: str, noise: bo
         }
         image_png = _picture(width, height, seed_material, noise, tuple(metadata.items()))
 
+    seed = json.dumps([spec.id, prompt, body.get("seed")])
+    openai = spec.id.startswith("openai/")
+    reasoning_details = _openai_reasoning(seed) if openai else None
+    reasoning_tokens = _tokens(_OPENAI_SUMMARY) if openai else 0
+    tool_calls = [_tool_call(tool, seed)] if tool is not None else None
+    if tool_calls:
+        finish = "tool_calls"
+    if openai and native == "STOP":
+        native = "completed"
+
     text_tokens = _tokens(text)
     prompt_cost = prompt_tokens * spec.prices.prompt
     image_cost = spec.image_price(image_size) if image_tokens else 0.0
-    cost = prompt_cost + text_tokens * spec.prices.text_output + image_cost
+    cost = prompt_cost + (text_tokens + reasoning_tokens) * spec.prices.text_output + image_cost
     return Answer(
         text,
         image_png,
@@ -177,4 +251,8 @@ def compose(body: dict[str, Any], spec: ModelSpec, *, reply_text: str, noise: bo
         round(prompt_cost, 10),
         finish,
         native,
+        reasoning=_OPENAI_SUMMARY if openai else None,
+        reasoning_details=reasoning_details,
+        tool_calls=tool_calls,
+        reasoning_tokens=reasoning_tokens,
     )

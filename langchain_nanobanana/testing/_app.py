@@ -15,7 +15,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
 
 from langchain_nanobanana._catalog.models import ModelSpec
@@ -32,6 +32,7 @@ from langchain_nanobanana.testing._outcomes import Outcome
 from langchain_nanobanana.testing._responses import (
     KEEP_ALIVE,
     Envelope,
+    WireShape,
     bare_error_event,
     closing_events,
     completion_body,
@@ -40,6 +41,10 @@ from langchain_nanobanana.testing._responses import (
     mid_stream_error_event,
     text_events,
 )
+
+if TYPE_CHECKING:
+    from langchain_nanobanana.testing._oracle import SchemaOracle
+    from langchain_nanobanana.testing._replay import Recordings
 
 API_PREFIX = "/api/v1"
 MAX_IMAGE_BYTES = 30 * 1024 * 1024
@@ -75,6 +80,8 @@ class Reply:
     finished: Callable[[], None] | None = None
     """Called by the carrier once the reply is handed over (its delay served): frees the
     request's place when the emulator plays a busy account."""
+    verbatim: bool = False
+    """Bytes a test scripted as they are (``Outcome.raw``): no schema to hold them to."""
 
 
 class _InvalidRequestError(Exception):
@@ -83,8 +90,10 @@ class _InvalidRequestError(Exception):
         self.status, self.message, self.metadata = status, message, metadata
 
 
-def _provider_of(spec: ModelSpec) -> str:
-    return "Google AI Studio" if spec.id.startswith("google/") else spec.name.split(":")[0]
+def _provider_of(spec: ModelSpec, shape: WireShape) -> str:
+    if shape.provider_name is not None:
+        return shape.provider_name
+    return spec.name.split(":")[0]  # "Google", "OpenAI", "Black Forest Labs", ...
 
 
 class EmulatedOpenRouter:
@@ -99,10 +108,15 @@ class EmulatedOpenRouter:
         latency: float,
         noise: bool,
         models: dict[str, ModelSpec],
+        shape: WireShape,
+        oracle: SchemaOracle | None = None,
         max_concurrent: int | None = None,
         retry_after: float | None = None,
     ) -> None:
         self.models = models
+        self.shape = shape
+        self.oracle = oracle
+        self.recordings: Recordings | None = None
         self.reply_text = reply_text
         self.keep_alive_comments = keep_alive_comments
         self.leading_whitespace = leading_whitespace
@@ -135,7 +149,9 @@ class EmulatedOpenRouter:
             self._counter += 1
             number = self._counter
         created = int(time.time())
-        return Envelope(f"gen-{created}-{number:020d}", spec.id, _provider_of(spec), created)
+        return Envelope(
+            f"gen-{created}-{number:020d}", spec.id, _provider_of(spec, self.shape), created
+        )
 
     # ------------------------------------------------------------ entry point
 
@@ -166,6 +182,38 @@ class EmulatedOpenRouter:
                 RecordedRequest(method, path, query, lowered, body, len(raw), client_port, bearer)
             )
         route = (method, path.removeprefix(API_PREFIX))
+        if self.oracle is None or route not in _GENERATING:
+            return self._route(route, bearer, body, raw, query)
+        refused = self.oracle.request_refusal(route[1], lowered, body)
+        if refused is not None:
+            # As OpenRouter's own request validation answers a body its schema refuses.
+            return Reply(400, error_body(400, f"Input validation error: {refused}"))
+        reply = self._route(route, bearer, body, raw, query)
+        if not reply.verbatim:
+            self.oracle.check_answer(route[1], reply.status, reply.body, reply.events)
+        return reply
+
+    def _route(
+        self,
+        route: tuple[str, str],
+        bearer: str | None,
+        body: Any,
+        raw: bytes,
+        query: dict[str, str],
+    ) -> Reply:
+        method, path = route
+        if self.recordings is not None and route in _GENERATING:
+            if not bearer:
+                return Reply(401, error_body(401, "No auth credentials found"))
+            recorded = self.recordings.reply(path, body)
+            return Reply(
+                recorded.status,
+                recorded.body,
+                recorded.content_type,
+                recorded.headers,
+                recorded.events,
+                delay=self.latency,
+            )
         if route in _GENERATING and bearer and self.max_concurrent is not None:
             return self._when_free(route, bearer, body, raw)
         if route == ("POST", "/chat/completions"):
@@ -174,13 +222,13 @@ class EmulatedOpenRouter:
             return self._images(bearer, body)
         if route == ("GET", "/images/models"):
             return Reply(200, image_models(self.models.values()))
-        if method == "GET" and route[1].startswith("/images/models/"):
-            return self._image_endpoints(route[1])
+        if method == "GET" and path.startswith("/images/models/"):
+            return self._image_endpoints(path)
         if route == ("GET", "/models"):
             return self._models(query)
         if route == ("GET", "/generation"):
             return self._generation(query)
-        return Reply(404, error_body(404, f"No route for {method} {path}"))
+        return Reply(404, error_body(404, f"No route for {method} {API_PREFIX}{path}"))
 
     # ------------------------------------------------------------ a busy account
 
@@ -216,7 +264,7 @@ class EmulatedOpenRouter:
         model = body.get("model") if isinstance(body, dict) else None
         spec = self.models.get(model) if isinstance(model, str) else None
         metadata = {
-            "provider_name": _provider_of(spec) if spec is not None else None,
+            "provider_name": _provider_of(spec, self.shape) if spec is not None else None,
             "raw": f"{model} is temporarily rate-limited upstream. Please retry shortly, or add "
             "your own key to accumulate your rate limits: "
             "https://openrouter.ai/settings/integrations",
@@ -252,7 +300,9 @@ class EmulatedOpenRouter:
     def _scripted_failure(outcome: Outcome, *, stream: bool, delay: float) -> Reply | None:
         """The reply for a fault that comes before any answer, the same on every endpoint."""
         if outcome.kind == "raw":
-            return Reply(outcome.status, outcome.body, outcome.content_type, delay=delay)
+            return Reply(
+                outcome.status, outcome.body, outcome.content_type, delay=delay, verbatim=True
+            )
         if outcome.kind == "http_error":
             return Reply(
                 outcome.status,
@@ -290,7 +340,8 @@ class EmulatedOpenRouter:
             )
         answer = compose(body, spec, reply_text=self.reply_text, noise=self.noise)
         if outcome.kind == "no_image":
-            answer.image_png, answer.image_tokens = None, 0
+            answer.unbilled()
+            answer.cost = outcome.cost
             answer.text = outcome.text if outcome.text is not None else answer.text
             answer.finish_reason = outcome.finish_reason
             answer.native_finish_reason = outcome.native_finish_reason
@@ -317,11 +368,13 @@ class EmulatedOpenRouter:
             return scripted
         try:
             spec = validate_images_request(body, self.models)
-            answer = compose_images(body, spec, int(time.time()), noise=self.noise)
+            answer = compose_images(
+                body, spec, int(time.time()), noise=self.noise, shape=self.shape
+            )
         except InvalidImagesRequestError as invalid:
             return Reply(invalid.status, invalid.body(), delay=delay)
         if outcome.kind == "no_image":
-            answer.images = []
+            answer.unbilled()
         envelope = self._new_envelope(spec)
         self._remember_images(envelope, answer.usage)
         headers = {"X-Generation-Id": envelope.id}
@@ -343,14 +396,17 @@ class EmulatedOpenRouter:
         )
         if error is not None:
             answer.image_png, answer.image_tokens = None, 0
-        body = b" " * self.leading_whitespace + completion_body(envelope, answer, error=error)
+        body = b" " * self.leading_whitespace + completion_body(
+            envelope, answer, self.shape, error=error
+        )
         drop = len(body) // 2 if outcome.kind == "drop_connection" else None
         return Reply(200, body, drop_after=drop)
 
     def _streamed(self, envelope: Envelope, answer: Answer, outcome: Outcome) -> Reply:
         keep_alives = [KEEP_ALIVE] * self.keep_alive_comments
-        texts = text_events(envelope, answer)
-        # Faults strike after the first piece of text, once the answer is flowing.
+        texts = text_events(envelope, answer, self.shape)
+        # Faults strike after the first piece of text (with text_before_image), else
+        # after the keep-alives, before the answer's first data chunk.
         first = keep_alives + texts[:1]
         if outcome.kind == "choice_error":
             error = error_object(outcome.status, outcome.message, outcome.metadata)
@@ -360,9 +416,8 @@ class EmulatedOpenRouter:
             return Reply(200, content_type=_SSE, events=[*first, *texts[1:]], drop_after=len(first))
         if outcome.kind == "truncated_stream":
             return Reply(200, content_type=_SSE, events=keep_alives + texts)
-        return Reply(
-            200, content_type=_SSE, events=keep_alives + texts + closing_events(envelope, answer)
-        )
+        closing = closing_events(envelope, answer, self.shape)
+        return Reply(200, content_type=_SSE, events=keep_alives + texts + closing)
 
     def _remember_images(self, envelope: Envelope, usage: dict[str, Any]) -> None:
         # Billed only when the images are made: a failed generation records nothing.
@@ -370,7 +425,7 @@ class EmulatedOpenRouter:
             self.generations[envelope.id] = {
                 "id": envelope.id,
                 "model": envelope.model,
-                "total_cost": usage["cost"],
+                "total_cost": usage.get("cost", 0.0),
                 "tokens_prompt": usage["prompt_tokens"],
                 "tokens_completion": usage["completion_tokens"],
                 "api_type": "images",
@@ -418,6 +473,9 @@ def _validated(body: Any, raw: bytes, models: dict[str, ModelSpec]) -> ModelSpec
             "No endpoints found that support the requested output modalities: "
             + ", ".join(modalities),
         )
+    if body.get("tools") and "tools" not in spec.supported_parameters:
+        # Recorded (Gemini 3.1 Flash Lite Image): no provider of the model takes tools.
+        raise _InvalidRequestError(404, "No endpoints found that support tool use")
     image_config = body.get("image_config") or {}
     ratio, size = image_config.get("aspect_ratio"), image_config.get("image_size")
     if ratio is not None and ratio not in spec.aspect_ratios:

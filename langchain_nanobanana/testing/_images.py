@@ -1,13 +1,18 @@
 """The emulated Image API: ``POST /images`` and ``GET /images/models``.
 
-Built from OpenRouter's documentation of the endpoint (not recorded live): the
-request fields and their checks, ``{"created", "data": [{"b64_json", "media_type"}],
-"usage"}`` answers, SSE events for models that stream natively
-(``image_generation.partial_image``, ``image_generation.completed``, ``error``,
-then ``[DONE]``; other models answer a stream request with a whole answer), and
-the documented errors: 400 for conflicting size and ratio or an option the model
-lacks, 400 ``wrong_endpoint`` for a chat-only model, 413 for an oversized reference,
-502 for a failed generation (scripted with ``Outcome.http_error(502)``).
+Built from OpenRouter's documentation of the endpoint and one quoted live answer:
+the request fields and their checks (``input_references`` are ``ContentPartImage``
+objects; a bare string is refused as OpenRouter's request validation refuses it),
+``{"created", "data": [{"b64_json"}], "usage"}`` answers (a live Gemini answer had no
+``media_type``; ``WireShape.media_type`` adds it), data-only SSE events for models
+that stream natively (``image_generation.partial_image``,
+``image_generation.completed``, ``{"type": "error", "error": {"message", "code"}}``,
+then ``[DONE]``; other models answer a stream request with a whole answer), and the
+documented errors: 400 for conflicting size and ratio, 400 ``wrong_endpoint`` for a
+chat-only model, 413 for an oversized reference, 502 for a failed generation
+(scripted with ``Outcome.http_error(502)``). ``quality`` is ignored by models without
+a quality setting and ``output_format`` is honoured for any raster format, as the
+docs say; a background the model lacks is refused (nothing says either way).
 """
 
 from __future__ import annotations
@@ -30,11 +35,13 @@ from langchain_nanobanana._catalog.models import (
 )
 from langchain_nanobanana.testing._answer import INPUT_IMAGE_TOKENS, picture
 from langchain_nanobanana.testing._outcomes import Outcome
+from langchain_nanobanana.testing._responses import WireShape
 
 MAX_REFERENCE_BYTES = 30 * 1024 * 1024
 _SIZE_OF_RESOLUTION = {value: key for key, value in IMAGE_API_RESOLUTIONS.items()}
 _MEDIA_TYPES = {"png": "image/png", "jpeg": "image/jpeg", "webp": "image/webp"}
 _PREVIEW_PIXELS = 64
+_JSON_TYPES = {str: "string", int: "number", float: "number", list: "array", type(None): "null"}
 
 
 class InvalidImagesRequestError(Exception):
@@ -59,12 +66,28 @@ class ImagesAnswer:
     """(bytes, media type) per image."""
     usage: dict[str, Any]
     created: int
+    shape: WireShape
+
+    def unbilled(self) -> None:
+        """No image after all: the Image API bills all or nothing."""
+        self.images = []
+        self.usage = {
+            **self.usage,
+            "completion_tokens": 0,
+            "total_tokens": self.usage["prompt_tokens"],
+        }
+        if "cost" in self.usage:
+            self.usage["cost"] = 0.0
+
+    def _item(self, base64: str, media_type: str, *, streamed: bool) -> dict[str, Any]:
+        labelled = self.shape.media_type if self.shape.media_type is not None else streamed
+        return {"b64_json": base64, "media_type": media_type} if labelled else {"b64_json": base64}
 
     def whole(self) -> bytes:
         # The base64 is spliced into the JSON rather than run through json.dumps:
         # a benchmark must measure the client, not the emulator's encoder.
         data = [
-            {"b64_json": f"@{number}@", "media_type": media_type}
+            self._item(f"@{number}@", media_type, streamed=False)
             for number, (_, media_type) in enumerate(self.images)
         ]
         body = json.dumps({"created": self.created, "data": data, "usage": self.usage})
@@ -84,13 +107,14 @@ class ImagesAnswer:
                 )
             )
             if outcome.kind == "choice_error":
-                error = {"code": outcome.status, "message": outcome.message, "type": "server_error"}
-                return [*frames, _event("error", error), b"data: [DONE]\n\n"]
+                # As documented: the code is a string, the message what went wrong.
+                error = {"message": outcome.message, "code": "server_error"}
+                return [*frames, _event("error", {"error": error}), b"data: [DONE]\n\n"]
             if outcome.kind == "truncated_stream":
                 return frames
-            completed: dict[str, Any] = {
-                "b64_json": _base64(image),
-                "media_type": media_type,
+            completed = {
+                **self._item(_base64(image), media_type, streamed=True),
+                "created": self.created,
             }
             if number == len(self.images) - 1:
                 completed["usage"] = self.usage
@@ -105,8 +129,8 @@ def _base64(image: bytes) -> str:
 
 
 def _event(kind: str, payload: dict[str, Any]) -> bytes:
-    data = json.dumps({"type": kind, **payload}).encode()
-    return b"event: " + kind.encode() + b"\ndata: " + data + b"\n\n"
+    """A data-only SSE event whose JSON names its ``type``, as the docs show them."""
+    return b"data: " + json.dumps({"type": kind, **payload}).encode() + b"\n\n"
 
 
 def _one_of(name: str, value: Any, allowed: tuple[str, ...], spec: ModelSpec) -> None:
@@ -126,8 +150,9 @@ def _references(body: dict[str, Any]) -> list[bytes]:
             400, f"input_references must be a list of at most {MAX_REFERENCE_IMAGES} images"
         )
     sources = []
-    for url in references:
-        if not isinstance(url, str) or not url.startswith(("data:", "https://", "http://")):
+    for number, reference in enumerate(references):
+        url = _reference_url(reference, number)
+        if not url.startswith(("data:", "https://", "http://")):
             raise InvalidImagesRequestError(
                 400, "invalid_image: a reference must be a data or https URL"
             )
@@ -139,6 +164,22 @@ def _references(body: dict[str, Any]) -> list[bytes]:
         else:
             sources.append(url.encode())
     return sources
+
+
+def _reference_url(reference: Any, number: int) -> str:
+    """The URL of one ``{"type": "image_url", "image_url": {"url": ...}}`` reference; a bare
+    string or any other shape fails as OpenRouter's request validation fails it."""
+    shaped = isinstance(reference, dict) and reference.get("type") == "image_url"
+    image_url = reference.get("image_url") if shaped else None
+    url = image_url.get("url") if isinstance(image_url, dict) else None
+    if not isinstance(url, str):
+        received = _JSON_TYPES.get(type(reference), "object")
+        raise InvalidImagesRequestError(
+            400,
+            f"Input validation error: input_references.{number}: expected an object "
+            f'{{"type": "image_url", "image_url": {{"url": ...}}}}, received {received}',
+        )
+    return url
 
 
 def validated(body: Any, models: Mapping[str, ModelSpec]) -> ModelSpec:
@@ -167,9 +208,11 @@ def validated(body: Any, models: Mapping[str, ModelSpec]) -> ModelSpec:
     _one_of("aspect_ratio", body.get("aspect_ratio"), ratios, spec)
     sizes = tuple(IMAGE_API_RESOLUTIONS[size] for size in spec.image_sizes)
     _one_of("resolution", body.get("resolution"), sizes, spec)
-    _one_of("quality", body.get("quality"), spec.qualities, spec)
-    _one_of("output_format", body.get("output_format"), spec.output_formats, spec)
+    if spec.qualities:  # "Providers without a quality knob ignore this" (OpenAPI)
+        _one_of("quality", body.get("quality"), spec.qualities, spec)
+    _one_of("output_format", body.get("output_format"), tuple(_MEDIA_TYPES), spec)
     _one_of("background", body.get("background"), spec.backgrounds, spec)
+    _references(body)  # refused before anything is made
     compression = body.get("output_compression")
     if compression is not None and not (isinstance(compression, int) and 0 <= compression <= 100):
         raise InvalidImagesRequestError(400, "output_compression must be between 0 and 100")
@@ -190,7 +233,9 @@ def _encoded(png: bytes, output_format: str) -> bytes:
     return buffer.getvalue()
 
 
-def compose(body: dict[str, Any], spec: ModelSpec, created: int, *, noise: bool) -> ImagesAnswer:
+def compose(
+    body: dict[str, Any], spec: ModelSpec, created: int, *, noise: bool, shape: WireShape
+) -> ImagesAnswer:
     """The images and usage for a request that passed ``validated``."""
     sources = _references(body)
     n = body.get("n", 1)
@@ -212,14 +257,15 @@ def compose(body: dict[str, Any], spec: ModelSpec, created: int, *, noise: bool)
     prompt_tokens = math.ceil(len(body["prompt"]) / 4) + INPUT_IMAGE_TOKENS * len(sources)
     image_tokens = spec.image_tokens(size) * n
     cost = prompt_tokens * spec.prices.prompt + n * spec.image_price(size)
-    usage = {
+    # As quoted live and in the OpenAPI example: no details object.
+    usage: dict[str, Any] = {
         "prompt_tokens": prompt_tokens,
         "completion_tokens": image_tokens,
         "total_tokens": prompt_tokens + image_tokens,
-        "cost": round(cost, 10),
-        "completion_tokens_details": {"image_tokens": image_tokens},
     }
-    return ImagesAnswer(images, usage, created)
+    if shape.usage_cost:
+        usage["cost"] = round(cost, 10)
+    return ImagesAnswer(images, usage, created, shape)
 
 
 def model_entry(spec: ModelSpec) -> dict[str, Any]:

@@ -13,18 +13,33 @@ OutcomeKind = Literal[
 _DEFAULT_MESSAGES = {
     400: "Invalid request",
     401: "No auth credentials found",
-    402: "Insufficient credits. Add more using https://openrouter.ai/settings/credits",
+    402: (
+        "This request requires more credits, or fewer max_tokens. You requested up to 32768 "
+        "tokens, but can only afford 1024. To increase, visit "
+        "https://openrouter.ai/settings/credits and upgrade to a paid account"
+    ),
     403: "Your input was flagged by moderation",
     404: "No endpoints found for this model",
     408: "Request timed out",
     413: "Downloaded image content cannot exceed 30MB",
     422: "Unprocessable request",
-    429: "Rate limit exceeded: too many requests",
+    429: "Provider returned error",
     500: "Internal Server Error",
     502: "Provider returned error",
     503: "No provider available for this request",
     524: "Provider timed out at the edge",
     529: "Provider is overloaded",
+}
+
+
+# The metadata recorded with these statuses (a 402 and a 429 of live traffic).
+_DEFAULT_METADATA: dict[int, dict[str, Any]] = {
+    402: {"provider_name": None},
+    429: {
+        "provider_name": "Google",
+        "raw": "The model is temporarily rate-limited upstream. Please retry shortly, or add "
+        "your own key to accumulate your rate limits: https://openrouter.ai/settings/integrations",
+    },
 }
 
 
@@ -52,6 +67,7 @@ class Outcome:
     delay: float = 0.0
     finish_reason: str = "stop"
     refusal: str | None = None
+    cost: float = 0.0
 
     @classmethod
     def answer(cls, *, delay: float = 0.0) -> Outcome:
@@ -73,12 +89,13 @@ class Outcome:
         headers: dict[str, str] | None = None,
         delay: float = 0.0,
     ) -> Outcome:
-        """An HTTP error status with OpenRouter's error body (e.g. 429 with Retry-After)."""
+        """An HTTP error status with OpenRouter's error body (e.g. 429 with Retry-After); a
+        402 or 429 without ``metadata`` gets the metadata recorded with it."""
         return cls(
             "http_error",
             status,
             message or default_message(status),
-            metadata,
+            metadata if metadata is not None else _DEFAULT_METADATA.get(status),
             dict(headers or {}),
             delay=delay,
         )
@@ -98,12 +115,14 @@ class Outcome:
 
     @classmethod
     def drop_connection(cls, *, delay: float = 0.0) -> Outcome:
-        """The connection closes abruptly after the first text (or half the body)."""
+        """The connection closes abruptly before the answer's first data chunk (after the
+        first text with ``text_before_image``), or after half a whole body."""
         return cls("drop_connection", delay=delay)
 
     @classmethod
     def truncated_stream(cls, *, delay: float = 0.0) -> Outcome:
-        """The stream ends cleanly after the text: no image, no usage, no [DONE]."""
+        """The stream ends cleanly before the answer's chunk (after the text, with
+        ``text_before_image``): no image, no usage, no [DONE]."""
         return cls("truncated_stream", delay=delay)
 
     @classmethod
@@ -121,9 +140,12 @@ class Outcome:
         *,
         finish_reason: str = "stop",
         refusal: str | None = None,
+        cost: float = 0.0,
         delay: float = 0.0,
     ) -> Outcome:
-        """A 200 answer without an image, as when Gemini blocks or fails the picture.
+        """A 200 answer without an image, as when Gemini blocks or fails the picture; it
+        costs ``cost`` USD: 0 by default, as the one recorded blocked image
+        (IMAGE_RECITATION) shows; script a cost for a failure that is billed.
 
         ``native_finish_reason`` is Gemini's own (IMAGE_SAFETY, PROHIBITED_CONTENT,
         IMAGE_RECITATION, NO_IMAGE, MAX_TOKENS, ...); ``finish_reason`` OpenRouter's
@@ -138,5 +160,6 @@ class Outcome:
             text=text,
             finish_reason=finish_reason,
             refusal=refusal,
+            cost=cost,
             delay=delay,
         )

@@ -1,4 +1,16 @@
-"""Response bodies and SSE frames, shaped exactly like OpenRouter's recorded traffic."""
+"""Response bodies and SSE frames, shaped like OpenRouter's recorded traffic.
+
+Where recordings of live traffic differ from each other (or from the docs), a
+``WireShape`` option says which form to send; its defaults are the recorded ones:
+
+- a chat stream has no text deltas: the first data chunk carries the whole image (and
+  any text) with ``finish_reason: "stop"``; the next one an empty delta, the usage,
+  and ``finish_reason: null, native_finish_reason: null``;
+- usage comes with ``cost``, ``cost_details`` and ``is_byok`` (newer recordings; an
+  older one has none of them);
+- ``provider`` is "Google" for Google's models (an older recording says "Google AI
+  Studio").
+"""
 
 from __future__ import annotations
 
@@ -10,6 +22,25 @@ from langchain_nanobanana.testing._answer import Answer
 
 KEEP_ALIVE = b": OPENROUTER PROCESSING\n\n"
 DONE = b"data: [DONE]\n\n"
+
+
+@dataclass(frozen=True)
+class WireShape:
+    """The forms the emulator sends where reality varies; the defaults are recorded."""
+
+    text_before_image: bool = False
+    """Stream the text in deltas before the image chunk (not seen in recordings, which put
+    everything in the image chunk; the docs' example streams text first)."""
+    usage_cost: bool = True
+    """Usage with ``cost``, ``cost_details`` and ``is_byok``; False: without them, as in
+    a 2025-11 recording."""
+    media_type: bool | None = None
+    """``media_type`` beside each Image API image. None: as recorded and documented, left
+    out of whole answers (a live Gemini answer had none) and present in stream events."""
+    provider_name: str | None = None
+    """``provider`` in every answer; None: "Google" for Google's models (recorded; an older
+    recording says "Google AI Studio"), "OpenAI" for OpenAI's (recorded), else the name
+    the model list gives."""
 
 
 @dataclass(frozen=True)
@@ -44,11 +75,23 @@ def error_body(code: int, message: str, metadata: dict[str, Any] | None = None) 
     ).encode()
 
 
-def usage(answer: Answer) -> dict[str, Any]:
-    return {
+def usage(answer: Answer, shape: WireShape) -> dict[str, Any]:
+    counted: dict[str, Any] = {
         "prompt_tokens": answer.prompt_tokens,
         "completion_tokens": answer.completion_tokens,
         "total_tokens": answer.prompt_tokens + answer.completion_tokens,
+    }
+    if not shape.usage_cost:
+        return {
+            **counted,
+            "completion_tokens_details": {
+                "image_tokens": answer.image_tokens,
+                "reasoning_tokens": answer.reasoning_tokens,
+            },
+            "prompt_tokens_details": {"cached_tokens": 0},
+        }
+    return {
+        **counted,
         "cost": answer.cost,
         "is_byok": False,
         "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 0, "video_tokens": 0},
@@ -57,7 +100,10 @@ def usage(answer: Answer) -> dict[str, Any]:
             "upstream_inference_prompt_cost": answer.prompt_cost,
             "upstream_inference_completions_cost": round(answer.cost - answer.prompt_cost, 10),
         },
-        "completion_tokens_details": {"reasoning_tokens": 0, "image_tokens": answer.image_tokens},
+        "completion_tokens_details": {
+            "reasoning_tokens": answer.reasoning_tokens,
+            "image_tokens": answer.image_tokens,
+        },
     }
 
 
@@ -83,19 +129,28 @@ def _json(value: Any, answer: Answer) -> bytes:
     return text.encode()
 
 
-def completion_body(
-    envelope: Envelope, answer: Answer, *, error: dict[str, Any] | None = None
-) -> bytes:
-    """A whole (non-streaming) answer; with ``error``, a choice that failed mid-way."""
-    message: dict[str, Any] = {
-        "role": "assistant",
-        "content": answer.text,
-        "refusal": answer.refusal,
-        "reasoning": None,
-    }
+def _said(answer: Answer, message: dict[str, Any]) -> dict[str, Any]:
+    """``message`` with what the model produced besides text: reasoning, tool calls, images."""
+    if answer.reasoning is not None:
+        message["reasoning"] = answer.reasoning
+    if answer.reasoning_details:
+        message["reasoning_details"] = answer.reasoning_details
+    if answer.tool_calls:
+        message["tool_calls"] = answer.tool_calls
     images = _images(answer)
     if images:
         message["images"] = images
+    return message
+
+
+def completion_body(
+    envelope: Envelope, answer: Answer, shape: WireShape, *, error: dict[str, Any] | None = None
+) -> bytes:
+    """A whole (non-streaming) answer; with ``error``, a choice that failed mid-way."""
+    message = _said(
+        answer,
+        {"role": "assistant", "content": answer.text, "refusal": answer.refusal, "reasoning": None},
+    )
     choice: dict[str, Any] = {
         "logprobs": None,
         "finish_reason": "error" if error else answer.finish_reason,
@@ -105,7 +160,11 @@ def completion_body(
     }
     if error:
         choice["error"] = error
-    body = {**envelope.fields("chat.completion"), "choices": [choice], "usage": usage(answer)}
+    body = {
+        **envelope.fields("chat.completion"),
+        "choices": [choice],
+        "usage": usage(answer, shape),
+    }
     return _json(body, answer)
 
 
@@ -144,27 +203,62 @@ def text_pieces(text: str) -> list[str]:
     return [group + (" " if i < len(groups) - 1 else "") for i, group in enumerate(groups)]
 
 
-def text_events(envelope: Envelope, answer: Answer) -> list[bytes]:
+def text_events(envelope: Envelope, answer: Answer, shape: WireShape) -> list[bytes]:
+    """The text deltas streamed before the image, only with ``text_before_image``."""
+    if not shape.text_before_image:
+        return []
     return [
         _chunk(envelope, {"role": "assistant", "content": piece}, None, None)
         for piece in text_pieces(answer.text)
     ]
 
 
-def closing_events(envelope: Envelope, answer: Answer) -> list[bytes]:
-    """The image chunk (whole image, one line), the usage chunk and [DONE]."""
-    finish, native = answer.finish_reason, answer.native_finish_reason
-    delta: dict[str, Any] = {"role": "assistant", "content": ""}
+def _tool_call_pieces(calls: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each call as two stream pieces sharing its index: id and name, then the arguments."""
+    pieces: list[dict[str, Any]] = []
+    for call in calls:
+        function = call["function"]
+        head = {"index": call["index"], "id": call["id"], "type": "function"}
+        pieces.append({**head, "function": {"name": function["name"], "arguments": ""}})
+        pieces.append({"index": call["index"], "function": {"arguments": function["arguments"]}})
+    return pieces
+
+
+def closing_events(envelope: Envelope, answer: Answer, shape: WireShape) -> list[bytes]:
+    """The answer's chunk (whole image in one line, with the finish reason), then the
+    usage chunk (empty delta, finish reasons null, as recorded) and [DONE]."""
+    content = "" if shape.text_before_image else answer.text
+    delta = _said(answer, {"role": "assistant", "content": content})
     if answer.refusal is not None:
         delta["refusal"] = answer.refusal
-    images = _images(answer)
-    if images:
-        delta["images"] = images
-    return [
-        _chunk(envelope, delta, finish, native, answer),
-        _chunk(envelope, {"role": "assistant", "content": ""}, finish, native, usage=usage(answer)),
-        DONE,
-    ]
+    calls = delta.pop("tool_calls", None)
+    frames = []
+    if calls:
+        # Tool calls arrive in pieces a client must join by index.
+        head, *rest = _tool_call_pieces(calls)
+        frames.append(_chunk(envelope, {**delta, "tool_calls": [head]}, None, None, answer))
+        frames.extend(
+            _chunk(
+                envelope, {"role": "assistant", "content": "", "tool_calls": [piece]}, None, None
+            )
+            for piece in rest
+        )
+        frames.append(
+            _chunk(
+                envelope,
+                {"role": "assistant", "content": ""},
+                answer.finish_reason,
+                answer.native_finish_reason,
+            )
+        )
+    else:
+        frames.append(
+            _chunk(envelope, delta, answer.finish_reason, answer.native_finish_reason, answer)
+        )
+    usage_chunk = _chunk(
+        envelope, {"role": "assistant", "content": ""}, None, None, usage=usage(answer, shape)
+    )
+    return [*frames, usage_chunk, DONE]
 
 
 def mid_stream_error_event(envelope: Envelope, error: dict[str, Any]) -> bytes:

@@ -576,7 +576,9 @@ def test_a_retry_after_a_paid_failure_keeps_both_costs(fake: FakeOpenRouter) -> 
     from langchain_nanobanana.testing import Outcome
 
     tool = NanoBananaImageTool(llm=fake.chat_model(), max_cost_usd=10)
-    fake.enqueue(Outcome.no_image(finish_reason="stop", native_finish_reason="IMAGE_SAFETY"))
+    # A blocked image is billed nothing (recorded); this failure is scripted as billed.
+    billed = Outcome.no_image(finish_reason="stop", native_finish_reason="IMAGE_SAFETY", cost=0.01)
+    fake.enqueue(billed)
     refused = tool.invoke(_call("call_1", prompt="a"), _as_user("alice"))
     made = tool.invoke(_call("call_1", prompt="a"), _as_user("alice"))
 

@@ -111,7 +111,7 @@ def test_usage_and_metadata_are_all_kept(fake: FakeOpenRouter) -> None:
     assert metadata["finish_reason"] == "stop"
     assert metadata["native_finish_reason"] == "STOP"
     assert metadata["id"].startswith("gen-")
-    assert metadata["provider"] == "Google AI Studio"
+    assert metadata["provider"] == "Google"  # as recorded (older recordings: "Google AI Studio")
     assert metadata["cost"] == pytest.approx(
         usage["input_tokens"] * 0.30e-6 + (usage["output_tokens"] - 1290) * 2.50e-6 + 1290 * 30e-6
     )
@@ -147,7 +147,7 @@ def test_per_call_options_override_fields(fake: FakeOpenRouter) -> None:
 
 
 def test_bind_overrides_fields(fake: FakeOpenRouter) -> None:
-    llm = fake.chat_model(model="google/gemini-3-pro-image-preview")
+    llm = fake.chat_model(model="google/gemini-3-pro-image")
     message = llm.bind(image_size="2K", stop=["zzz"]).invoke("a banana")
 
     body = _last_body(fake)
@@ -457,9 +457,9 @@ def test_identity_params_and_profile() -> None:
     assert llm._llm_type == "nanobanana-openrouter"
     assert llm._identifying_params["aspect_ratio"] == "3:2"
     assert llm._identifying_params["seed"] == 4
-    params = llm._get_ls_params(model="google/gemini-3-pro-image-preview")
+    params = llm._get_ls_params(model="google/gemini-3-pro-image")
     assert params["ls_provider"] == "openrouter"
-    assert params["ls_model_name"] == "google/gemini-3-pro-image-preview"
+    assert params["ls_model_name"] == "google/gemini-3-pro-image"
     assert llm.profile is not None
     assert llm.profile["image_inputs"] is True
     assert llm.profile["image_outputs"] is True

@@ -109,7 +109,8 @@ def test_n_on_the_image_api_is_one_request(base_url: str, fake: FakeOpenRouter, 
     assert message.response_metadata["model_name"] == GPT_IMAGE
     assert message.response_metadata["cost"] > 0
     assert message.usage_metadata is not None
-    assert message.usage_metadata["output_token_details"]["image"] == 3 * 1056
+    # Image API usage has no details object (as quoted live): its output tokens are images.
+    assert message.usage_metadata["output_tokens"] == 3 * 1056
 
 
 def test_a_single_image_model_on_the_image_api_fans_out_too(fake: FakeOpenRouter) -> None:
@@ -213,7 +214,11 @@ def test_references_are_the_exact_bytes_and_the_prompt_is_the_last_user_turn(
 
     body = _posts(fake, "/images")[-1].body
     assert body["prompt"] == "Watercolour style.\n\nput it on my plate"
-    references = [base64.b64decode(url.partition(",")[2]) for url in body["input_references"]]
+    assert [ref["type"] for ref in body["input_references"]] == ["image_url", "image_url"]
+    references = [
+        base64.b64decode(ref["image_url"]["url"].partition(",")[2])
+        for ref in body["input_references"]
+    ]
     assert references == [images_from(first)[0].data, photo]
 
 
@@ -232,14 +237,6 @@ def test_bad_options_are_refused_before_any_request(fake: FakeOpenRouter) -> Non
             lambda: fake.chat_model(model=GPT_IMAGE).invoke("x", quality="ultra"),
             "use one of: auto, low",
         ),
-        (
-            lambda: fake.chat_model(endpoint="images").invoke("x", background="transparent"),
-            "does not take background",
-        ),
-        (
-            lambda: fake.chat_model(model=GPT_IMAGE, endpoint="chat").invoke("x"),
-            "not served on the 'chat'",
-        ),
         (lambda: fake.chat_model().invoke("x", n=11), "from 1 to 10"),
         (
             lambda: fake.chat_model(model=GPT_IMAGE).invoke(
@@ -257,6 +254,23 @@ def test_bad_options_are_refused_before_any_request(fake: FakeOpenRouter) -> Non
         with pytest.raises(ValueError, match=words):
             call()
     assert not [r for r in fake.requests if r.method == "POST"]
+
+
+def test_options_the_catalog_only_guesses_at_are_sent_and_the_server_decides(
+    fake: FakeOpenRouter,
+) -> None:
+    """Nothing recorded or documented says Gemini refuses quality, formats or backgrounds
+    on the Image API, nor that GPT Image 1 is missing from chat: those are sent, and what
+    the server answers is the error (here the emulator's guesses)."""
+    gemini = fake.chat_model(endpoint="images")
+    gemini.invoke("x", quality="high", output_format="jpeg")  # ignored / honoured
+    assert _posts(fake, "/images")[-1].body["quality"] == "high"
+    with pytest.raises(OpenRouterInvalidRequestError, match="does not support background"):
+        gemini.invoke("x", background="transparent")
+    assert _posts(fake, "/images")[-1].body["background"] == "transparent"
+    with pytest.raises(OpenRouterInvalidRequestError, match="endpoint='images'"):
+        fake.chat_model(model=GPT_IMAGE, endpoint="chat").invoke("x")
+    assert _posts(fake, "/chat/completions")[-1].body["model"] == GPT_IMAGE
 
 
 # ---------------------------------------------------------------- errors
@@ -283,7 +297,8 @@ def test_the_emulator_answers_the_documented_errors(fake: FakeOpenRouter) -> Non
     conflicting = {"model": GPT_IMAGE, "prompt": "x", "size": "1024x1024", "aspect_ratio": "1:1"}
     assert client.post("/images", json=conflicting, headers=auth).status_code == 400
     huge = "data:image/png;base64," + "A" * (41 * 1024 * 1024)
-    too_large = {"model": GPT_IMAGE, "prompt": "x", "input_references": [huge]}
+    reference = {"type": "image_url", "image_url": {"url": huge}}
+    too_large = {"model": GPT_IMAGE, "prompt": "x", "input_references": [reference]}
     assert client.post("/images", json=too_large, headers=auth).status_code == 413
     wrong = client.post(
         "/chat/completions",

@@ -83,7 +83,7 @@ def test_answer_has_the_recorded_envelope(client: httpx.Client) -> None:
 
     assert response.headers["x-generation-id"] == answer["id"]
     assert answer["id"].startswith("gen-")
-    assert (answer["object"], answer["provider"]) == ("chat.completion", "Google AI Studio")
+    assert (answer["object"], answer["provider"]) == ("chat.completion", "Google")
     choice = answer["choices"][0]
     assert (choice["finish_reason"], choice["native_finish_reason"]) == ("stop", "STOP")
     assert choice["message"]["role"] == "assistant"
@@ -116,8 +116,8 @@ def test_cost_matches_the_recorded_example() -> None:
         ("google/gemini-2.5-flash-image", {}, (1024, 1024)),
         ("google/gemini-2.5-flash-image", {"aspect_ratio": "21:9"}, (1536, 672)),
         ("google/gemini-2.5-flash-image", {"aspect_ratio": "2:3"}, (832, 1248)),
-        ("google/gemini-3-pro-image-preview", {"image_size": "2K"}, (2048, 2048)),
-        ("google/gemini-3-pro-image-preview", {"aspect_ratio": "16:9"}, (1376, 768)),
+        ("google/gemini-3-pro-image", {"image_size": "2K"}, (2048, 2048)),
+        ("google/gemini-3-pro-image", {"aspect_ratio": "16:9"}, (1376, 768)),
     ],
 )
 def test_images_have_the_recorded_pixel_sizes(
@@ -177,23 +177,36 @@ def test_leading_whitespace_padding_is_sent_before_the_json() -> None:
 
 
 def test_stream_is_framed_as_recorded(client: httpx.Client) -> None:
+    """Keep-alives, one chunk with the whole image (and the text) and the finish reason,
+    one usage chunk with null finish reasons, [DONE]; tests/unit/testing/
+    test_recorded_shapes.py holds the same against the recording itself."""
     raw = _post(client, _body(stream=True)).content
     comments, data = _sse_payloads(raw)
 
-    assert raw.startswith(b": OPENROUTER PROCESSING\n\n" * 12)
-    assert len(comments) == 12
+    assert raw.startswith(b": OPENROUTER PROCESSING\n\n" * 19)
+    assert len(comments) == 19
     assert data[-1] == b"[DONE]"
-    chunks = [json.loads(d) for d in data[:-1]]
-    assert all(c["object"] == "chat.completion.chunk" for c in chunks)
-    with_images = [c for c in chunks if c["choices"][0]["delta"].get("images")]
-    assert len(with_images) == 1, "the whole image arrives in one data line"
-    with_usage = [c for c in chunks if "usage" in c]
-    assert with_usage == [chunks[-1]], "usage once, on the last chunk"
-    assert chunks[-1]["choices"][0]["finish_reason"] == "stop", "recorded: non-empty choices"
-    texts = [
-        c["choices"][0]["delta"]["content"] for c in chunks if c["choices"][0]["delta"]["content"]
-    ]
+    answer, closing = (json.loads(d) for d in data[:-1])
+    assert answer["object"] == closing["object"] == "chat.completion.chunk"
+    first = answer["choices"][0]
+    assert len(first["delta"]["images"]) == 1, "the whole image arrives in one data line"
+    assert first["delta"]["content"] == "Here is your image of the requested scene."
+    assert (first["finish_reason"], first["native_finish_reason"]) == ("stop", "STOP")
+    assert "usage" not in answer
+    last = closing["choices"][0]
+    assert last["delta"] == {"role": "assistant", "content": ""}
+    assert (last["finish_reason"], last["native_finish_reason"]) == (None, None)
+    assert closing["usage"]["cost"] > 0
+
+
+def test_text_before_image_streams_the_text_in_deltas_first() -> None:
+    raw = _post(FakeOpenRouter(text_before_image=True).client(), _body(stream=True)).content
+    chunks = [json.loads(d) for d in _sse_payloads(raw)[1][:-1]]
+    texts = [c["choices"][0]["delta"]["content"] for c in chunks[:-2]]
     assert len(texts) >= 2
+    assert "".join(texts) == "Here is your image of the requested scene."
+    image_chunk = chunks[-2]["choices"][0]
+    assert (image_chunk["delta"]["content"], image_chunk["finish_reason"]) == ("", "stop")
 
 
 def test_streamed_and_whole_answers_describe_the_same_image_and_usage(client: httpx.Client) -> None:
@@ -339,9 +352,10 @@ def test_error_in_200_in_both_modes(fake: FakeOpenRouter, client: httpx.Client) 
     assert [json.loads(d) for d in data] == [{"error": {"code": 502, "message": "upstream"}}]
 
 
-def test_choice_error_midstream(fake: FakeOpenRouter, client: httpx.Client) -> None:
+def test_choice_error_midstream() -> None:
+    fake = FakeOpenRouter(text_before_image=True)
     fake.enqueue(Outcome.choice_error(502, "Provider returned error"))
-    _, data = _sse_payloads(_post(client, _body(stream=True)).content)
+    _, data = _sse_payloads(_post(fake.client(), _body(stream=True)).content)
     chunks = [json.loads(d) for d in data[:-1]]
     assert chunks[0]["choices"][0]["delta"]["content"]
     error_chunk = chunks[-1]
@@ -403,11 +417,13 @@ def test_async_transport_answers_the_same(fake: FakeOpenRouter) -> None:
 # ---------------------------------------------------------------- over loopback HTTP
 
 
-def test_server_drops_the_connection_mid_stream(fake: FakeOpenRouter, base_url: str) -> None:
+def test_server_drops_the_connection_mid_stream() -> None:
+    fake = FakeOpenRouter(text_before_image=True)
     fake.enqueue(Outcome.drop_connection())
     received = []
     request = {"json": _body(stream=True), "headers": AUTH}
     with (
+        fake.serve() as base_url,
         httpx.Client(base_url=base_url) as client,
         pytest.raises(httpx.RemoteProtocolError),
         client.stream("POST", "/chat/completions", **request) as response,

@@ -55,10 +55,14 @@ def _same_answer(left: AIMessage | AIMessageChunk, right: AIMessage | AIMessageC
     }
 
 
-def test_stream_adds_up_to_invoke_over_http(fake: FakeOpenRouter, base_url: str) -> None:
-    llm = _model(base_url, seed=11)
-    whole = llm.invoke("a banana")
-    chunks = list(llm.stream("a banana"))
+@pytest.mark.parametrize("text_before_image", [False, True])
+def test_stream_adds_up_to_invoke_over_http(text_before_image: bool) -> None:
+    """Recorded streams bring text and image in one chunk; the docs' example streams text
+    first: both add up to what invoke returns."""
+    with FakeOpenRouter(text_before_image=text_before_image).serve() as base_url:
+        llm = _model(base_url, seed=11)
+        whole = llm.invoke("a banana")
+        chunks = list(llm.stream("a banana"))
 
     total = _sum(chunks)
     _same_answer(total, whole)
@@ -67,7 +71,11 @@ def test_stream_adds_up_to_invoke_over_http(fake: FakeOpenRouter, base_url: str)
     assert [c.usage_metadata is not None for c in chunks].count(True) == 1, "usage once"
     assert chunks[-1].chunk_position == "last"  # type: ignore[attr-defined]
     text_chunks = [c for c in chunks if c.text]
-    assert len(text_chunks) >= 2, "text is streamed as it comes"
+    if text_before_image:
+        assert len(text_chunks) >= 2, "text is streamed as it comes"
+        assert not _images(text_chunks[0])  # type: ignore[arg-type]
+    else:
+        assert text_chunks == image_chunks, "as recorded: the text rides with the image"
     (image,) = _images(total)
     assert Image.open(io.BytesIO(base64.b64decode(image["base64"]))).size == (1024, 1024)
 
@@ -150,11 +158,10 @@ def test_connection_refused_is_retried_then_a_connection_error(backoffs: list[fl
     assert len(backoffs) == 2
 
 
-def test_dropped_stream_raises_a_connection_error_with_the_partial_text(
-    fake: FakeOpenRouter, base_url: str
-) -> None:
+def test_dropped_stream_raises_a_connection_error_with_the_partial_text() -> None:
+    fake = FakeOpenRouter(text_before_image=True)  # text streams before the cut
     fake.enqueue(Outcome.drop_connection())
-    with pytest.raises(ModelConnectionError) as caught:
+    with fake.serve() as base_url, pytest.raises(ModelConnectionError) as caught:
         list(_model(base_url).stream("a banana"))
     error = caught.value
     assert isinstance(error, OpenRouterError)
@@ -169,12 +176,14 @@ def test_truncated_stream_is_an_api_error(fake: FakeOpenRouter, base_url: str) -
         list(_model(base_url).stream("a banana"))
 
 
-def test_mid_stream_error_chunk_raises_mapped_error_with_partial(
-    fake: FakeOpenRouter, base_url: str
-) -> None:
+def test_mid_stream_error_chunk_raises_mapped_error_with_partial() -> None:
+    fake = FakeOpenRouter(text_before_image=True)  # text streams before the error
     fake.enqueue(Outcome.choice_error(502, "Provider returned error"))
     received: list[BaseMessageChunk] = []
-    with pytest.raises(ModelAPIError, match="Provider returned error") as caught:
+    with (
+        fake.serve() as base_url,
+        pytest.raises(ModelAPIError, match="Provider returned error") as caught,
+    ):
         for chunk in _model(base_url).stream("a banana"):
             received.append(chunk)
     error = caught.value
