@@ -7,6 +7,7 @@ httpx is imported only for the checks that need it, not with the package.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
 from dataclasses import dataclass, field
@@ -43,6 +44,10 @@ class ConnectionSettings:
     max_concurrency: int | None = DEFAULT_MAX_CONCURRENCY
     """Ceiling of the key's shared adaptive limit; None: no shared limit (each call
     retries a 429 alone, counted in ``max_retries``)."""
+    record_to: str | None = None
+    """A folder to write each exchange to as a fixture (``_recorder``); None: not recorded."""
+    record_images: bool = False
+    """Keep the images in recordings rather than same-size placeholders."""
 
     def url(self, path: str) -> str:
         return f"{self.base_url.rstrip('/')}/{path}"
@@ -52,6 +57,17 @@ class ConnectionSettings:
         """Plain http (allowed only to this machine unless opted in) never uses a proxy:
         the key would travel to the proxy in clear text."""
         return urlsplit(self.base_url).scheme == "http"
+
+
+@functools.cache
+def user_agent() -> str:
+    """``langchain-nanobanana/<version>``: how every request names its client."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return f"langchain-nanobanana/{version('langchain-nanobanana')}"
+    except PackageNotFoundError:
+        return "langchain-nanobanana/unknown"
 
 
 def app_headers(app_url: str | None, app_title: str | None) -> dict[str, str]:

@@ -30,7 +30,7 @@ import httpx
 
 from langchain_nanobanana._openrouter.error_mapping import error_from_response, is_retryable
 from langchain_nanobanana._transport.body import JsonBody
-from langchain_nanobanana._transport.connection import ConnectionSettings, redacted
+from langchain_nanobanana._transport.connection import ConnectionSettings, redacted, user_agent
 from langchain_nanobanana._transport.inflate import ACCEPTED, ainflated, inflated
 from langchain_nanobanana._transport.limits import (
     CallLimits,
@@ -42,6 +42,7 @@ from langchain_nanobanana._transport.limits import (
 from langchain_nanobanana._transport.loop_clients import LoopClients
 from langchain_nanobanana._transport.pool import SINGLE_POOL_LIMITS, new_async_client
 from langchain_nanobanana._transport.shared_limit import UNLIMITED, SharedLimit, Slot, shared_limit
+from langchain_nanobanana._transport.recorder import record
 from langchain_nanobanana._transport.sse import aiter_sse_data, iter_sse_data
 from langchain_nanobanana._transport.whole_body import acollect, collect
 from langchain_nanobanana.errors import (
@@ -236,6 +237,7 @@ class Transport:
         headers = {
             "Authorization": f"Bearer {api_key}",
             "Content-Type": "application/json",
+            "User-Agent": user_agent(),
             **self.settings.extra_headers,
         }
         if body.get("stream"):
@@ -302,6 +304,12 @@ class Transport:
         tries.attempt += 1
         return delay
 
+    def _record(
+        self, response: httpx.Response, path: str, body: dict[str, Any], api_key: str
+    ) -> None:
+        settings = self.settings
+        record(response, settings.record_to, settings.record_images, path, body, api_key)
+
     def _send(
         self,
         path: str,
@@ -326,6 +334,7 @@ class Transport:
                     slot = tries.line.enter(limits, self._ceiling(), tries.refusal)
                 request = self._request(client, path, api_key, body, limits)
                 response = client.send(request, stream=True)
+                self._record(response, path, body, api_key)
                 if response.status_code == 200:
                     tries.billed = True
                     slot.succeeded()
@@ -362,6 +371,7 @@ class Transport:
                     slot = await tries.line.aenter(limits, self._ceiling(), tries.refusal)
                 request = self._request(client, path, api_key, body, limits)
                 response = await client.send(request, stream=True)
+                self._record(response, path, body, api_key)
                 if response.status_code == 200:
                     tries.billed = True
                     slot.succeeded()
