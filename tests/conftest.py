@@ -16,6 +16,7 @@ from langchain_nanobanana._openrouter.discovery import DISCOVERY
 from langchain_nanobanana._transport import http as transport_http
 from langchain_nanobanana._transport.shared_limit import forget_all as forget_rate_limits
 from langchain_nanobanana.testing import FakeOpenRouter
+from langchain_nanobanana.testing._oracle import take_schema_violations
 from tests.support.postgres_server import PostgresServer, PostgresUnavailableError
 from tests.support.postgres_server import start as start_postgres
 
@@ -31,6 +32,26 @@ def _no_proxies(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in list(os.environ):
         if name.lower().endswith("_proxy"):
             monkeypatch.delenv(name)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # Every emulator of the suite (subprocesses' too) holds what the package sends, and what
+    # it answers, to OpenRouter's official SDK models (langchain_nanobanana/testing/_oracle.py).
+    os.environ["NANOBANANA_SCHEMA_CHECK"] = "1"
+
+
+@pytest.fixture(autouse=True)
+def _official_schema() -> Iterator[None]:
+    """A test fails when a request the package sent, or an answer the emulator gave, is
+    refused by the official SDK's models (less the known gaps listed in _oracle)."""
+    take_schema_violations()
+    yield
+    violations = take_schema_violations()
+    if violations:
+        pytest.fail(
+            "OpenRouter's official schema refuses:\n" + "\n".join(map(str, violations)),
+            pytrace=False,
+        )
 
 
 @pytest.fixture(autouse=True)
