@@ -161,8 +161,8 @@ def record(
     body: dict[str, Any],
     api_key: str,
 ) -> None:
-    """Tee ``response`` (not read yet) into a fixture in ``folder``; nothing when None."""
-    if folder is None:
+    """Tee ``response`` (not read yet) into a fixture in ``folder``; nothing when unset."""
+    if not folder:  # None, or NANOBANANA_RECORD set to nothing
         return
     exchange = _Exchange(
         Path(folder), keep_images, path, body, api_key, response.status_code, response.headers

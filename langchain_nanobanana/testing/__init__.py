@@ -25,6 +25,14 @@ Test your own agent or chain with it:
 To drive an agent offline too, ``ScriptedAgentModel(turns=[...])`` plays the
 tool-calling model from a script.
 
+Its answers follow recordings of live OpenRouter traffic; where those differ, an option
+gives the other form (``text_before_image``, ``usage_cost``, ``media_type``,
+``provider_name``). To check against your own live traffic, record it and replay it:
+
+    llm = ChatNanoBanana(record_to="bug-report")  # or NANOBANANA_RECORD=bug-report
+    llm.invoke("...")                             # each exchange becomes a fixture, no key
+    fake = FakeOpenRouter.replay("bug-report")    # or: nanobanana serve --replay bug-report
+
 ``describe_image(png_bytes)`` tells what the emulator drew: the prompt, the seed,
 the model and, for edits, the sha256 of each input image.
 """
