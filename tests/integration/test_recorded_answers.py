@@ -10,7 +10,6 @@ new recording gets one.
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,6 +27,7 @@ from langchain_nanobanana.errors import (
 )
 from langchain_nanobanana.testing import FakeOpenRouter
 from tests.support import TEST_KEY
+from tests.support.modes import run
 from tests.support.recorded import OWN, SHARED, Recording, isolated, recordings, require_shared
 
 
@@ -179,31 +179,6 @@ def _cases() -> list[Any]:
     ]
 
 
-def _call(llm: Any, mode: str, prompt: list[BaseMessage]) -> AIMessage:
-    if mode == "invoke":
-        return llm.invoke(prompt)  # type: ignore[no-any-return]
-    if mode == "ainvoke":
-        return asyncio.run(llm.ainvoke(prompt))  # type: ignore[no-any-return]
-    if mode == "stream":
-        chunks = list(llm.stream(prompt))
-    else:
-
-        async def collect() -> list[Any]:
-            return [chunk async for chunk in llm.astream(prompt)]
-
-        chunks = asyncio.run(collect())
-    total = chunks[0]
-    for chunk in chunks[1:]:
-        total = total + chunk
-    return AIMessage(
-        content=total.content,
-        additional_kwargs=total.additional_kwargs,
-        tool_calls=total.tool_calls,
-        response_metadata=total.response_metadata,
-        usage_metadata=total.usage_metadata,
-    )
-
-
 def _prompt(expected: Expected) -> list[BaseMessage]:
     if not expected.tools or expected.tool_calls:
         return [HumanMessage("Use get_color tool to get a color.")]
@@ -285,10 +260,10 @@ def test_a_recorded_answer_reads_as_the_user_expects(
         if expected.tools:
             llm = llm.bind_tools([get_color])
         if expected.error is None:
-            _check(_call(llm, mode, _prompt(expected)), expected)
+            _check(run(llm, mode, _prompt(expected)), expected)
         else:
             with pytest.raises(expected.error, match=expected.error_words) as caught:
-                _call(llm, mode, _prompt(expected))
+                run(llm, mode, _prompt(expected))
             _check_error(caught.value, expected)
     (post,) = [r for r in fake.requests if r.method == "POST"]
     on_images = recording.name.startswith("images-api")

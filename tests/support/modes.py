@@ -6,6 +6,7 @@ import asyncio
 from typing import Any
 
 from langchain_core.messages import AIMessage
+from langchain_core.runnables import Runnable
 
 from langchain_nanobanana import ChatNanoBanana
 from tests.support import TEST_KEY
@@ -18,7 +19,7 @@ def model(url: str, **fields: Any) -> ChatNanoBanana:
     return ChatNanoBanana(base_url=url, **{**settings, **fields})
 
 
-def run(llm: ChatNanoBanana, mode: str, prompt: Any = "a banana") -> AIMessage:
+def run(llm: Runnable[Any, Any], mode: str, prompt: Any = "a banana") -> AIMessage:
     """One call in ``mode``; a stream's chunks summed into one message."""
     if mode == "invoke":
         return llm.invoke(prompt)
@@ -35,7 +36,14 @@ def run(llm: ChatNanoBanana, mode: str, prompt: Any = "a banana") -> AIMessage:
     total = chunks[0]
     for chunk in chunks[1:]:
         total = total + chunk
-    return AIMessage(content=total.content, response_metadata=total.response_metadata)
+    return AIMessage(
+        content=total.content,
+        additional_kwargs=total.additional_kwargs,
+        tool_calls=total.tool_calls,
+        invalid_tool_calls=total.invalid_tool_calls,
+        response_metadata=total.response_metadata,
+        usage_metadata=total.usage_metadata,
+    )
 
 
 def image_blocks(message: AIMessage) -> list[dict[str, Any]]:

@@ -66,3 +66,16 @@ def isolated(recording: Recording, into: Path) -> Path:
     for path in recording.folder.glob(f"{recording.name}.*"):
         (into / path.name).write_bytes(path.read_bytes())
     return into
+
+
+def sse_payloads(raw: bytes) -> tuple[list[bytes], list[bytes]]:
+    """(comment lines, data payloads) of an SSE body; any other kind of line fails."""
+    comments, data = [], []
+    for line in raw.split(b"\n"):
+        if line.startswith(b":"):
+            comments.append(line)
+        elif line.startswith(b"data: "):
+            data.append(line[len(b"data: ") :])
+        else:
+            assert line == b"", f"only data lines and comments: {line[:80]!r}"
+    return comments, data

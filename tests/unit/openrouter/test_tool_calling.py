@@ -5,10 +5,9 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
-from typing import Any
 
 import pytest
-from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
+from langchain_core.messages import HumanMessage, ToolMessage
 from pydantic import BaseModel, Field
 
 from langchain_nanobanana import ChatNanoBanana, images_from
@@ -16,7 +15,7 @@ from langchain_nanobanana._catalog.models import KNOWN_MODELS
 from langchain_nanobanana.errors import OpenRouterNotFoundError
 from langchain_nanobanana.testing import FakeOpenRouter, Outcome
 from tests.support import TEST_KEY
-from tests.support.modes import MODES
+from tests.support.modes import MODES, run
 
 TOOL_MODEL = "openai/gpt-5-image-mini"
 
@@ -27,33 +26,6 @@ class PaintColor(BaseModel):
     thing: str = Field(description="what is painted")
 
 
-def _run(llm: Any, mode: str, prompt: Any) -> AIMessage:
-    import asyncio
-
-    if mode == "invoke":
-        return llm.invoke(prompt)  # type: ignore[no-any-return]
-    if mode == "ainvoke":
-        return asyncio.run(llm.ainvoke(prompt))  # type: ignore[no-any-return]
-    if mode == "stream":
-        chunks = list(llm.stream(prompt))
-    else:
-
-        async def collect() -> list[Any]:
-            return [chunk async for chunk in llm.astream(prompt)]
-
-        chunks = asyncio.run(collect())
-    total = chunks[0]
-    for chunk in chunks[1:]:
-        total = total + chunk
-    return AIMessage(
-        content=total.content,
-        additional_kwargs=total.additional_kwargs,
-        tool_calls=total.tool_calls,
-        invalid_tool_calls=total.invalid_tool_calls,
-        response_metadata=total.response_metadata,
-    )
-
-
 @pytest.mark.parametrize("mode", MODES)
 def test_tool_calls_are_kept_whole_and_streamed(
     base_url: str, fake: FakeOpenRouter, mode: str
@@ -61,7 +33,7 @@ def test_tool_calls_are_kept_whole_and_streamed(
     llm = ChatNanoBanana(api_key=TEST_KEY, base_url=base_url, model=TOOL_MODEL)
     bound = llm.bind_tools([PaintColor])
 
-    message = _run(bound, mode, "paint the banana")
+    message = run(bound, mode, "paint the banana")
 
     (call,) = message.tool_calls
     assert (call["name"], call["args"]) == ("PaintColor", {"thing": "banana"})
@@ -86,7 +58,7 @@ def test_stream_and_invoke_give_the_same_tool_call(fake: FakeOpenRouter) -> None
     whole = llm.invoke("paint the banana")
     chunks = list(llm.stream("paint the banana"))
     assert len([c for c in chunks if c.tool_call_chunks]) == 2, "id and name, then arguments"
-    assert whole.tool_calls == _run(llm, "stream", "paint the banana").tool_calls
+    assert whole.tool_calls == run(llm, "stream", "paint the banana").tool_calls
     sent = fake.requests[-1].body
     assert sent["tool_choice"] == {"type": "function", "function": {"name": "PaintColor"}}
 

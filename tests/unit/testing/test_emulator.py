@@ -17,6 +17,7 @@ from PIL import Image
 
 from langchain_nanobanana.testing import FakeOpenRouter, Outcome, describe_image
 from langchain_nanobanana.testing._png import encode_png, png_text
+from tests.support.recorded import sse_payloads
 
 KEY = "sk-or-emulator-test-key"
 AUTH = {"Authorization": f"Bearer {KEY}"}
@@ -39,17 +40,6 @@ def _image_of(answer: dict[str, Any]) -> bytes:
     url = answer["choices"][0]["message"]["images"][0]["image_url"]["url"]
     assert url.startswith("data:image/png;base64,")
     return base64.b64decode(url.split(",", 1)[1])
-
-
-def _sse_payloads(raw: bytes) -> tuple[list[bytes], list[bytes]]:
-    """(comment lines, data payloads) of an SSE body."""
-    comments, data = [], []
-    for line in raw.split(b"\n"):
-        if line.startswith(b":"):
-            comments.append(line)
-        elif line.startswith(b"data: "):
-            data.append(line[len(b"data: ") :])
-    return comments, data
 
 
 @pytest.fixture
@@ -181,7 +171,7 @@ def test_stream_is_framed_as_recorded(client: httpx.Client) -> None:
     one usage chunk with null finish reasons, [DONE]; tests/unit/testing/
     test_recorded_shapes.py holds the same against the recording itself."""
     raw = _post(client, _body(stream=True)).content
-    comments, data = _sse_payloads(raw)
+    comments, data = sse_payloads(raw)
 
     assert raw.startswith(b": OPENROUTER PROCESSING\n\n" * 19)
     assert len(comments) == 19
@@ -201,7 +191,7 @@ def test_stream_is_framed_as_recorded(client: httpx.Client) -> None:
 
 def test_text_before_image_streams_the_text_in_deltas_first() -> None:
     raw = _post(FakeOpenRouter(text_before_image=True).client(), _body(stream=True)).content
-    chunks = [json.loads(d) for d in _sse_payloads(raw)[1][:-1]]
+    chunks = [json.loads(d) for d in sse_payloads(raw)[1][:-1]]
     texts = [c["choices"][0]["delta"]["content"] for c in chunks[:-2]]
     assert len(texts) >= 2
     assert "".join(texts) == "Here is your image of the requested scene."
@@ -211,7 +201,7 @@ def test_text_before_image_streams_the_text_in_deltas_first() -> None:
 
 def test_streamed_and_whole_answers_describe_the_same_image_and_usage(client: httpx.Client) -> None:
     whole = _post(client, _body(seed=9)).json()
-    _, data = _sse_payloads(_post(client, _body(seed=9, stream=True)).content)
+    _, data = sse_payloads(_post(client, _body(seed=9, stream=True)).content)
     chunks = [json.loads(d) for d in data[:-1]]
 
     streamed_text = "".join(c["choices"][0]["delta"]["content"] for c in chunks)
@@ -348,14 +338,14 @@ def test_error_in_200_in_both_modes(fake: FakeOpenRouter, client: httpx.Client) 
     fake.enqueue(Outcome.error_in_200(502, "upstream"), Outcome.error_in_200(502, "upstream"))
     whole = _post(client, _body())
     assert (whole.status_code, whole.json()["error"]["code"]) == (200, 502)
-    _, data = _sse_payloads(_post(client, _body(stream=True)).content)
+    _, data = sse_payloads(_post(client, _body(stream=True)).content)
     assert [json.loads(d) for d in data] == [{"error": {"code": 502, "message": "upstream"}}]
 
 
 def test_choice_error_midstream() -> None:
     fake = FakeOpenRouter(text_before_image=True)
     fake.enqueue(Outcome.choice_error(502, "Provider returned error"))
-    _, data = _sse_payloads(_post(fake.client(), _body(stream=True)).content)
+    _, data = sse_payloads(_post(fake.client(), _body(stream=True)).content)
     chunks = [json.loads(d) for d in data[:-1]]
     assert chunks[0]["choices"][0]["delta"]["content"]
     error_chunk = chunks[-1]
@@ -384,7 +374,7 @@ def test_no_image_outcome_scripts_the_finish_reason_and_a_refusal_whole_and_stre
     assert "images" not in choice["message"]
 
     fake.enqueue(outcome)
-    _, data = _sse_payloads(_post(client, _body(stream=True)).content)
+    _, data = sse_payloads(_post(client, _body(stream=True)).content)
     chunks = [json.loads(d) for d in data[:-1]]
     closing = chunks[0]["choices"][0]
     assert closing["delta"] == {"role": "assistant", "content": "", "refusal": "No."}

@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from langchain_nanobanana.testing import FakeOpenRouter, Outcome
-from tests.support.recorded import require_shared
+from tests.support.recorded import require_shared, sse_payloads
 
 AUTH = {"Authorization": "Bearer sk-or-shape-test"}
 GEMINI = "google/gemini-2.5-flash-image"
@@ -28,19 +28,6 @@ def _keys(value: Any) -> Any:
     if isinstance(value, list):
         return [_keys(value[0])] if value else []
     return type(value).__name__ if value is not None else None
-
-
-def _frames(raw: bytes) -> tuple[list[bytes], list[bytes]]:
-    """(comment lines, data payloads) of an SSE body, and no other kind of line."""
-    comments, data = [], []
-    for line in raw.split(b"\n"):
-        if line.startswith(b":"):
-            comments.append(line)
-        elif line.startswith(b"data: "):
-            data.append(line[len(b"data: ") :])
-        else:
-            assert line == b"", f"only data lines and comments: {line[:80]!r}"
-    return comments, data
 
 
 def _recorded(name: str) -> bytes:
@@ -60,10 +47,10 @@ def _chat(fake: FakeOpenRouter, **extra: Any) -> httpx.Response:
 
 
 def test_the_chat_stream_and_its_usage_chunk_are_framed_as_recorded() -> None:
-    recorded_comments, recorded_data = _frames(
+    recorded_comments, recorded_data = sse_payloads(
         _recorded("pydantic-ai__test_openrouter_image_generation_streaming__0")
     )
-    comments, data = _frames(_chat(FakeOpenRouter(reply_text=""), stream=True).content)
+    comments, data = sse_payloads(_chat(FakeOpenRouter(reply_text=""), stream=True).content)
 
     assert len(comments) == len(recorded_comments) == 19, "keep-alives before any data"
     assert data[-1] == recorded_data[-1] == b"[DONE]"
@@ -127,13 +114,13 @@ def test_the_image_api_answer_has_no_media_type_as_recorded() -> None:
 def test_the_image_api_stream_events_are_framed_as_documented(
     fixture: str, outcome: Outcome | None
 ) -> None:
-    _, documented = _frames(_recorded(fixture))
+    _, documented = sse_payloads(_recorded(fixture))
     fake = FakeOpenRouter()
     if outcome is not None:
         fake.enqueue(outcome)
     body = {"model": "openai/gpt-image-1", "prompt": "a banana", "stream": True}
     raw = fake.client().post("/images", json=body, headers=AUTH).content
-    _, ours = _frames(raw)  # data-only: no "event:" lines
+    _, ours = sse_payloads(raw)  # data-only: no "event:" lines
 
     assert ours[-1] == documented[-1] == b"[DONE]"
     assert [_keys(json.loads(d)) for d in ours[:-1]] == [
