@@ -19,8 +19,10 @@ import threading
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from langchain_nanobanana.testing._oracle import SchemaOracle
 from langchain_nanobanana.testing._png import encode_png
 
+_ORACLE = SchemaOracle()
 MAX_STEPS = 2_000
 """The most sends an endless script makes: with its pauses, far past any deadline here."""
 PNG = encode_png(2, 2, b"\0" + b"\xff\x00\x00" * 2 + b"\0" + b"\x00\xff\x00" * 2)
@@ -118,6 +120,7 @@ class HostileServer:
                 if request is None:
                     return
                 self.requests.append(request)
+                _hold_to_the_official_schema(request)
                 sock.settimeout(60)  # a slow reader is the client's business, not a send failure
                 connection = Connection(sock, self._stopping, self.keep_alive)
                 connection.request_head, _, connection.request_body = request.partition(b"\r\n\r\n")
@@ -129,6 +132,20 @@ class HostileServer:
     def open_connections(self) -> int:
         """Client connections the server still holds open."""
         return sum(thread.is_alive() for thread in self._threads)
+
+
+def _hold_to_the_official_schema(request: bytes) -> None:
+    """What the package sends here is checked like what it sends the emulator: a body the
+    official SDK's models refuse becomes a schema violation, which fails the test."""
+    head, _, body = request.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    path = lines[0].split(" ")[1].split("?")[0].removeprefix("/api/v1")
+    headers = dict(line.lower().split(": ", 1) for line in lines[1:] if ": " in line)
+    try:
+        parsed = json.loads(body)
+    except ValueError:
+        return  # not a whole JSON body (framed otherwise): the emulator's checks cover it
+    _ORACLE.request_refusal(path, headers, parsed)
 
 
 def _read_request(sock: socket.socket, stopping: threading.Event) -> bytes | None:
