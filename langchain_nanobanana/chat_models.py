@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 import warnings
 from collections.abc import AsyncIterator, Callable, Hashable, Iterator, Mapping, Sequence
@@ -550,7 +549,7 @@ class ChatNanoBanana(BaseChatModel):
             tool_choice_for,
         )
 
-        facts = self._model_facts(self.model)
+        facts = self._model_facts(self.model, self._limits())
         endpoint = self.endpoint or ("chat" if "chat" in facts.endpoints else "images")
         check_tool_calling(self.model, facts.calls_tools, endpoint)
         formatted = openai_tools(tools, strict=strict)

@@ -41,8 +41,8 @@ from langchain_nanobanana._transport.limits import (
 )
 from langchain_nanobanana._transport.loop_clients import LoopClients
 from langchain_nanobanana._transport.pool import SINGLE_POOL_LIMITS, new_async_client
-from langchain_nanobanana._transport.shared_limit import UNLIMITED, SharedLimit, Slot, shared_limit
 from langchain_nanobanana._transport.recorder import record
+from langchain_nanobanana._transport.shared_limit import UNLIMITED, SharedLimit, Slot, shared_limit
 from langchain_nanobanana._transport.sse import aiter_sse_data, iter_sse_data
 from langchain_nanobanana._transport.whole_body import acollect, collect
 from langchain_nanobanana.errors import (
