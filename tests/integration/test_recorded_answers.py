@@ -250,12 +250,15 @@ def test_a_recorded_answer_reads_as_the_user_expects(
     expected = EXPECTED[recording.name]
     fake = FakeOpenRouter.replay(isolated(recording, tmp_path))
     with fake.serve() as base_url:
+        # One request per call: how answers read, not how the key's shared limit waits
+        # out 429s (test_a_recorded_429_keeps_a_call_in_line_until_its_deadline).
         llm: Any = ChatNanoBanana(
             api_key=TEST_KEY,
             base_url=base_url,
             model=expected.model,
             endpoint=expected.endpoint,
             max_retries=0,
+            max_concurrency=None,
         )
         if expected.tools:
             llm = llm.bind_tools([get_color])
@@ -273,15 +276,36 @@ def test_a_recorded_answer_reads_as_the_user_expects(
 def test_the_recorded_rate_limits_are_retried_then_raised(
     tmp_path: Path, backoffs: list[float]
 ) -> None:
-    """The three 429s of one cassette, in order: two retries, then the error."""
-    for recording in recordings(require_shared()):
-        if recording.name.startswith("pydantic-ai__test_openrouter_errors_raised__"):
-            isolated(recording, tmp_path)
+    """The three 429s of one cassette, in order: without the shared limit, two retries,
+    then the error."""
+    _rate_limited_into(tmp_path)
     fake = FakeOpenRouter.replay(tmp_path)
     with fake.serve() as base_url:
-        llm = ChatNanoBanana(api_key=TEST_KEY, base_url=base_url, model=_RATE_LIMITED.model)
+        llm = ChatNanoBanana(
+            api_key=TEST_KEY, base_url=base_url, model=_RATE_LIMITED.model, max_concurrency=None
+        )
         with pytest.raises(OpenRouterRateLimitError) as caught:
             llm.invoke("Tell me a joke.")
     assert caught.value.status_code == 429
     assert len([r for r in fake.requests if r.method == "POST"]) == 3
     assert len(backoffs) == 2
+
+
+def test_a_recorded_429_keeps_a_call_in_line_until_its_deadline(tmp_path: Path) -> None:
+    """Under the key's shared limit (the default) a 429 is no retry: the call waits in line
+    and asks again, until its deadline leaves no room; then the 429 is the error."""
+    _rate_limited_into(tmp_path)
+    fake = FakeOpenRouter.replay(tmp_path)
+    with fake.serve() as base_url:
+        llm = ChatNanoBanana(
+            api_key=TEST_KEY, base_url=base_url, model=_RATE_LIMITED.model, deadline=2.0
+        )
+        with pytest.raises(OpenRouterRateLimitError, match="temporarily rate-limited upstream"):
+            llm.invoke("Tell me a joke.")
+    assert len([r for r in fake.requests if r.method == "POST"]) >= 2
+
+
+def _rate_limited_into(folder: Path) -> None:
+    for recording in recordings(require_shared()):
+        if recording.name.startswith("pydantic-ai__test_openrouter_errors_raised__"):
+            isolated(recording, folder)

@@ -107,7 +107,8 @@ def test_nanobanana_record_records_every_attempt_and_the_image_api_too(
         again = model(replay_url, max_retries=1, model="openai/gpt-image-1")
         replayed = again.invoke([("human", "bluer")])
         with pytest.raises(OpenRouterRateLimitError):
-            model(replay_url, model="openai/gpt-image-1").invoke("bluer")
+            alone = model(replay_url, model="openai/gpt-image-1", max_concurrency=None)
+            alone.invoke("bluer")  # the recorded 429 again, and no retry left
     assert [image.size for image in images_from(replayed)] == [
         image.size for image in images_from(original)
     ]
