@@ -27,6 +27,7 @@ from typing import Any
 import httpx
 
 from langchain_nanobanana._content.placeholders import shrink_images
+from langchain_nanobanana._transport.body import JsonBody
 from langchain_nanobanana._transport.connection import user_agent
 
 logger = logging.getLogger("langchain_nanobanana")
@@ -67,6 +68,10 @@ class _Exchange:
         text = text if self.keep_images else shrink_images(text)
         return text.replace(self.api_key, "***") if self.api_key else text
 
+    def _request_text(self) -> str:
+        """The request body as it went on the wire (lent images written as their base64)."""
+        return b"".join(JsonBody(self.request).chunks()).decode("ascii")
+
     def _body(self) -> bytes:
         """The body as the client reads it: any content encoding undone."""
         raw = bytes(self.received)
@@ -83,7 +88,7 @@ class _Exchange:
         endpoint = self.path.strip("/")
         meta: dict[str, Any] = {
             "status": self.status,
-            "request": json.loads(self._scrubbed(json.dumps(self.request))),
+            "request": json.loads(self._scrubbed(self._request_text())),
             "headers": {
                 name: value
                 for name, value in self.headers.items()
