@@ -22,7 +22,7 @@ from pydantic import BaseModel, Field, PrivateAttr, create_model
 from langchain_nanobanana._agent import answer as tool_answer
 from langchain_nanobanana._agent import attachments, failures, quiet_trace, sources
 from langchain_nanobanana._agent.call import ImageCall
-from langchain_nanobanana._agent.ledger import Budget, BudgetSpentError, Ledger
+from langchain_nanobanana._agent.ledger import Budget, Ledger
 from langchain_nanobanana._agent.progress import ToolProgress, writer_of
 from langchain_nanobanana._agent.sources import Sources
 from langchain_nanobanana._agent.thread_images import (
@@ -288,11 +288,7 @@ class NanoBananaImageTool(BaseTool):
             return self._present(answered.sentence, stored, urls)
         records = sources.records(call.images, call.sources.handles, call.history)
         call.sources.check_sizes(records, as_bytes=not call.images.gives_urls)
-        try:
-            call.ledger.reserve(n, call.estimate)
-        except BudgetSpentError as refusal:
-            call.refused(refusal)
-            raise
+        call.reserve()
         call.progress.started(prompt, call.shown_ids)
         trace, answer = quiet_trace.InnerRun(None), None
         try:
@@ -333,11 +329,7 @@ class NanoBananaImageTool(BaseTool):
             return self._present(answered.sentence, stored, urls)
         records = await sources.arecords(call.images, call.sources.handles, call.history)
         call.sources.check_sizes(records, as_bytes=not call.images.gives_urls)
-        try:
-            await call.ledger.areserve(n, call.estimate)
-        except BudgetSpentError as refusal:
-            call.refused(refusal)
-            raise
+        await call.areserve()
         call.progress.started(prompt, call.shown_ids)
         trace, answer = quiet_trace.InnerRun(None), None
         try:

@@ -8,11 +8,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
-from langchain_core.tools import ToolException
 
 from langchain_nanobanana._agent import answer as tool_answer
 from langchain_nanobanana._agent.failures import images_or_explain, may_have_been_billed
-from langchain_nanobanana._agent.ledger import Ledger
+from langchain_nanobanana._agent.ledger import BudgetSpentError, Ledger
 from langchain_nanobanana._agent.progress import ToolProgress
 from langchain_nanobanana._agent.sources import Sources
 from langchain_nanobanana._agent.thread_images import ThreadHistory
@@ -133,6 +132,17 @@ class ImageCall:
             return None
         return self.n, self.estimate
 
-    def refused(self, error: ToolException) -> None:
-        """A call the budget refused: the UI hears of it like any other failure."""
-        self.progress.failed(str(error))
+    def reserve(self) -> None:
+        """Claims the call's images in the budget; a refusal is told to the UI as a failure."""
+        try:
+            self.ledger.reserve(self.n, self.estimate)
+        except BudgetSpentError as refusal:
+            self.progress.failed(str(refusal))
+            raise
+
+    async def areserve(self) -> None:
+        try:
+            await self.ledger.areserve(self.n, self.estimate)
+        except BudgetSpentError as refusal:
+            self.progress.failed(str(refusal))
+            raise
